@@ -1,0 +1,163 @@
+"""The `goalbot` command line: console, database migrations, org import."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from adapters.settings import Settings
+from storage.database import Database
+from storage.migrate import SchemaOutOfDate, current_revision, ensure_schema, head_revision, upgrade
+
+
+def _database(url: str | None) -> Database:
+    settings = Settings()
+    return Database(url or settings.database_url)
+
+
+async def _open(url: str | None) -> Database:
+    db = _database(url)
+    try:
+        await ensure_schema(db)
+    except SchemaOutOfDate as error:
+        await db.dispose()
+        raise click.ClickException(str(error)) from None
+    return db
+
+
+database_option = click.option(
+    "--database-url", envvar="GOALBOT_DATABASE_URL", default=None,
+    help="SQLAlchemy URL (default: goalbot.db, an SQLite file in this directory).",
+)
+tenant_option = click.option("--tenant", default="default", show_default=True, help="Which tenant to work on.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def main(verbose: bool) -> None:
+    """goalbot: goals aligned from the company down to each person, kept alive in chat."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@main.command()
+@click.option("--as", "email", metavar="EMAIL", help="Who you are (default with --demo: ana@example.com).")
+@click.option("--demo", is_flag=True, help="Load a demo organisation of 40 people first (once).")
+@tenant_option
+@database_option
+def console(email: str | None, demo: bool, tenant: str, database_url: str | None) -> None:
+    """Chat with goalbot in this terminal. Pipe commands in to script a conversation."""
+    from adapters.console.chat import ConsoleChat, converse
+    from bot.demo import load_demo
+    from bot.dispatch import Bot
+
+    if email is None:
+        if not demo:
+            raise click.UsageError("Say who you are: goalbot console --as you@example.com (or try --demo).")
+        email = "ana@example.com"
+
+    async def run() -> None:
+        db = await _open(database_url)
+        try:
+            if demo:
+                async with db.transaction() as session:
+                    loaded = await load_demo(session, tenant)
+                if loaded:
+                    click.echo("Loaded the demo organisation (40 people at example.com).", err=True)
+            chat = ConsoleChat(Bot(db), email, tenant)
+            await converse(chat, interactive=sys.stdin.isatty())
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
+@main.group()
+def db() -> None:
+    """Database schema migrations."""
+
+
+@db.command("upgrade")
+@database_option
+def db_upgrade(database_url: str | None) -> None:
+    """Create the schema or bring it up to date."""
+
+    async def run() -> None:
+        database = _database(database_url)
+        try:
+            before = await current_revision(database)
+            await upgrade(database)
+            after = await current_revision(database)
+        finally:
+            await database.dispose()
+        if before == after:
+            click.echo(f"The database is up to date (revision {after}).")
+        else:
+            click.echo(f"Upgraded the database from {before or 'empty'} to {after}.")
+
+    asyncio.run(run())
+
+
+@db.command("current")
+@database_option
+def db_current(database_url: str | None) -> None:
+    """Show the schema revision of the database and of this goalbot."""
+
+    async def run() -> None:
+        database = _database(database_url)
+        try:
+            current = await current_revision(database)
+        finally:
+            await database.dispose()
+        click.echo(f"database: {current or 'empty'}; goalbot needs: {head_revision()}")
+
+    asyncio.run(run())
+
+
+@main.group()
+def org() -> None:
+    """People, managers, departments and teams."""
+
+
+@org.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@tenant_option
+@database_option
+def org_import(file: Path, tenant: str, database_url: str | None) -> None:
+    """Import people from a CSV with the columns email,name,manager_email,department,team,role,timezone.
+
+    Existing people are updated, new ones added; a file with any bad row changes nothing.
+    """
+    from bot.org import ImportRejected, import_people, read_csv
+    from bot.people import tenant_by_key
+
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{file} is not UTF-8 text.") from None
+
+    async def run() -> str:
+        database = await _open(database_url)
+        try:
+            rows, ignored = read_csv(text)
+            async with database.transaction() as session:
+                found = await tenant_by_key(session, tenant, create=True)
+                report = await import_people(session, found, rows)
+            report.ignored_columns = ignored
+            return report.summary()
+        finally:
+            await database.dispose()
+
+    try:
+        click.echo(asyncio.run(run()))
+    except ImportRejected as rejected:
+        for problem in rejected.problems:
+            click.echo(f"{file.name} {problem}", err=True)
+        raise click.ClickException("Nothing was imported; fix the lines above and run it again.") from None

@@ -1,0 +1,215 @@
+"""Reading goals: lists, trees and one goal in full, filtered to what the viewer may see.
+
+Each read issues a fixed number of statements, however many goals it shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlmodel import select
+
+from bot.access import can_change, get_goal, visible_clause
+from bot.errors import UserError
+from bot.people import Viewer, find_person
+from storage import repository
+from storage.models import Goal, GoalEvent, KeyResult, Milestone, OrgUnit, Person
+
+PAGE_SIZE = 25
+TREE_LIMIT = 150
+DEFAULT_STATUSES = ("proposed", "active", "returned")
+TREE_STATUSES = ("proposed", "active", "achieved", "missed")
+
+
+@dataclass(frozen=True)
+class GoalRow:
+    """A goal as lists and trees show it."""
+
+    number: int
+    title: str
+    level: str
+    status: str
+    health: str | None
+    progress: float
+    owner: str
+    private: bool
+    parent_number: int | None = None
+    depth: int = 0
+
+    @property
+    def ref(self) -> str:
+        return f"G-{self.number}"
+
+
+@dataclass
+class GoalPage:
+    title: str
+    rows: list[GoalRow]
+    total: int
+    page: int
+    pages: int
+    empty_hint: str
+
+
+@dataclass
+class GoalTree:
+    root: GoalRow | None
+    rows: list[GoalRow]
+    total: int
+
+
+@dataclass
+class GoalDetail:
+    goal: Goal
+    owner: str
+    ancestors: list[Goal]
+    children: list[GoalRow]
+    key_results: list[KeyResult]
+    milestones: list[Milestone]
+    history: list[tuple[GoalEvent, str]]
+    created_by: str
+    may_change: bool
+    extra: dict = field(default_factory=dict)
+
+
+_owner_person = aliased(Person)
+_owner_unit = aliased(OrgUnit)
+_parent = aliased(Goal)
+
+
+def _row_query():
+    owner = sa.func.coalesce(_owner_person.name, _owner_unit.name, "")
+    return (
+        select(
+            Goal.number, Goal.title, Goal.level, Goal.status, Goal.health, Goal.progress, owner.label("owner"),
+            Goal.private, _parent.number.label("parent_number"),
+        )
+        .outerjoin(_owner_person, _owner_person.id == Goal.owner_person_id)
+        .outerjoin(_owner_unit, _owner_unit.id == Goal.owner_unit_id)
+        .outerjoin(_parent, _parent.id == Goal.parent_id)
+    )
+
+
+def _to_row(row, depth: int = 0) -> GoalRow:
+    return GoalRow(
+        number=row.number, title=row.title, level=row.level, status=row.status, health=row.health,
+        progress=row.progress, owner=row.owner, private=row.private, parent_number=row.parent_number, depth=depth,
+    )
+
+
+async def list_goals(
+    session: AsyncSession, viewer: Viewer, scope: str, person: str | None, include_all: bool, page: int
+) -> GoalPage:
+    """One page of goals in a scope: mine, team, company, or one person's."""
+    me = viewer.id
+    if scope == "mine":
+        where = Goal.owner_person_id == me
+        title, empty = "Your goals", "You have no goals yet. Propose one: goals add <title> parent:G-<n>"
+    elif scope == "company":
+        where = Goal.level == "company"
+        title, empty = "Company goals", "There are no company goals yet; an admin sets them with goals add <title> level:company"
+    elif scope == "person":
+        assert person is not None
+        target = await find_person(session, viewer, person)
+        where = Goal.owner_person_id == target.id
+        title, empty = f"{target.name}'s goals", f"{target.name} has no goals you can see."
+    else:
+        # My unit and everything under it, plus everyone who reports to me.
+        units = repository.unit_subtree_cte(viewer.person.org_unit_id or -1)
+        reports = repository.reports_cte(me, name="team_reports")
+        members = select(Person.id).where(Person.tenant_id == viewer.tenant.id, Person.org_unit_id.in_(select(units.c.id)))
+        where = sa.or_(
+            Goal.owner_unit_id.in_(select(units.c.id)),
+            Goal.owner_person_id.in_(members),
+            Goal.owner_person_id.in_(select(reports.c.id)),
+        )
+        title, empty = "Your team's goals", "Your team has no goals yet."
+    conditions = [Goal.tenant_id == viewer.tenant.id, where, visible_clause(viewer)]
+    if not include_all:
+        conditions.append(Goal.status.in_(DEFAULT_STATUSES))
+    total = (await session.execute(select(sa.func.count()).select_from(Goal).where(*conditions))).scalar_one()
+    pages = max(1, -(-total // PAGE_SIZE))
+    if page > pages:
+        raise UserError(f"There {'is' if pages == 1 else 'are'} only {pages} page{'s' if pages > 1 else ''} of goals here.")
+    level_order = sa.case({"company": 0, "department": 1, "team": 2, "individual": 3}, value=Goal.level, else_=4)
+    rows = (
+        await session.execute(
+            _row_query().where(*conditions).order_by(level_order, Goal.number).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+        )
+    ).all()
+    return GoalPage(title=title, rows=[_to_row(r) for r in rows], total=total, page=page, pages=pages, empty_hint=empty)
+
+
+async def goal_tree(session: AsyncSession, viewer: Viewer, number: int | None) -> GoalTree:
+    """The goals under one goal, or the whole tree from its roots, depth first."""
+    conditions = [Goal.tenant_id == viewer.tenant.id, Goal.status.in_(TREE_STATUSES), visible_clause(viewer)]
+    if number is not None:
+        root_goal = await get_goal(session, viewer, number)
+        subtree = repository.goal_subtree_cte(root_goal.id)
+        query = _row_query().add_columns(Goal.id, Goal.parent_id).join(subtree, subtree.c.id == Goal.id)
+        rows = (await session.execute(query.where(*conditions).order_by(Goal.number))).all()
+        root_id = root_goal.id
+    else:
+        rows = (await session.execute(_row_query().add_columns(Goal.id, Goal.parent_id).where(*conditions).order_by(Goal.number))).all()
+        root_id = None
+    children: dict[int | None, list] = {}
+    ids = {row.id for row in rows}
+    for row in rows:
+        parent = row.parent_id if row.parent_id in ids else None
+        if row.id == root_id:
+            continue
+        # A goal whose parent is hidden from the viewer is left out, not shown as a root.
+        if row.parent_id is not None and row.parent_id not in ids:
+            continue
+        children.setdefault(parent if parent is not None else root_id, []).append(row)
+    ordered: list[GoalRow] = []
+    root = None
+    if root_id is not None:
+        root_row = next((r for r in rows if r.id == root_id), None)
+        if root_row is None:  # the root itself is archived or returned
+            root_row = (await session.execute(_row_query().add_columns(Goal.id, Goal.parent_id).where(Goal.id == root_id))).one()
+        root = _to_row(root_row)
+    stack = [(row, 1 if root_id is not None else 0) for row in reversed(children.get(root_id, []))]
+    total = 0
+    while stack:
+        row, depth = stack.pop()
+        total += 1
+        if len(ordered) < TREE_LIMIT:
+            ordered.append(_to_row(row, depth))
+        stack.extend((child, depth + 1) for child in reversed(children.get(row.id, [])))
+    return GoalTree(root=root, rows=ordered, total=total)
+
+
+async def goal_detail(session: AsyncSession, viewer: Viewer, number: int) -> GoalDetail:
+    goal = await get_goal(session, viewer, number)
+    ancestors = await repository.goal_ancestors(session, goal.id)
+    owner = ""
+    if goal.owner_person_id:
+        owner = (await session.get(Person, goal.owner_person_id)).name
+    elif goal.owner_unit_id:
+        owner = (await session.get(OrgUnit, goal.owner_unit_id)).name
+    children = (
+        await session.execute(
+            _row_query().where(Goal.parent_id == goal.id, Goal.status != "archived", visible_clause(viewer)).order_by(Goal.number)
+        )
+    ).all()
+    key_results = (await session.execute(select(KeyResult).where(KeyResult.goal_id == goal.id).order_by(KeyResult.position))).scalars().all()
+    milestones = (await session.execute(select(Milestone).where(Milestone.goal_id == goal.id).order_by(Milestone.position))).scalars().all()
+    events = (
+        await session.execute(
+            select(GoalEvent, sa.func.coalesce(Person.name, "goalbot"))
+            .outerjoin(Person, Person.id == GoalEvent.actor_id)
+            .where(GoalEvent.goal_id == goal.id)
+            .order_by(GoalEvent.id.desc())
+            .limit(5)
+        )
+    ).all()
+    creator = (await session.get(Person, goal.created_by_id)).name if goal.created_by_id else ""
+    return GoalDetail(
+        goal=goal, owner=owner, ancestors=ancestors, children=[_to_row(c) for c in children],
+        key_results=list(key_results), milestones=list(milestones), history=[(e, n) for e, n in events],
+        created_by=creator, may_change=await can_change(session, viewer, goal),
+    )

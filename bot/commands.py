@@ -1,0 +1,608 @@
+"""The command language: text in, a typed command out (or a ParseError saying why not)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, time
+
+from bot.errors import ParseError
+
+LEVEL_WORDS = {
+    "company": "company",
+    "department": "department",
+    "dept": "department",
+    "team": "team",
+    "individual": "individual",
+    "personal": "individual",
+}
+HEALTH_WORDS = {
+    "on-track": "on_track",
+    "on_track": "on_track",
+    "ontrack": "on_track",
+    "at-risk": "at_risk",
+    "at_risk": "at_risk",
+    "atrisk": "at_risk",
+    "off-track": "off_track",
+    "off_track": "off_track",
+    "offtrack": "off_track",
+}
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+CATEGORIES = ("business", "development", "customer", "operational", "personal")
+
+# One line per command: the right form, shown in help and after a malformed command.
+USAGE: dict[str, str] = {
+    "help": "goals help [command]",
+    "add": "goals add <title> [parent:G-3] [due:2027-03-31] [level:team] [owner:@ana] [category:development] [private]",
+    "list": "goals list [mine|team|company|@person] [all] [page:2]",
+    "show": "goals show G-12",
+    "tree": "goals tree [G-1]",
+    "link": "goals link G-12 G-3   (G-12 now supports G-3)",
+    "unlink": "goals unlink G-12",
+    "approve": "goals approve G-12",
+    "return": "goals return G-12 <reason>",
+    "assign": "goals assign <title> owner:@ana [parent:G-3] [due:2027-03-31]",
+    "progress": "goals progress G-12 60 [on-track|at-risk|off-track] [note]",
+    "kr": "goals kr add G-12 <metric> <start>-><target> [unit]   or   goals kr G-12.1 <current>",
+    "milestone": "goals milestone add G-12 <title> [due:2027-03-31]",
+    "done": "goals done G-12",
+    "archive": "goals archive G-12",
+    "kudos": "goals kudos @ana [G-12] <message>",
+    "settings": "goals settings checkin <weekday> <HH:MM> [weekly|biweekly]   or   goals settings timezone Europe/Paris",
+    "away": "goals away until 2027-01-05   or   goals away off",
+}
+SUMMARY: dict[str, str] = {
+    "help": "this list, or the details of one command",
+    "add": "propose a goal; your manager approves it",
+    "list": "goals: yours, your team's, the company's or someone's",
+    "show": "one goal with its key results, milestones and history",
+    "tree": "how goals align, from the company down",
+    "link": "make a goal support a parent goal",
+    "unlink": "detach a goal from its parent",
+    "approve": "approve a proposed goal (or accept one assigned to you)",
+    "return": "send a proposed goal back with a reason",
+    "assign": "cascade a goal to someone who reports to you",
+    "progress": "update progress, health and a note",
+    "kr": "add or update a key result",
+    "milestone": "add a milestone",
+    "done": "mark a goal achieved",
+    "archive": "archive a goal",
+    "kudos": "thank someone, for a goal or in general",
+    "settings": "your check-in day, time and cadence, and your time zone",
+    "away": "skip check-ins while you are away",
+}
+
+GOAL_REF = re.compile(r"^g-?(\d{1,9})$", re.IGNORECASE)
+KR_REF = re.compile(r"^g-?(\d{1,9})\.(\d{1,4})$", re.IGNORECASE)
+NUMBER = r"[-+]?\d+(?:[.,]\d+)?"
+PERCENT = re.compile(rf"^({NUMBER})%?$")
+KR_SPEC = re.compile(
+    rf"^(?P<metric>.+?)\s+(?P<start>{NUMBER})(?P<u1>[^\s\d.,+-]*)\s*(?:->|→|\bto\b)\s*"
+    rf"(?P<target>{NUMBER})(?P<u2>[^\s\d]*)\s*(?P<unit>.*)$",
+    re.IGNORECASE,
+)
+MENTION = re.compile(r"^(?:<@([A-Za-z0-9._-]+)(?:\|[^>]*)?>|@(\S+))$")
+MAX_TITLE = 200
+MAX_NOTE = 1000
+
+
+# The commands ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Help:
+    topic: str | None = None
+    writes = False
+
+
+@dataclass(frozen=True)
+class GoalDraft:
+    """What `add` and `assign` carry: a goal to create."""
+
+    title: str
+    parent: int | None = None
+    due: date | None = None
+    start: date | None = None
+    level: str | None = None
+    owner: str | None = None
+    category: str | None = None
+    private: bool = False
+
+
+@dataclass(frozen=True)
+class Add:
+    draft: GoalDraft
+    writes = True
+
+
+@dataclass(frozen=True)
+class Assign:
+    draft: GoalDraft
+    writes = True
+
+
+@dataclass(frozen=True)
+class ListGoals:
+    scope: str = "mine"  # mine | team | company | person
+    person: str | None = None
+    include_all: bool = False
+    page: int = 1
+    writes = False
+
+
+@dataclass(frozen=True)
+class Show:
+    goal: int
+    writes = False
+
+
+@dataclass(frozen=True)
+class Tree:
+    goal: int | None = None
+    writes = False
+
+
+@dataclass(frozen=True)
+class Link:
+    goal: int
+    parent: int
+    writes = True
+
+
+@dataclass(frozen=True)
+class Unlink:
+    goal: int
+    writes = True
+
+
+@dataclass(frozen=True)
+class Approve:
+    goal: int
+    writes = True
+
+
+@dataclass(frozen=True)
+class Return:
+    goal: int
+    reason: str
+    writes = True
+
+
+@dataclass(frozen=True)
+class Progress:
+    goal: int
+    percent: float | None = None
+    health: str | None = None
+    note: str = ""
+    writes = True
+
+
+@dataclass(frozen=True)
+class KeyResultAdd:
+    goal: int
+    metric: str
+    start: float
+    target: float
+    unit: str = ""
+    writes = True
+
+
+@dataclass(frozen=True)
+class KeyResultUpdate:
+    goal: int
+    position: int
+    current: float
+    writes = True
+
+
+@dataclass(frozen=True)
+class MilestoneAdd:
+    goal: int
+    title: str
+    due: date | None = None
+    writes = True
+
+
+@dataclass(frozen=True)
+class Done:
+    goal: int
+    writes = True
+
+
+@dataclass(frozen=True)
+class Archive:
+    goal: int
+    writes = True
+
+
+@dataclass(frozen=True)
+class GiveKudos:
+    person: str
+    message: str
+    goal: int | None = None
+    writes = True
+
+
+@dataclass(frozen=True)
+class CheckinSettings:
+    """All None: show the current settings."""
+
+    weekday: int | None = None
+    at: time | None = None
+    cadence: str | None = None
+    writes = True
+
+
+@dataclass(frozen=True)
+class TimezoneSetting:
+    timezone: str
+    writes = True
+
+
+@dataclass(frozen=True)
+class Away:
+    until: date | None  # None: back now
+    writes = True
+
+
+Command = (
+    Help | Add | Assign | ListGoals | Show | Tree | Link | Unlink | Approve | Return | Progress
+    | KeyResultAdd | KeyResultUpdate | MilestoneAdd | Done | Archive | GiveKudos
+    | CheckinSettings | TimezoneSetting | Away
+)
+
+
+# Parsing ----------------------------------------------------------------------
+
+
+def fail(command: str, problem: str) -> ParseError:
+    return ParseError(f"{problem}. Try: {USAGE[command]}")
+
+
+def parse(text: str) -> Command:
+    """Turn one line (with or without the leading `goals` or `/goals`) into a command."""
+    words = text.split()
+    if words and words[0].lower() in ("goals", "/goals", "goal", "/goal"):
+        words = words[1:]
+    if not words:
+        return Help()
+    verb, rest = words[0].lower(), words[1:]
+    parser = _PARSERS.get(verb)
+    if parser is None:
+        suggestion = _closest_verb(verb)
+        hint = f" Did you mean `goals {suggestion}`?" if suggestion else ""
+        raise ParseError(f"I don't know the command `{words[0]}`.{hint} Say `goals help` for the list.")
+    return parser(rest)
+
+
+def _closest_verb(verb: str) -> str | None:
+    from rapidfuzz import process
+
+    match = process.extractOne(verb, list(USAGE), score_cutoff=70)
+    return match[0] if match else None
+
+
+def goal_ref(token: str, command: str, what: str = "goal") -> int:
+    match = GOAL_REF.match(token)
+    if not match:
+        raise fail(command, f"`{token}` is not a {what} reference like G-12")
+    return int(match.group(1))
+
+
+def parse_date(value: str, command: str, what: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise fail(command, f"{what} must be a date like 2027-03-31, not `{value}`") from None
+
+
+def parse_number(value: str, command: str, what: str) -> float:
+    match = PERCENT.match(value)
+    if not match:
+        raise fail(command, f"{what} must be a number, not `{value}`")
+    return float(match.group(1).replace(",", "."))
+
+
+def _require_text(text: str, command: str, what: str, limit: int) -> str:
+    text = text.strip()
+    if not text:
+        raise fail(command, f"{what} is missing")
+    if len(text) > limit:
+        raise fail(command, f"{what} is {len(text)} characters; the limit is {limit}")
+    return text
+
+
+def _parse_draft(words: list[str], command: str) -> GoalDraft:
+    title_words: list[str] = []
+    options: dict[str, str] = {}
+    known = {"parent", "due", "start", "level", "owner", "category", "cat"}
+    for word in words:
+        key, sep, value = word.partition(":")
+        key = key.lower()
+        if sep and key in known:
+            if not value:
+                raise fail(command, f"`{key}:` needs a value")
+            if key in options or (key == "cat" and "category" in options):
+                raise fail(command, f"`{key}:` is given twice")
+            options["category" if key == "cat" else key] = value
+        else:
+            title_words.append(word)
+    private = False
+    # `private` counts as a flag only at the end, so "Launch private beta" keeps its title.
+    if title_words and title_words[-1].lower() == "private":
+        private = True
+        title_words.pop()
+    title = _require_text(" ".join(title_words), command, "The title", MAX_TITLE)
+    level = None
+    if "level" in options:
+        level = LEVEL_WORDS.get(options["level"].lower())
+        if level is None:
+            raise fail(command, f"level must be company, department, team or individual, not `{options['level']}`")
+    category = None
+    if "category" in options:
+        category = options["category"].lower()
+        if category not in CATEGORIES:
+            raise fail(command, f"category must be one of {', '.join(CATEGORIES)}, not `{options['category']}`")
+    due = parse_date(options["due"], command, "due") if "due" in options else None
+    start = parse_date(options["start"], command, "start") if "start" in options else None
+    if due and start and due < start:
+        raise fail(command, f"the due date {due} is before the start date {start}")
+    owner = options.get("owner")
+    if owner is not None and not MENTION.match(owner) and "@" not in owner:
+        owner = "@" + owner
+    return GoalDraft(
+        title=title,
+        parent=goal_ref(options["parent"], command, "parent goal") if "parent" in options else None,
+        due=due,
+        start=start,
+        level=level,
+        owner=owner,
+        category=category,
+        private=private,
+    )
+
+
+def _parse_help(words: list[str]) -> Help:
+    if not words:
+        return Help()
+    topic = words[0].lower().lstrip("/")
+    if topic == "goals" and len(words) > 1:
+        topic = words[1].lower()
+    if topic not in USAGE:
+        raise ParseError(f"There is no command `{words[0]}`. Say `goals help` for the list.")
+    return Help(topic)
+
+
+def _parse_add(words: list[str]) -> Add:
+    return Add(_parse_draft(words, "add"))
+
+
+def _parse_assign(words: list[str]) -> Assign:
+    draft = _parse_draft(words, "assign")
+    if draft.owner is None:
+        raise fail("assign", "say who the goal is for with owner:@name")
+    return Assign(draft)
+
+
+def _parse_list(words: list[str]) -> ListGoals:
+    scope, person, include_all, page = "mine", None, False, 1
+    seen_scope = False
+    for word in words:
+        lowered = word.lower()
+        if lowered == "all":
+            include_all = True
+        elif lowered.startswith("page:"):
+            value = lowered[5:]
+            if not value.isdigit() or int(value) < 1:
+                raise fail("list", f"page must be a whole number from 1, not `{word[5:]}`")
+            page = int(value)
+        elif not seen_scope and lowered in ("mine", "team", "company"):
+            scope, seen_scope = lowered, True
+        elif not seen_scope and (MENTION.match(word) or "@" in word):
+            scope, person, seen_scope = "person", word, True
+        else:
+            raise fail("list", f"I don't understand `{word}` here")
+    return ListGoals(scope=scope, person=person, include_all=include_all, page=page)
+
+
+def _single_goal(command: str):
+    def parse_one(words: list[str]):
+        if len(words) != 1:
+            raise fail(command, "name exactly one goal" if words else "which goal?")
+        return goal_ref(words[0], command)
+
+    return parse_one
+
+
+def _parse_show(words: list[str]) -> Show:
+    return Show(_single_goal("show")(words))
+
+
+def _parse_tree(words: list[str]) -> Tree:
+    if not words:
+        return Tree()
+    return Tree(_single_goal("tree")(words))
+
+
+def _parse_link(words: list[str]) -> Link:
+    if len(words) != 2:
+        raise fail("link", "name the goal, then the parent it supports")
+    goal, parent = goal_ref(words[0], "link"), goal_ref(words[1], "link", "parent goal")
+    if goal == parent:
+        raise fail("link", f"G-{goal} cannot support itself")
+    return Link(goal, parent)
+
+
+def _parse_unlink(words: list[str]) -> Unlink:
+    return Unlink(_single_goal("unlink")(words))
+
+
+def _parse_approve(words: list[str]) -> Approve:
+    return Approve(_single_goal("approve")(words))
+
+
+def _parse_return(words: list[str]) -> Return:
+    if not words:
+        raise fail("return", "which goal?")
+    goal = goal_ref(words[0], "return")
+    reason = " ".join(words[1:]).strip()
+    if not reason:
+        raise fail("return", "say why, so the owner knows what to change")
+    return Return(goal, _require_text(reason, "return", "The reason", MAX_NOTE))
+
+
+def _parse_progress(words: list[str]) -> Progress:
+    if not words:
+        raise fail("progress", "which goal?")
+    goal = goal_ref(words[0], "progress")
+    rest = words[1:]
+    percent = None
+    if rest and PERCENT.match(rest[0]):
+        percent = parse_number(rest[0], "progress", "progress")
+        if not 0 <= percent <= 100:
+            raise fail("progress", f"progress is a percentage from 0 to 100, not {rest[0]}")
+        rest = rest[1:]
+    health = None
+    if rest:
+        one = rest[0].lower()
+        two = "-".join(w.lower() for w in rest[:2])
+        if two in HEALTH_WORDS and len(rest) >= 2:
+            health, rest = HEALTH_WORDS[two], rest[2:]
+        elif one in HEALTH_WORDS:
+            health, rest = HEALTH_WORDS[one], rest[1:]
+    note = " ".join(rest).strip()
+    if percent is None and health is None and not note:
+        raise fail("progress", "give a percentage, a health or a note")
+    if len(note) > MAX_NOTE:
+        raise fail("progress", f"the note is {len(note)} characters; the limit is {MAX_NOTE}")
+    return Progress(goal, percent, health, note)
+
+
+def _parse_kr(words: list[str]) -> KeyResultAdd | KeyResultUpdate:
+    if not words:
+        raise fail("kr", "say `add` or name a key result")
+    if words[0].lower() == "add":
+        if len(words) < 2:
+            raise fail("kr", "which goal?")
+        goal = goal_ref(words[1], "kr")
+        match = KR_SPEC.match(" ".join(words[2:]))
+        if not match:
+            raise fail("kr", "give a metric, then where it starts and its target, like `Monthly churn 5->3 %`")
+        start = float(match["start"].replace(",", "."))
+        target = float(match["target"].replace(",", "."))
+        if start == target:
+            raise fail("kr", f"start and target are both {match['start']}; a key result must move")
+        metric = _require_text(match["metric"], "kr", "The metric", MAX_TITLE)
+        unit = (match["unit"] or match["u2"] or match["u1"] or "").strip()
+        if len(unit) > 40:
+            raise fail("kr", "the unit is longer than 40 characters")
+        return KeyResultAdd(goal, metric, start, target, unit)
+    match = KR_REF.match(words[0])
+    if not match:
+        raise fail("kr", f"`{words[0]}` is not a key result reference like G-12.1")
+    if len(words) < 2:
+        raise fail("kr", f"give the current value of {words[0]}")
+    value = re.match(rf"^({NUMBER})\S*$", words[1])
+    if not value or len(words) > 3:
+        raise fail("kr", f"the current value must be a number, not `{' '.join(words[1:])}`")
+    return KeyResultUpdate(int(match.group(1)), int(match.group(2)), float(value.group(1).replace(",", ".")))
+
+
+def _parse_milestone(words: list[str]) -> MilestoneAdd:
+    if not words or words[0].lower() != "add":
+        raise fail("milestone", "say `milestone add`")
+    if len(words) < 2:
+        raise fail("milestone", "which goal?")
+    goal = goal_ref(words[1], "milestone")
+    due = None
+    title_words = []
+    for word in words[2:]:
+        if word.lower().startswith("due:"):
+            due = parse_date(word[4:], "milestone", "due")
+        else:
+            title_words.append(word)
+    return MilestoneAdd(goal, _require_text(" ".join(title_words), "milestone", "The title", MAX_TITLE), due)
+
+
+def _parse_done(words: list[str]) -> Done:
+    return Done(_single_goal("done")(words))
+
+
+def _parse_archive(words: list[str]) -> Archive:
+    return Archive(_single_goal("archive")(words))
+
+
+def _parse_kudos(words: list[str]) -> GiveKudos:
+    if not words or not (MENTION.match(words[0]) or "@" in words[0]):
+        raise fail("kudos", "start with the person, like @ana")
+    person, rest = words[0], words[1:]
+    goal = None
+    if rest and GOAL_REF.match(rest[0]):
+        goal, rest = goal_ref(rest[0], "kudos"), rest[1:]
+    message = _require_text(" ".join(rest), "kudos", "The message", MAX_NOTE)
+    return GiveKudos(person, message, goal)
+
+
+def _parse_settings(words: list[str]) -> CheckinSettings | TimezoneSetting:
+    if not words:
+        return CheckinSettings()
+    topic, rest = words[0].lower(), words[1:]
+    if topic in ("timezone", "tz"):
+        if len(rest) != 1:
+            raise fail("settings", "give one time zone name, like Europe/Paris")
+        return TimezoneSetting(rest[0])
+    if topic != "checkin":
+        raise fail("settings", f"there is no setting `{words[0]}`")
+    if not rest:
+        return CheckinSettings()
+    weekday = at = cadence = None
+    for word in rest:
+        lowered = word.lower()
+        days = [i for i, day in enumerate(WEEKDAYS) if len(lowered) >= 3 and day.startswith(lowered)]
+        if len(days) == 1 and weekday is None:
+            weekday = days[0]
+        elif re.match(r"^\d{1,2}:\d{2}$", word) and at is None:
+            hours, minutes = (int(part) for part in word.split(":"))
+            if hours > 23 or minutes > 59:
+                raise fail("settings", f"`{word}` is not a time of day")
+            at = time(hours, minutes)
+        elif lowered in ("weekly", "biweekly") and cadence is None:
+            cadence = lowered
+        else:
+            raise fail("settings", f"I don't understand `{word}`")
+    return CheckinSettings(weekday, at, cadence)
+
+
+def _parse_away(words: list[str]) -> Away:
+    if len(words) == 1 and words[0].lower() in ("off", "back", "none"):
+        return Away(None)
+    if len(words) != 2 or words[0].lower() != "until":
+        raise fail("away", "say until when")
+    return Away(parse_date(words[1], "away", "the date"))
+
+
+_PARSERS = {
+    "help": _parse_help,
+    "add": _parse_add,
+    "propose": _parse_add,
+    "assign": _parse_assign,
+    "list": _parse_list,
+    "ls": _parse_list,
+    "show": _parse_show,
+    "tree": _parse_tree,
+    "link": _parse_link,
+    "unlink": _parse_unlink,
+    "approve": _parse_approve,
+    "accept": _parse_approve,
+    "return": _parse_return,
+    "decline": _parse_return,
+    "progress": _parse_progress,
+    "kr": _parse_kr,
+    "milestone": _parse_milestone,
+    "done": _parse_done,
+    "archive": _parse_archive,
+    "kudos": _parse_kudos,
+    "settings": _parse_settings,
+    "away": _parse_away,
+    "back": lambda words: Away(None),
+}

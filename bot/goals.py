@@ -1,0 +1,488 @@
+"""Goal services: propose, cascade, approve, align, measure and roll progress up the tree.
+
+Each service takes an open session and the verified viewer, checks what the viewer
+may do, changes the goal, records the change in the goal's history, and returns
+what the view needs. A UserError anywhere rolls the whole command back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from bot import hints
+from bot.access import LEVEL_RANK, get_goal, require_change, responsible_person
+from bot.commands import GoalDraft
+from bot.errors import Forbidden, UserError
+from bot.people import Viewer, company_unit, find_person
+from storage import repository
+from storage.models import Goal, GoalEvent, KeyResult, Kudos, Milestone, OrgUnit, Person, utcnow
+
+# Children whose progress counts toward their parent's.
+COUNTED = ("active", "achieved", "missed")
+OPEN = ("proposed", "active")
+TRACKED = (
+    "title", "level", "owner_person_id", "owner_unit_id", "parent_id", "due_date", "private",
+    "status", "awaiting", "health", "progress", "note", "return_reason",
+)
+
+
+def snapshot(goal: Goal) -> dict[str, Any]:
+    values = {}
+    for name in TRACKED:
+        value = getattr(goal, name)
+        values[name] = value.isoformat() if isinstance(value, date) else value
+    return values
+
+
+def record(session: AsyncSession, goal: Goal, actor_id: int | None, action: str, before: dict[str, Any]) -> None:
+    """Keep a change in the goal's history: only the fields that moved."""
+    after = snapshot(goal)
+    changed = [key for key in TRACKED if before.get(key) != after.get(key)]
+    goal.updated_at = utcnow()
+    session.add(
+        GoalEvent(
+            tenant_id=goal.tenant_id,
+            goal_id=goal.id,
+            actor_id=actor_id,
+            action=action,
+            before={key: before.get(key) for key in changed},
+            after={key: after[key] for key in changed},
+        )
+    )
+
+
+@dataclass
+class Proposal:
+    goal: Goal
+    hint: str | None
+    awaiting_name: str | None  # who must decide, when the goal is not active yet
+
+
+@dataclass
+class Decision:
+    goal: Goal
+    outcome: str  # "approved", "accepted", "returned"
+
+
+@dataclass
+class Linked:
+    goal: Goal
+    parent: Goal | None
+    previous: Goal | None
+
+
+# Creating goals -----------------------------------------------------------------
+
+
+async def _unit_of_kind(session: AsyncSession, unit_id: int | None, kind: str) -> OrgUnit | None:
+    """The person's unit of `kind`: their own, or the nearest one above it."""
+    seen = set()
+    while unit_id is not None and unit_id not in seen:
+        seen.add(unit_id)
+        unit = await session.get(OrgUnit, unit_id)
+        if unit is None:
+            return None
+        if unit.kind == kind:
+            return unit
+        unit_id = unit.parent_id
+    return None
+
+
+async def _check_parent(session: AsyncSession, viewer: Viewer, child_level: str, number: int) -> Goal:
+    parent = await get_goal(session, viewer, number)
+    if parent.status in ("archived", "returned"):
+        raise UserError(f"{parent.ref} is {parent.status}; link to an active goal instead.")
+    if LEVEL_RANK[parent.level] > LEVEL_RANK[child_level]:
+        raise UserError(
+            f"A {child_level} goal can only support a goal at its own level or higher; "
+            f"{parent.ref} is a {parent.level} goal."
+        )
+    return parent
+
+
+async def _owner_for(
+    session: AsyncSession, viewer: Viewer, level: str, person: Person
+) -> tuple[int | None, int | None]:
+    """(owner person, owner unit) for a new goal at `level` on behalf of `person`."""
+    if level == "individual":
+        return person.id, None
+    if level == "company":
+        if not viewer.is_admin:
+            raise Forbidden("Only admins can set company goals.")
+        unit = await company_unit(session, viewer.tenant, create=True)
+        return None, unit.id
+    unit = await _unit_of_kind(session, person.org_unit_id, level)
+    if unit is None:
+        raise UserError(f"{person.name} is not in a {level}, so there is no {level} to own this goal.")
+    if not viewer.is_admin:
+        lead = unit.lead_id
+        if lead != viewer.id and (lead is None or not await viewer.manages(session, lead)):
+            raise Forbidden(f"Only the lead of {unit.name}, their managers and admins can set its goals.")
+    return None, unit.id
+
+
+async def _new_goal(
+    session: AsyncSession, viewer: Viewer, draft: GoalDraft, owner: Person, parent: Goal | None, level: str
+) -> Goal:
+    owner_person_id, owner_unit_id = await _owner_for(session, viewer, level, owner)
+    goal = Goal(
+        tenant_id=viewer.tenant.id,
+        number=await repository.next_goal_number(session, viewer.tenant.id),
+        title=draft.title,
+        level=level,
+        owner_person_id=owner_person_id,
+        owner_unit_id=owner_unit_id,
+        parent_id=parent.id if parent else None,
+        category=draft.category or "business",
+        start_date=draft.start or date.today(),
+        due_date=draft.due,
+        private=draft.private,
+        created_by_id=viewer.id,
+    )
+    session.add(goal)
+    await session.flush()
+    return goal
+
+
+async def propose(session: AsyncSession, viewer: Viewer, draft: GoalDraft) -> Proposal:
+    """Bottom-up: a goal the viewer proposes, active at once when nobody is above them."""
+    if draft.owner is not None:
+        owner = await find_person(session, viewer, draft.owner)
+        if owner.id != viewer.id:
+            return await assign(session, viewer, draft)
+    level = draft.level or "individual"
+    parent = await _check_parent(session, viewer, level, draft.parent) if draft.parent else None
+    goal = await _new_goal(session, viewer, draft, viewer.person, parent, level)
+    before = snapshot(goal)
+    awaiting_name = None
+    manager = await session.get(Person, viewer.person.manager_id) if viewer.person.manager_id else None
+    if viewer.is_admin or manager is None:
+        goal.status = "active"
+        goal.approved_by_id = viewer.id
+        goal.approved_at = utcnow()
+    else:
+        goal.status = "proposed"
+        goal.awaiting = "manager"
+        awaiting_name = manager.name
+    record(session, goal, viewer.id, "proposed" if goal.status == "proposed" else "created", before)
+    if goal.status == "active" and parent is not None:
+        await rollup(session, parent.id, viewer.id)
+    exclude = {a.id for a in await repository.goal_ancestors(session, goal.id)}
+    duplicates = await hints.similar_goals(session, viewer, goal, exclude=exclude)
+    line = hints.hint_line(hints.smart_gaps(goal, has_key_results=False), duplicates)
+    return Proposal(goal=goal, hint=line, awaiting_name=awaiting_name)
+
+
+async def assign(session: AsyncSession, viewer: Viewer, draft: GoalDraft) -> Proposal:
+    """Top-down: a manager cascades a goal to someone below them, who accepts or declines it."""
+    assert draft.owner is not None
+    owner = await find_person(session, viewer, draft.owner)
+    if owner.id == viewer.id:
+        return await propose(session, viewer, GoalDraft(**{**draft.__dict__, "owner": None}))
+    if not viewer.is_admin and not await viewer.manages(session, owner.id):
+        raise Forbidden(f"Only {owner.name}'s managers and admins can assign goals to them.")
+    level = draft.level or "individual"
+    parent = await _check_parent(session, viewer, level, draft.parent) if draft.parent else None
+    goal = await _new_goal(session, viewer, draft, owner, parent, level)
+    before = snapshot(goal)
+    goal.status = "proposed"
+    goal.awaiting = "owner"
+    goal.approved_by_id = viewer.id
+    goal.approved_at = utcnow()
+    record(session, goal, viewer.id, "assigned", before)
+    exclude = {a.id for a in await repository.goal_ancestors(session, goal.id)}
+    duplicates = await hints.similar_goals(session, viewer, goal, exclude=exclude)
+    line = hints.hint_line(hints.smart_gaps(goal, has_key_results=False), duplicates)
+    responsible = await responsible_person(session, goal)
+    lead = await session.get(Person, responsible) if responsible else None
+    return Proposal(goal=goal, hint=line, awaiting_name=lead.name if lead else owner.name)
+
+
+# Deciding on proposed goals ---------------------------------------------------
+
+
+async def _require_decider(session: AsyncSession, viewer: Viewer, goal: Goal, doing: str) -> str:
+    if goal.status != "proposed":
+        raise UserError(f"{goal.ref} is {goal.status}, not waiting for a decision.")
+    owner = await responsible_person(session, goal)
+    if goal.awaiting == "owner":
+        if owner == viewer.id:
+            return "accepted" if doing == "approve" else "returned"
+        name = (await session.get(Person, owner)).name if owner else "its owner"
+        raise Forbidden(f"{goal.ref} was assigned to {name}; only they can {'accept' if doing == 'approve' else 'decline'} it.")
+    if owner == viewer.id and not viewer.is_admin:
+        raise Forbidden(f"You proposed {goal.ref}; your manager or an admin must {doing} it.")
+    if viewer.is_admin or (owner is not None and await viewer.manages(session, owner)):
+        return "approved" if doing == "approve" else "returned"
+    raise Forbidden(f"Only the managers of {goal.ref}'s owner and admins can {doing} it.")
+
+
+async def approve(session: AsyncSession, viewer: Viewer, number: int) -> Decision:
+    goal = await get_goal(session, viewer, number)
+    outcome = await _require_decider(session, viewer, goal, "approve")
+    before = snapshot(goal)
+    goal.status = "active"
+    goal.awaiting = None
+    goal.return_reason = None
+    if outcome == "approved":
+        goal.approved_by_id = viewer.id
+        goal.approved_at = utcnow()
+    record(session, goal, viewer.id, outcome, before)
+    if goal.parent_id is not None:
+        await rollup(session, goal.parent_id, viewer.id)
+    return Decision(goal, outcome)
+
+
+async def return_goal(session: AsyncSession, viewer: Viewer, number: int, reason: str) -> Decision:
+    goal = await get_goal(session, viewer, number)
+    await _require_decider(session, viewer, goal, "return")
+    before = snapshot(goal)
+    goal.status = "returned"
+    goal.awaiting = None
+    goal.return_reason = reason
+    record(session, goal, viewer.id, "returned", before)
+    return Decision(goal, "returned")
+
+
+# Alignment ------------------------------------------------------------------------
+
+
+async def link(session: AsyncSession, viewer: Viewer, number: int, parent_number: int) -> Linked:
+    """Make a goal support a parent: same tenant, parent level not lower, never a loop."""
+    goal = await get_goal(session, viewer, number)
+    await require_change(session, viewer, goal, "link")
+    if goal.status in ("archived",):
+        raise UserError(f"{goal.ref} is archived.")
+    parent = await _check_parent(session, viewer, goal.level, parent_number)
+    if goal.parent_id == parent.id:
+        raise UserError(f"{goal.ref} already supports {parent.ref}.")
+    chain = [parent, *await repository.goal_ancestors(session, parent.id)]
+    if any(g.id == goal.id for g in chain):
+        path = []
+        for g in chain:
+            path.append(g.ref)
+            if g.id == goal.id:
+                break
+        loop = " → ".join([goal.ref, *path])
+        raise UserError(f"That would make a loop: {loop} (→ means supports). {goal.ref} stays where it is.")
+    previous = await session.get(Goal, goal.parent_id) if goal.parent_id else None
+    before = snapshot(goal)
+    goal.parent_id = parent.id
+    record(session, goal, viewer.id, "linked", before)
+    await session.flush()
+    if previous is not None:
+        await rollup(session, previous.id, viewer.id)
+    await rollup(session, parent.id, viewer.id)
+    return Linked(goal, parent, previous)
+
+
+async def unlink(session: AsyncSession, viewer: Viewer, number: int) -> Linked:
+    goal = await get_goal(session, viewer, number)
+    await require_change(session, viewer, goal, "unlink")
+    if goal.parent_id is None:
+        raise UserError(f"{goal.ref} does not support any goal yet.")
+    previous = await session.get(Goal, goal.parent_id)
+    before = snapshot(goal)
+    goal.parent_id = None
+    record(session, goal, viewer.id, "unlinked", before)
+    await session.flush()
+    await rollup(session, previous.id, viewer.id)
+    return Linked(goal, None, previous)
+
+
+# Progress -------------------------------------------------------------------------
+
+
+async def _computed_progress(session: AsyncSession, goal: Goal) -> tuple[float, str]:
+    """(progress, source): from key results, else from supporting goals, else by hand."""
+    key_results = (await session.execute(select(KeyResult).where(KeyResult.goal_id == goal.id))).scalars().all()
+    if key_results:
+        return sum(kr.progress for kr in key_results) / len(key_results), "key results"
+    average, count = (
+        await session.execute(
+            select(sa.func.avg(Goal.progress), sa.func.count()).where(
+                Goal.parent_id == goal.id, Goal.status.in_(COUNTED)
+            )
+        )
+    ).one()
+    if count:
+        return float(average), "supporting goals"
+    return goal.manual_progress, "hand"
+
+
+async def rollup(session: AsyncSession, goal_id: int, actor_id: int | None) -> None:
+    """Recompute a goal's progress and carry the change up through every ancestor."""
+    await session.flush()
+    start = await session.get(Goal, goal_id)
+    if start is None:
+        return
+    chain = [start, *await repository.goal_ancestors(session, goal_id, lock=True)]
+    for goal in chain:
+        value, _source = await _computed_progress(session, goal)
+        value = round(value, 2)
+        if abs(value - goal.progress) < 0.005:
+            break  # nothing above can change either
+        before = snapshot(goal)
+        goal.progress = value
+        record(session, goal, actor_id, "rollup", before)
+        await session.flush()
+
+
+async def progress(
+    session: AsyncSession, viewer: Viewer, number: int, percent: float | None, health: str | None, note: str
+) -> Goal:
+    """Set progress by hand (when it has no key results or supporting goals), health and a note."""
+    goal = await get_goal(session, viewer, number)
+    await require_change(session, viewer, goal, "update")
+    if goal.status not in OPEN:
+        raise UserError(f"{goal.ref} is {goal.status}; only proposed and active goals take updates.")
+    await repository.lock_goals(session, [goal.id])
+    before = snapshot(goal)
+    if percent is not None:
+        _value, source = await _computed_progress(session, goal)
+        if source == "key results":
+            raise UserError(
+                f"{goal.ref}'s progress comes from its key results; update them with goals kr {goal.ref}.1 <value>."
+            )
+        if source == "supporting goals":
+            raise UserError(
+                f"{goal.ref}'s progress is rolled up from the goals that support it; "
+                f"you can still set its health and a note: goals progress {goal.ref} at-risk <note>."
+            )
+        goal.manual_progress = percent
+        goal.progress = round(percent, 2)
+    if health is not None:
+        goal.health = health
+    if note:
+        goal.note = note
+    goal.progress_updated_at = utcnow()
+    record(session, goal, viewer.id, "progress", before)
+    if goal.parent_id is not None and goal.status in COUNTED:
+        await rollup(session, goal.parent_id, viewer.id)
+    return goal
+
+
+async def _open_goal_for_key_results(session: AsyncSession, viewer: Viewer, number: int) -> Goal:
+    goal = await get_goal(session, viewer, number)
+    await require_change(session, viewer, goal, "change the key results of")
+    if goal.status not in OPEN:
+        raise UserError(f"{goal.ref} is {goal.status}; only proposed and active goals take key results.")
+    return goal
+
+
+async def _after_key_result_change(session: AsyncSession, goal: Goal, actor_id: int) -> None:
+    goal.progress_updated_at = utcnow()
+    await rollup(session, goal.id, actor_id)
+
+
+async def add_key_result(
+    session: AsyncSession, viewer: Viewer, number: int, metric: str, start: float, target: float, unit: str
+) -> tuple[Goal, KeyResult]:
+    goal = await _open_goal_for_key_results(session, viewer, number)
+    await repository.lock_goals(session, [goal.id])
+    position = (
+        await session.execute(select(sa.func.coalesce(sa.func.max(KeyResult.position), 0)).where(KeyResult.goal_id == goal.id))
+    ).scalar_one() + 1
+    key_result = KeyResult(goal_id=goal.id, position=position, metric=metric, start=start, target=target, current=start, unit=unit)
+    session.add(key_result)
+    session.add(
+        GoalEvent(
+            tenant_id=goal.tenant_id, goal_id=goal.id, actor_id=viewer.id, action="key result added",
+            before={}, after={"key_result": position, "metric": metric, "start": start, "target": target, "unit": unit},
+        )
+    )
+    await _after_key_result_change(session, goal, viewer.id)
+    return goal, key_result
+
+
+async def update_key_result(
+    session: AsyncSession, viewer: Viewer, number: int, position: int, current: float
+) -> tuple[Goal, KeyResult]:
+    goal = await _open_goal_for_key_results(session, viewer, number)
+    await repository.lock_goals(session, [goal.id])
+    key_result = (
+        await session.execute(select(KeyResult).where(KeyResult.goal_id == goal.id, KeyResult.position == position))
+    ).scalar_one_or_none()
+    if key_result is None:
+        raise UserError(f"{goal.ref} has no key result {goal.ref}.{position}.")
+    session.add(
+        GoalEvent(
+            tenant_id=goal.tenant_id, goal_id=goal.id, actor_id=viewer.id, action="key result updated",
+            before={"key_result": position, "current": key_result.current},
+            after={"key_result": position, "current": current},
+        )
+    )
+    key_result.current = current
+    key_result.updated_at = utcnow()
+    await _after_key_result_change(session, goal, viewer.id)
+    return goal, key_result
+
+
+async def add_milestone(session: AsyncSession, viewer: Viewer, number: int, title: str, due: date | None) -> tuple[Goal, Milestone]:
+    goal = await get_goal(session, viewer, number)
+    await require_change(session, viewer, goal, "add milestones to")
+    if goal.status not in OPEN:
+        raise UserError(f"{goal.ref} is {goal.status}; only proposed and active goals take milestones.")
+    if due and goal.due_date and due > goal.due_date:
+        raise UserError(f"The milestone is due {due}, after {goal.ref} itself ({goal.due_date}).")
+    await repository.lock_goals(session, [goal.id])
+    position = (
+        await session.execute(select(sa.func.coalesce(sa.func.max(Milestone.position), 0)).where(Milestone.goal_id == goal.id))
+    ).scalar_one() + 1
+    milestone = Milestone(goal_id=goal.id, position=position, title=title, due_date=due)
+    session.add(milestone)
+    session.add(
+        GoalEvent(
+            tenant_id=goal.tenant_id, goal_id=goal.id, actor_id=viewer.id, action="milestone added",
+            before={}, after={"milestone": position, "title": title, "due_date": due.isoformat() if due else None},
+        )
+    )
+    goal.updated_at = utcnow()
+    return goal, milestone
+
+
+async def complete(session: AsyncSession, viewer: Viewer, number: int) -> Goal:
+    goal = await get_goal(session, viewer, number)
+    await require_change(session, viewer, goal, "complete")
+    if goal.status != "active":
+        raise UserError(f"{goal.ref} is {goal.status}; only active goals can be marked done.")
+    before = snapshot(goal)
+    goal.status = "achieved"
+    goal.progress = 100.0
+    goal.manual_progress = 100.0
+    goal.health = "on_track"
+    record(session, goal, viewer.id, "achieved", before)
+    if goal.parent_id is not None:
+        await rollup(session, goal.parent_id, viewer.id)
+    return goal
+
+
+async def archive(session: AsyncSession, viewer: Viewer, number: int) -> Goal:
+    goal = await get_goal(session, viewer, number)
+    await require_change(session, viewer, goal, "archive")
+    if goal.status == "archived":
+        raise UserError(f"{goal.ref} is archived already.")
+    before = snapshot(goal)
+    goal.status = "archived"
+    goal.awaiting = None
+    record(session, goal, viewer.id, "archived", before)
+    if goal.parent_id is not None:
+        await rollup(session, goal.parent_id, viewer.id)
+    return goal
+
+
+async def give_kudos(session: AsyncSession, viewer: Viewer, who: str, message: str, number: int | None) -> tuple[Kudos, Person, Goal | None]:
+    receiver = await find_person(session, viewer, who)
+    if receiver.id == viewer.id:
+        raise UserError("Kudos are for someone else; thank a colleague instead.")
+    goal = await get_goal(session, viewer, number) if number is not None else None
+    kudos = Kudos(tenant_id=viewer.tenant.id, giver_id=viewer.id, receiver_id=receiver.id, goal_id=goal.id if goal else None, message=message)
+    session.add(kudos)
+    await session.flush()
+    return kudos, receiver, goal

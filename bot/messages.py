@@ -1,0 +1,156 @@
+"""The neutral message model: what adapters hand the core, and what it hands back.
+
+Every string in a reply is plain text. Renderers escape all of it for their
+platform; structure (headers, fields, progress bars, buttons) is carried by the
+block kinds, never by markup inside strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The verified person behind a message, as the platform knows them."""
+
+    platform: str  # "console", "slack", "teams"
+    user_id: str  # the platform's id for the user (for the console: the email)
+    tenant: str = "default"  # the goalbot tenant key
+    email: str | None = None
+    name: str | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where to answer. Opaque to the core: only the adapter that made it reads `key`."""
+
+    platform: str
+    key: str
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """A line of text a person sent to the bot."""
+
+    actor: Actor
+    text: str
+    address: Address
+    delivery_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    """A button press or form submission. `value` is a hint; authorization uses `actor`."""
+
+    actor: Actor
+    name: str
+    value: str
+    address: Address
+    form: tuple[tuple[str, str], ...] = ()
+    delivery_id: str | None = None
+
+
+# Reply blocks -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Header:
+    text: str
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """Small print: hints, timestamps, counts."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Fields:
+    pairs: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class ProgressLine:
+    """A goal or key result with a progress bar.
+
+    `ref` is the goal or key result reference; `depth` indents tree rows.
+    """
+
+    ref: str
+    label: str
+    percent: float
+    detail: str = ""
+    health: str | None = None
+    depth: int = 0
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button; `command` is the text that does the same, for surfaces without buttons."""
+
+    label: str
+    action: str
+    value: str
+    command: str
+    style: str = "default"  # "primary", "danger"
+
+
+@dataclass(frozen=True)
+class Buttons:
+    buttons: tuple[Button, ...]
+
+
+@dataclass(frozen=True)
+class Divider:
+    pass
+
+
+Block = Header | Paragraph | Context | Fields | ProgressLine | Buttons | Divider
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the bot answers. `shared` replies are meant for everyone in the conversation."""
+
+    blocks: tuple[Block, ...] = ()
+    shared: bool = False
+    error: bool = False
+    more: int = 0  # rows left out of a long list
+
+    @classmethod
+    def text(cls, text: str, *, shared: bool = False) -> Reply:
+        return cls(blocks=(Paragraph(text),), shared=shared)
+
+    @classmethod
+    def failure(cls, text: str) -> Reply:
+        return cls(blocks=(Paragraph(text),), error=True)
+
+    @property
+    def summary(self) -> str:
+        """A one-line fallback, for notifications and platforms that need plain text."""
+        for block in self.blocks:
+            if isinstance(block, Header | Paragraph):
+                return block.text
+        return ""
+
+
+@dataclass
+class ReplyBuilder:
+    """Collects blocks for a Reply."""
+
+    blocks: list[Block] = field(default_factory=list)
+
+    def add(self, *blocks: Block) -> ReplyBuilder:
+        self.blocks.extend(blocks)
+        return self
+
+    def build(self, *, shared: bool = False, more: int = 0) -> Reply:
+        return Reply(blocks=tuple(self.blocks), shared=shared, more=more)

@@ -1,0 +1,189 @@
+"""Tenants and people: who is speaking, and who a mention names."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from bot.errors import NotFound, UserError
+from bot.messages import Actor
+from storage import repository
+from storage.models import Identity, OrgUnit, Person, Tenant, utcnow
+
+MENTION = re.compile(r"^<@([A-Za-z0-9._-]+)(?:\|[^>]*)?>$")
+
+
+def valid_timezone(name: str) -> bool:
+    if not name or name.startswith(("/", ".")) or ".." in name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+@dataclass
+class Viewer:
+    """The verified person acting, with what the core needs to authorize them."""
+
+    person: Person
+    tenant: Tenant
+    platform: str
+    _managers: dict[int, list[int]] = field(default_factory=dict)
+
+    @property
+    def id(self) -> int:
+        assert self.person.id is not None
+        return self.person.id
+
+    @property
+    def is_admin(self) -> bool:
+        return self.person.role == "admin"
+
+    async def managers_of(self, session: AsyncSession, person_id: int) -> list[int]:
+        """A person's manager chain, nearest first, cached for this request."""
+        if person_id not in self._managers:
+            self._managers[person_id] = await repository.manager_ids(session, person_id)
+        return self._managers[person_id]
+
+    async def manages(self, session: AsyncSession, person_id: int) -> bool:
+        """True when the viewer is above the person in the org chart."""
+        return self.id in await self.managers_of(session, person_id)
+
+
+async def tenant_by_key(session: AsyncSession, key: str, *, create: bool = False) -> Tenant | None:
+    tenant = (await session.execute(select(Tenant).where(Tenant.key == key))).scalar_one_or_none()
+    if tenant is None and create:
+        tenant = Tenant(key=key, name="Company" if key == "default" else key)
+        session.add(tenant)
+        await session.flush()
+    return tenant
+
+
+async def company_unit(session: AsyncSession, tenant: Tenant, *, create: bool = False) -> OrgUnit | None:
+    unit = (
+        await session.execute(
+            select(OrgUnit).where(OrgUnit.tenant_id == tenant.id, OrgUnit.kind == "company").order_by(OrgUnit.id)
+        )
+    ).scalars().first()
+    if unit is None and create:
+        unit = OrgUnit(tenant_id=tenant.id, name=tenant.name, kind="company")
+        session.add(unit)
+        await session.flush()
+    return unit
+
+
+async def find_viewer(session: AsyncSession, actor: Actor) -> Viewer | None:
+    """The viewer for a known actor, or None when they have never been seen."""
+    tenant = await tenant_by_key(session, actor.tenant)
+    if tenant is None:
+        return None
+    person = (
+        await session.execute(
+            select(Person)
+            .join(Identity, Identity.person_id == Person.id)
+            .where(
+                Identity.tenant_id == tenant.id,
+                Identity.platform == actor.platform,
+                Identity.external_id == actor.user_id,
+            )
+        )
+    ).scalar_one_or_none()
+    if person is None:
+        return None
+    return Viewer(person=person, tenant=tenant, platform=actor.platform)
+
+
+async def join(session: AsyncSession, actor: Actor) -> Viewer:
+    """Match a first-time actor to a person by email, or add them as a member.
+
+    The first person in an empty tenant becomes its admin, so a new install can be set up.
+    """
+    tenant = await tenant_by_key(session, actor.tenant, create=True)
+    assert tenant is not None
+    person = None
+    if actor.email:
+        person = (
+            await session.execute(
+                select(Person).where(Person.tenant_id == tenant.id, sa.func.lower(Person.email) == actor.email.lower())
+            )
+        ).scalar_one_or_none()
+    if person is None:
+        anyone = (await session.execute(select(Person.id).where(Person.tenant_id == tenant.id).limit(1))).first()
+        email = (actor.email or f"{actor.user_id}@{actor.platform}.invalid").lower()
+        timezone = actor.timezone if actor.timezone and valid_timezone(actor.timezone) else "UTC"
+        unit = await company_unit(session, tenant, create=True)
+        person = Person(
+            tenant_id=tenant.id,
+            email=email,
+            name=(actor.name or email.split("@")[0]).strip()[:200] or email,
+            timezone=timezone,
+            role="member" if anyone else "admin",
+            org_unit_id=unit.id if unit else None,
+        )
+        session.add(person)
+        await session.flush()
+    session.add(Identity(tenant_id=tenant.id, person_id=person.id, platform=actor.platform, external_id=actor.user_id))
+    await session.flush()
+    return Viewer(person=person, tenant=tenant, platform=actor.platform)
+
+
+async def refresh_profile(session: AsyncSession, viewer: Viewer, actor: Actor) -> None:
+    """Keep the time zone the platform reports."""
+    if actor.timezone and actor.timezone != viewer.person.timezone and valid_timezone(actor.timezone):
+        viewer.person.timezone = actor.timezone
+        viewer.person.updated_at = utcnow()
+
+
+async def find_person(session: AsyncSession, viewer: Viewer, token: str) -> Person:
+    """The person a mention names: <@platform-id>, @email, @local-part or @first-name."""
+    tenant_id = viewer.tenant.id
+    mention = MENTION.match(token)
+    if mention:
+        person = (
+            await session.execute(
+                select(Person)
+                .join(Identity, Identity.person_id == Person.id)
+                .where(
+                    Identity.tenant_id == tenant_id,
+                    Identity.platform == viewer.platform,
+                    Identity.external_id == mention.group(1),
+                )
+            )
+        ).scalar_one_or_none()
+        if person is None:
+            raise NotFound(f"I don't know {token} yet: they need to say hello to goalbot first.")
+        return person
+    handle = token.lstrip("@").strip().lower()
+    if not handle:
+        raise NotFound("Say who, like @ana or @ana@example.com.")
+    if "@" in handle:
+        condition = sa.func.lower(Person.email) == handle
+    else:
+        condition = sa.or_(
+            sa.func.lower(Person.email).like(f"{_escape_like(handle)}@%", escape="\\"),
+            sa.func.lower(Person.name) == handle.replace(".", " ").replace("_", " "),
+            sa.func.lower(Person.name).like(f"{_escape_like(handle)} %", escape="\\"),
+        )
+    people = (
+        await session.execute(select(Person).where(Person.tenant_id == tenant_id, condition).limit(6))
+    ).scalars().all()
+    exact = [p for p in people if p.email.lower() == handle or p.email.lower().split("@")[0] == handle]
+    if len(exact) == 1:
+        return exact[0]
+    if len(people) == 1:
+        return people[0]
+    if not people:
+        raise NotFound(f"I don't know anyone called @{handle}. Try their email, like @{handle}@example.com.")
+    names = ", ".join(f"{p.name} ({p.email})" for p in people[:5])
+    raise UserError(f"@{handle} could be {names}. Use their email to say which.")
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,223 @@
+"""Turning service results into neutral replies."""
+
+from __future__ import annotations
+
+from bot import browse
+from bot.commands import SUMMARY, USAGE, WEEKDAYS
+from bot.goals import Decision, Linked, Proposal
+from bot.messages import (
+    Button, Buttons, Context, Divider, Fields, Header, Paragraph, ProgressLine, Reply, ReplyBuilder,
+)
+from storage.models import Goal, KeyResult, Kudos, Milestone, Person
+
+HEALTH_WORDS = {"on_track": "on track", "at_risk": "at risk", "off_track": "off track"}
+
+
+def health_word(health: str | None) -> str:
+    return HEALTH_WORDS.get(health or "", "no health set")
+
+
+def number(value: float) -> str:
+    return f"{value:g}"
+
+
+def row_detail(row: browse.GoalRow) -> str:
+    parts = [row.owner] if row.owner else []
+    if row.status != "active":
+        parts.append(row.status)
+    if row.private:
+        parts.append("private")
+    return " · ".join(parts)
+
+
+def goal_line(row: browse.GoalRow) -> ProgressLine:
+    return ProgressLine(ref=row.ref, label=row.title, percent=row.progress, detail=row_detail(row), health=row.health, depth=row.depth)
+
+
+def help_reply(topic: str | None) -> Reply:
+    if topic:
+        return ReplyBuilder().add(Header(f"goals {topic}"), Paragraph(SUMMARY[topic]), Context(USAGE[topic])).build()
+    pairs = tuple((USAGE[name].split("   ")[0], SUMMARY[name]) for name in USAGE)
+    return ReplyBuilder().add(
+        Header("goalbot commands"),
+        Fields(pairs),
+        Context("Say `goals help <command>` for one command. Goals are named G-12; key results G-12.1."),
+    ).build()
+
+
+def proposal(result: Proposal) -> Reply:
+    goal = result.goal
+    if goal.status == "active":
+        first = f"Added {goal.ref} {goal.title}. It is active."
+    elif goal.awaiting == "owner":
+        first = f"Assigned {goal.ref} {goal.title}. It waits for {result.awaiting_name} to accept it."
+    else:
+        first = f"Proposed {goal.ref} {goal.title}. It waits for {result.awaiting_name} to approve it."
+    builder = ReplyBuilder().add(Paragraph(first))
+    if result.hint:
+        builder.add(Context(result.hint))
+    return builder.build()
+
+
+def decision(result: Decision) -> Reply:
+    goal = result.goal
+    if result.outcome == "returned":
+        return Reply.text(f"Returned {goal.ref} {goal.title}: {goal.return_reason}")
+    return Reply.text(f"{result.outcome.capitalize()} {goal.ref} {goal.title}. It is active.")
+
+
+def linked(result: Linked) -> Reply:
+    goal = result.goal
+    if result.parent is None:
+        return Reply.text(f"{goal.ref} no longer supports {result.previous.ref} {result.previous.title}.")
+    text = f"{goal.ref} {goal.title} now supports {result.parent.ref} {result.parent.title}."
+    if result.previous is not None:
+        text += f" (It supported {result.previous.ref} before.)"
+    return Reply.text(text)
+
+
+def goal_page(page: browse.GoalPage, scope_words: str) -> Reply:
+    builder = ReplyBuilder().add(Header(page.title))
+    if not page.rows:
+        return builder.add(Paragraph(page.empty_hint)).build()
+    builder.add(*(goal_line(row) for row in page.rows))
+    shown_to = (page.page - 1) * browse.PAGE_SIZE + len(page.rows)
+    more = page.total - shown_to
+    footer = f"{page.total} goal{'s' if page.total != 1 else ''}"
+    if page.pages > 1:
+        footer += f" · page {page.page} of {page.pages}"
+    if more > 0:
+        footer += f" · and {more} more: goals list {scope_words} page:{page.page + 1}".replace("  ", " ")
+    return builder.add(Context(footer)).build(more=max(more, 0))
+
+
+def tree(result: browse.GoalTree) -> Reply:
+    builder = ReplyBuilder()
+    if result.root is not None:
+        builder.add(Header(f"{result.root.ref} {result.root.title}"), goal_line(result.root))
+    else:
+        builder.add(Header("Goal tree"))
+    if not result.rows:
+        builder.add(Paragraph("No goals support it yet." if result.root else "There are no goals yet."))
+        return builder.build()
+    builder.add(*(goal_line(row) for row in result.rows))
+    more = result.total - len(result.rows)
+    if more > 0:
+        builder.add(Context(f"and {more} more goals: say goals tree G-<n> for one branch"))
+    return builder.build(more=max(more, 0))
+
+
+def detail(info: browse.GoalDetail) -> Reply:
+    goal = info.goal
+    fields = [
+        ("Status", goal.status + (f" (waiting for the {goal.awaiting})" if goal.awaiting else "")),
+        ("Health", health_word(goal.health)),
+        ("Owner", info.owner or "nobody"),
+        ("Level", goal.level),
+        ("Due", goal.due_date.isoformat() if goal.due_date else "no due date"),
+        ("Category", goal.category),
+    ]
+    if info.ancestors:
+        fields.append(("Supports", " → ".join(f"{g.ref} {g.title}" for g in info.ancestors)))
+    else:
+        fields.append(("Supports", "nothing yet (not aligned)"))
+    if goal.private:
+        fields.append(("Privacy", "private: the owner, their managers and admins"))
+    builder = ReplyBuilder().add(
+        Header(f"{goal.ref} {goal.title}"),
+        ProgressLine(ref=goal.ref, label="Progress", percent=goal.progress, health=goal.health),
+        Fields(tuple(fields)),
+    )
+    if goal.description:
+        builder.add(Paragraph(goal.description))
+    if goal.return_reason and goal.status == "returned":
+        builder.add(Paragraph(f"Returned: {goal.return_reason}"))
+    if goal.note:
+        builder.add(Paragraph(f"Latest note: {goal.note}"))
+    if info.key_results:
+        builder.add(Divider(), Header("Key results"))
+        builder.add(*(key_result_line(goal, kr) for kr in info.key_results))
+    if info.milestones:
+        builder.add(Divider(), Header("Milestones"))
+        builder.add(Paragraph("\n".join(milestone_line(m) for m in info.milestones)))
+    if info.children:
+        builder.add(Divider(), Header("Supported by"))
+        builder.add(*(goal_line(row) for row in info.children))
+    if info.history:
+        lines = [f"{event.at:%Y-%m-%d %H:%M} {name}: {event.action}" for event, name in info.history]
+        builder.add(Divider(), Context("History: " + "; ".join(lines)))
+    if goal.status == "proposed":
+        builder.add(
+            Buttons((
+                Button("Approve" if goal.awaiting == "manager" else "Accept", "goal.approve", goal.ref,
+                       f"goals approve {goal.ref}", "primary"),
+                Button("Return" if goal.awaiting == "manager" else "Decline", "goal.return", goal.ref,
+                       f"goals return {goal.ref} <reason>", "danger"),
+            ))
+        )
+    return builder.build()
+
+
+def key_result_line(goal: Goal, kr: KeyResult) -> ProgressLine:
+    unit = f" {kr.unit}" if kr.unit else ""
+    detail = f"{number(kr.current)}{unit} (from {number(kr.start)} to {number(kr.target)}{unit})"
+    return ProgressLine(ref=f"{goal.ref}.{kr.position}", label=kr.metric, percent=kr.progress, detail=detail)
+
+
+def milestone_line(m: Milestone) -> str:
+    mark = "done" if m.done_at else "open"
+    due = f", due {m.due_date}" if m.due_date else ""
+    return f"{m.position}. {m.title} ({mark}{due})"
+
+
+def progress_update(goal: Goal) -> Reply:
+    parts = [f"{goal.ref} {goal.title}: {number(goal.progress)}%, {health_word(goal.health)}."]
+    if goal.note:
+        parts.append(f"Note: {goal.note}")
+    return ReplyBuilder().add(
+        Paragraph(" ".join(parts)),
+        ProgressLine(ref=goal.ref, label=goal.title, percent=goal.progress, health=goal.health),
+    ).build()
+
+
+def key_result_saved(goal: Goal, kr: KeyResult, added: bool) -> Reply:
+    first = f"Added key result {goal.ref}.{kr.position} to {goal.ref}." if added else f"Updated {goal.ref}.{kr.position}."
+    return ReplyBuilder().add(
+        Paragraph(f"{first} {goal.ref} is now at {number(goal.progress)}%."),
+        key_result_line(goal, kr),
+    ).build()
+
+
+def milestone_saved(goal: Goal, m: Milestone) -> Reply:
+    return Reply.text(f"Added milestone {m.position} to {goal.ref}: {milestone_line(m)}")
+
+
+def status_changed(goal: Goal) -> Reply:
+    words = {"achieved": "is achieved. Well done!", "archived": "is archived."}
+    return Reply.text(f"{goal.ref} {goal.title} {words.get(goal.status, goal.status)}")
+
+
+def kudos(given: Kudos, giver: Person, receiver: Person, goal: Goal | None) -> Reply:
+    about = f" for {goal.ref} {goal.title}" if goal else ""
+    return Reply(
+        blocks=(Paragraph(f"Kudos to {receiver.name} from {giver.name}{about}: {given.message}"),),
+        shared=True,
+    )
+
+
+def checkin_settings(person: Person) -> Reply:
+    away = f"away until {person.away_until}" if person.away_until else "not away"
+    return ReplyBuilder().add(
+        Header("Your settings"),
+        Fields((
+            ("Check-in", f"{WEEKDAYS[person.checkin_weekday].capitalize()} {person.checkin_time}, {person.checkin_cadence}"),
+            ("Time zone", person.timezone),
+            ("Away", away),
+        )),
+    ).build()
+
+
+def away(person: Person) -> Reply:
+    if person.away_until:
+        return Reply.text(f"Enjoy your time off. No check-ins until {person.away_until}.")
+    return Reply.text("Welcome back. Check-ins are on again.")

@@ -1,0 +1,100 @@
+"""One async engine and session factory for SQLite (embedded) and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+DEFAULT_SQLITE_FILE = "goalbot.db"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def default_url(directory: Path | None = None) -> str:
+    """The embedded database: an SQLite file in the working directory."""
+    path = (directory or Path.cwd()) / DEFAULT_SQLITE_FILE
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def normalise_url(url: str) -> str:
+    """Accept the usual short forms (postgres://, sqlite://) and pick the async drivers."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    elif backend == "sqlite":
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    else:
+        raise ValueError(f"goalbot supports SQLite and PostgreSQL URLs, not {backend!r}")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Database:
+    """The engine plus two session factories: one for reads, one for writes.
+
+    On SQLite every write transaction starts with BEGIN IMMEDIATE, so concurrent
+    writers queue on the busy timeout instead of failing with "database is locked"
+    when a deferred transaction tries to upgrade its lock.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False, connect_args: dict | None = None) -> None:
+        self.url = normalise_url(url)
+        parsed = make_url(self.url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        options: dict = {"echo": echo}
+        if self.is_sqlite:
+            in_memory = parsed.database in (None, "", ":memory:")
+            options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, **(connect_args or {})}
+            if in_memory:
+                options["poolclass"] = StaticPool
+        else:
+            options["pool_pre_ping"] = True
+            if connect_args:
+                options["connect_args"] = connect_args
+        self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        if self.is_sqlite:
+            _install_sqlite_transaction_control(self.engine)
+        self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._reader = async_sessionmaker(
+            self.engine.execution_options(goalbot_read_only=True), expire_on_commit=False
+        )
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if self.is_sqlite else "postgresql"
+
+    @asynccontextmanager
+    async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on any error."""
+        factory = self._writer if write else self._reader
+        async with factory() as session:
+            async with session.begin():
+                yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _install_sqlite_transaction_control(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # pragma: no cover - exercised via SQLite
+        # Let SQLAlchemy emit BEGIN itself (the driver's implicit BEGIN is always deferred).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn) -> None:
+        read_only = conn.get_execution_options().get("goalbot_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

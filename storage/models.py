@@ -1,0 +1,224 @@
+"""The tables goalbot keeps: tenants, people, org units, goals and their history.
+
+Timestamps are timezone-aware UTC; dates (due, away) are calendar dates.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Column, Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Now, in UTC."""
+    return datetime.now(UTC)
+
+
+# Value sets kept as plain strings so both engines store them the same way.
+LEVELS = ("company", "department", "team", "individual")
+UNIT_KINDS = ("company", "department", "team")
+ROLES = ("member", "manager", "admin")
+STATUSES = ("proposed", "active", "achieved", "missed", "archived", "returned")
+HEALTHS = ("on_track", "at_risk", "off_track")
+CADENCES = ("weekly", "biweekly")
+PLATFORMS = ("console", "slack", "teams")
+
+metadata = SQLModel.metadata
+metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Tenant(SQLModel, table=True):
+    """One organisation: the default one, a Slack workspace or a Teams tenant."""
+
+    __tablename__ = "tenant"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=120, unique=True)
+    name: str = Field(max_length=200)
+    # The last G-<n> handed out; bumped with UPDATE ... RETURNING so numbers never repeat.
+    last_goal_number: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class OrgUnit(SQLModel, table=True):
+    """A company, department or team."""
+
+    __tablename__ = "org_unit"
+    __table_args__ = (sa.Index("ix_org_unit_tenant_name", "tenant_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=20)
+    parent_id: int | None = Field(default=None, foreign_key="org_unit.id", index=True)
+    # The person who leads the unit; the FK is added after `person` exists (circular).
+    lead_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            sa.Integer,
+            sa.ForeignKey("person.id", use_alter=True, name="fk_org_unit_lead_id_person"),
+            nullable=True,
+        ),
+    )
+
+
+class Person(SQLModel, table=True):
+    """Someone in the organisation, with their manager and check-in settings."""
+
+    __tablename__ = "person"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "email", name="uq_person_tenant_email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    email: str = Field(max_length=320)
+    name: str = Field(max_length=200)
+    timezone: str = Field(default="UTC", max_length=64)
+    manager_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    role: str = Field(default="member", max_length=20)
+    org_unit_id: int | None = Field(default=None, foreign_key="org_unit.id", index=True)
+    checkin_weekday: int = Field(default=0)  # 0 = Monday
+    checkin_time: str = Field(default="09:00", max_length=5)
+    checkin_cadence: str = Field(default="weekly", max_length=20)
+    away_until: date | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Identity(SQLModel, table=True):
+    """A person's account on one chat platform."""
+
+    __tablename__ = "identity"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "platform", "external_id", name="uq_identity_platform_user"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    person_id: int = Field(foreign_key="person.id", index=True)
+    platform: str = Field(max_length=20)
+    external_id: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Goal(SQLModel, table=True):
+    """A goal at any level, named in chat by its tenant-wide reference G-<number>."""
+
+    __tablename__ = "goal"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "number", name="uq_goal_tenant_number"),
+        sa.Index("ix_goal_tenant_owner_person", "tenant_id", "owner_person_id"),
+        sa.Index("ix_goal_tenant_owner_unit", "tenant_id", "owner_unit_id"),
+        sa.Index("ix_goal_tenant_status", "tenant_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    number: int
+    title: str = Field(max_length=200)
+    description: str = Field(default="", sa_column=Column(sa.Text, nullable=False, server_default=""))
+    level: str = Field(max_length=20)
+    owner_person_id: int | None = Field(default=None, foreign_key="person.id")
+    owner_unit_id: int | None = Field(default=None, foreign_key="org_unit.id")
+    parent_id: int | None = Field(default=None, foreign_key="goal.id", index=True)
+    category: str = Field(default="business", max_length=40)
+    start_date: date | None = None
+    due_date: date | None = None
+    private: bool = Field(default=False)
+    status: str = Field(default="proposed", max_length=20)
+    # Who must decide a proposed goal: "manager" (bottom-up) or "owner" (cascaded).
+    awaiting: str | None = Field(default=None, max_length=20)
+    health: str | None = Field(default=None, max_length=20)
+    progress: float = Field(default=0.0)
+    # The hand-set value, kept apart so removing key results or children restores it.
+    manual_progress: float = Field(default=0.0)
+    note: str = Field(default="", max_length=1000)
+    return_reason: str | None = Field(default=None, max_length=1000)
+    created_by_id: int | None = Field(default=None, foreign_key="person.id")
+    approved_by_id: int | None = Field(default=None, foreign_key="person.id")
+    approved_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    progress_updated_at: datetime | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"G-{self.number}"
+
+
+class KeyResult(SQLModel, table=True):
+    """An OKR key result: a metric moving from start to target; named G-<n>.<position>."""
+
+    __tablename__ = "key_result"
+    __table_args__ = (sa.UniqueConstraint("goal_id", "position", name="uq_key_result_goal_position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    goal_id: int = Field(foreign_key="goal.id", index=True)
+    position: int
+    metric: str = Field(max_length=200)
+    start: float
+    target: float
+    current: float
+    unit: str = Field(default="", max_length=40)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def progress(self) -> float:
+        """Share of the way from start to target, 0-100, for rising and falling metrics."""
+        span = self.target - self.start
+        if span == 0:
+            return 100.0 if self.current == self.target else 0.0
+        return max(0.0, min(100.0, (self.current - self.start) / span * 100.0))
+
+
+class Milestone(SQLModel, table=True):
+    """A dated step on the way to a goal."""
+
+    __tablename__ = "milestone"
+    __table_args__ = (sa.UniqueConstraint("goal_id", "position", name="uq_milestone_goal_position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    goal_id: int = Field(foreign_key="goal.id", index=True)
+    position: int
+    title: str = Field(max_length=200)
+    due_date: date | None = None
+    done_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Kudos(SQLModel, table=True):
+    """Recognition from one person to another, optionally for a goal."""
+
+    __tablename__ = "kudos"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    giver_id: int = Field(foreign_key="person.id")
+    receiver_id: int = Field(foreign_key="person.id", index=True)
+    goal_id: int | None = Field(default=None, foreign_key="goal.id")
+    message: str = Field(max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class GoalEvent(SQLModel, table=True):
+    """One change to a goal: who, when, what, and the fields before and after."""
+
+    __tablename__ = "goal_event"
+    __table_args__ = (sa.Index("ix_goal_event_goal_at", "goal_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    goal_id: int = Field(foreign_key="goal.id")
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    at: datetime = Field(default_factory=utcnow)
+    action: str = Field(max_length=40)
+    before: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    after: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

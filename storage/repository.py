@@ -1,0 +1,110 @@
+"""Queries over the org chart and the goal tree, shared by the core's services.
+
+Recursive walks use UNION (not UNION ALL) so a cycle in bad data ends the walk
+instead of looping forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from storage.models import Goal, OrgUnit, Person, Tenant
+
+MAX_DEPTH = 64
+
+
+def goal_ancestors_cte(goal_id: int, *, include_self: bool = False) -> sa.CTE:
+    """Rows (id, depth) from the goal (depth 0, if included) up to its root."""
+    start = select(Goal.id, Goal.parent_id, sa.literal(0).label("depth")).where(Goal.id == goal_id)
+    if not include_self:
+        parent = select(Goal.parent_id).where(Goal.id == goal_id).scalar_subquery()
+        start = select(Goal.id, Goal.parent_id, sa.literal(1).label("depth")).where(Goal.id == parent)
+    chain = start.cte("goal_chain", recursive=True)
+    step = select(Goal.id, Goal.parent_id, (chain.c.depth + 1).label("depth")).join(
+        chain, Goal.id == chain.c.parent_id
+    ).where(chain.c.depth < MAX_DEPTH)
+    return chain.union(step)
+
+
+def goal_subtree_cte(goal_id: int) -> sa.CTE:
+    """Rows (id, depth) of the goal (depth 0) and everything below it."""
+    start = select(Goal.id, sa.literal(0).label("depth")).where(Goal.id == goal_id)
+    tree = start.cte("goal_tree", recursive=True)
+    step = select(Goal.id, (tree.c.depth + 1).label("depth")).join(tree, Goal.parent_id == tree.c.id).where(
+        tree.c.depth < MAX_DEPTH
+    )
+    return tree.union(step)
+
+
+def managers_cte(person_id: int) -> sa.CTE:
+    """Rows (id, depth) of the person's manager (depth 1), their manager, and so on."""
+    first = select(Person.manager_id.label("id"), sa.literal(1).label("depth")).where(
+        Person.id == person_id, Person.manager_id.is_not(None)
+    )
+    chain = first.cte("manager_chain", recursive=True)
+    step = (
+        select(Person.manager_id.label("id"), (chain.c.depth + 1).label("depth"))
+        .join(chain, Person.id == chain.c.id)
+        .where(Person.manager_id.is_not(None), chain.c.depth < MAX_DEPTH)
+    )
+    return chain.union(step)
+
+
+def reports_cte(manager_id: int, name: str = "reports") -> sa.CTE:
+    """Rows (id) of everyone who reports to the manager, directly or not."""
+    first = select(Person.id).where(Person.manager_id == manager_id)
+    reports = first.cte(name, recursive=True)
+    step = select(Person.id).join(reports, Person.manager_id == reports.c.id)
+    return reports.union(step)
+
+
+def unit_subtree_cte(unit_id: int, name: str = "unit_tree") -> sa.CTE:
+    """Rows (id) of the org unit and every unit under it."""
+    first = select(OrgUnit.id).where(OrgUnit.id == unit_id)
+    units = first.cte(name, recursive=True)
+    step = select(OrgUnit.id).join(units, OrgUnit.parent_id == units.c.id)
+    return units.union(step)
+
+
+async def manager_ids(session: AsyncSession, person_id: int) -> list[int]:
+    """The person's managers, nearest first."""
+    chain = managers_cte(person_id)
+    rows = await session.execute(select(chain.c.id).order_by(chain.c.depth))
+    return [row[0] for row in rows]
+
+
+async def goal_ancestors(session: AsyncSession, goal_id: int, *, lock: bool = False) -> list[Goal]:
+    """The goal's parent, grandparent, ... up to its root, nearest first.
+
+    With `lock`, the rows are locked in id order (PostgreSQL), so concurrent
+    rollups through a shared ancestor wait for each other instead of losing updates.
+    """
+    chain = goal_ancestors_cte(goal_id)
+    query = select(Goal, chain.c.depth).join(chain, Goal.id == chain.c.id).order_by(Goal.id)
+    if lock:
+        query = query.with_for_update(of=Goal)
+    rows = (await session.execute(query)).all()
+    return [goal for goal, _depth in sorted(rows, key=lambda row: row[1])]
+
+
+async def lock_goals(session: AsyncSession, goal_ids: Sequence[int]) -> None:
+    """Take row locks on the goals, in id order (a no-op on SQLite, where writers are serialised)."""
+    if goal_ids:
+        await session.execute(
+            select(Goal.id).where(Goal.id.in_(sorted(set(goal_ids)))).order_by(Goal.id).with_for_update()
+        )
+
+
+async def next_goal_number(session: AsyncSession, tenant_id: int) -> int:
+    """Hand out the tenant's next G-<n>; the row lock makes it safe under concurrency."""
+    result = await session.execute(
+        sa.update(Tenant)
+        .where(Tenant.id == tenant_id)
+        .values(last_goal_number=Tenant.last_goal_number + 1)
+        .returning(Tenant.last_goal_number)
+    )
+    return result.scalar_one()
