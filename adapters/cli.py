@@ -161,3 +161,7 @@ def org_import(file: Path, tenant: str, database_url: str | None) -> None:
         for problem in rejected.problems:
             click.echo(f"{file.name} {problem}", err=True)
         raise click.ClickException("Nothing was imported; fix the lines above and run it again.") from None
+
+
+if __name__ == "__main__":
+    main()

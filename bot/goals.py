@@ -101,7 +101,7 @@ async def _check_parent(session: AsyncSession, viewer: Viewer, child_level: str,
     if LEVEL_RANK[parent.level] > LEVEL_RANK[child_level]:
         raise UserError(
             f"A {child_level} goal can only support a goal at its own level or higher; "
-            f"{parent.ref} is a {parent.level} goal."
+            f"{parent.ref} is {'an' if parent.level[0] in 'aeiou' else 'a'} {parent.level} goal."
         )
     return parent
 
@@ -319,11 +319,7 @@ async def _computed_progress(session: AsyncSession, goal: Goal) -> tuple[float, 
 async def rollup(session: AsyncSession, goal_id: int, actor_id: int | None) -> None:
     """Recompute a goal's progress and carry the change up through every ancestor."""
     await session.flush()
-    start = await session.get(Goal, goal_id)
-    if start is None:
-        return
-    chain = [start, *await repository.goal_ancestors(session, goal_id, lock=True)]
-    for goal in chain:
+    for goal in await repository.lock_chain(session, goal_id):
         value, _source = await _computed_progress(session, goal)
         value = round(value, 2)
         if abs(value - goal.progress) < 0.005:
@@ -343,6 +339,7 @@ async def progress(
     if goal.status not in OPEN:
         raise UserError(f"{goal.ref} is {goal.status}; only proposed and active goals take updates.")
     await repository.lock_goals(session, [goal.id])
+    await session.refresh(goal)
     before = snapshot(goal)
     if percent is not None:
         _value, source = await _computed_progress(session, goal)

@@ -77,18 +77,29 @@ async def manager_ids(session: AsyncSession, person_id: int) -> list[int]:
     return [row[0] for row in rows]
 
 
-async def goal_ancestors(session: AsyncSession, goal_id: int, *, lock: bool = False) -> list[Goal]:
-    """The goal's parent, grandparent, ... up to its root, nearest first.
-
-    With `lock`, the rows are locked in id order (PostgreSQL), so concurrent
-    rollups through a shared ancestor wait for each other instead of losing updates.
-    """
+async def goal_ancestors(session: AsyncSession, goal_id: int) -> list[Goal]:
+    """The goal's parent, grandparent, ... up to its root, nearest first."""
     chain = goal_ancestors_cte(goal_id)
-    query = select(Goal, chain.c.depth).join(chain, Goal.id == chain.c.id).order_by(Goal.id)
-    if lock:
-        query = query.with_for_update(of=Goal)
-    rows = (await session.execute(query)).all()
+    rows = (await session.execute(select(Goal, chain.c.depth).join(chain, Goal.id == chain.c.id))).all()
     return [goal for goal, _depth in sorted(rows, key=lambda row: row[1])]
+
+
+async def lock_chain(session: AsyncSession, goal_id: int) -> list[Goal]:
+    """The goal and its ancestors, nearest first, locked and freshly read.
+
+    Rows are locked in id order (PostgreSQL; SQLite serialises writers anyway), so
+    concurrent rollups through a shared ancestor wait for each other and then see
+    each other's committed progress instead of overwriting it.
+    """
+    chain = goal_ancestors_cte(goal_id, include_self=True)
+    depth = {row.id: row.depth for row in await session.execute(select(chain.c.id, chain.c.depth))}
+    await lock_goals(session, list(depth))
+    goals = (
+        await session.execute(
+            select(Goal).where(Goal.id.in_(list(depth))).execution_options(populate_existing=True)
+        )
+    ).scalars().all()
+    return sorted(goals, key=lambda goal: depth[goal.id])
 
 
 async def lock_goals(session: AsyncSession, goal_ids: Sequence[int]) -> None:

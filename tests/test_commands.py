@@ -66,7 +66,7 @@ async def test_link_rules_level_and_visibility(org):
     await org.say("bo@example.com", "goals approve G-2")
     await org.say("bo@example.com", "goals add Platform work level:team")
     reply = await org.say("bo@example.com", "goals link G-3 G-2")
-    assert reply == "A team goal can only support a goal at its own level or higher; G-2 is a individual goal."
+    assert reply == "A team goal can only support a goal at its own level or higher; G-2 is an individual goal."
     assert await org.say("ana@example.com", "goals link G-2 G-99") == "No goal G-99."
     assert await org.say("ana@example.com", "goals link G-2 G-1") == "G-2 Mine now supports G-1 Grow."
     assert await org.say("ana@example.com", "goals link G-2 G-1") == "G-2 already supports G-1."

@@ -19,7 +19,7 @@ def clean(text: str) -> str:
 
 
 def bar(percent: float) -> str:
-    filled = round(max(0.0, min(100.0, percent)) / 100 * BAR_WIDTH)
+    filled = int(max(0.0, min(100.0, percent)) / 100 * BAR_WIDTH + 0.5)
     return "[" + "#" * filled + "-" * (BAR_WIDTH - filled) + "]"
 
 
