@@ -54,8 +54,11 @@ class Database:
                 options["poolclass"] = StaticPool
         else:
             options["pool_pre_ping"] = True
-            if connect_args:
-                options["connect_args"] = connect_args
+            # Short OLTP queries: JIT compilation costs more than it saves, and recursive
+            # org-chart CTEs inflate cost estimates enough to trigger it.
+            args = dict(connect_args or {})
+            args["server_settings"] = {"jit": "off", **args.get("server_settings", {})}
+            options["connect_args"] = args
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
             _install_sqlite_transaction_control(self.engine)
