@@ -117,14 +117,24 @@ async def list_goals(
         where = Goal.owner_person_id == target.id
         title, empty = f"{target.name}'s goals", f"{target.name} has no goals you can see."
     else:
-        # My unit and everything under it, plus everyone who reports to me.
+        # My unit and everything under it, plus everyone who reports to me. The ids are
+        # read first and inlined, so PostgreSQL hashes the lists instead of rescanning
+        # a recursive subquery for every goal row.
         units = repository.unit_subtree_cte(viewer.person.org_unit_id or -1)
         reports = repository.reports_cte(me, name="team_reports")
-        members = select(Person.id).where(Person.tenant_id == viewer.tenant.id, Person.org_unit_id.in_(select(units.c.id)))
+        unit_ids = [row[0] for row in await session.execute(select(units.c.id))]
+        person_ids = [
+            row[0]
+            for row in await session.execute(
+                sa.union(
+                    select(Person.id).where(Person.tenant_id == viewer.tenant.id, Person.org_unit_id.in_(unit_ids)),
+                    select(reports.c.id),
+                )
+            )
+        ]
         where = sa.or_(
-            Goal.owner_unit_id.in_(select(units.c.id)),
-            Goal.owner_person_id.in_(members),
-            Goal.owner_person_id.in_(select(reports.c.id)),
+            Goal.owner_unit_id.in_(sa.bindparam("team_units", unit_ids or [-1], expanding=True, literal_execute=True)),
+            Goal.owner_person_id.in_(sa.bindparam("team_people", person_ids or [-1], expanding=True, literal_execute=True)),
         )
         title, empty = "Your team's goals", "Your team has no goals yet."
     conditions = [Goal.tenant_id == viewer.tenant.id, where, visible_clause(viewer)]
