@@ -5,6 +5,7 @@ Each read issues a fixed number of statements, however many goals it shows.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -223,3 +224,25 @@ async def goal_detail(session: AsyncSession, viewer: Viewer, number: int) -> Goa
         key_results=list(key_results), milestones=list(milestones), history=[(e, n) for e, n in events],
         created_by=creator, may_change=await can_change(session, viewer, goal),
     )
+
+
+CHOICES_LIMIT = 100
+
+
+async def goal_choices(session: AsyncSession, viewer: Viewer, query: str) -> list[tuple[str, str]]:
+    """Goals the viewer may link to whose reference or title matches what they typed, best first."""
+    conditions = [Goal.tenant_id == viewer.tenant.id, Goal.status.in_(("proposed", "active")), visible_clause(viewer)]
+    query = query.strip()
+    ref = re.match(r"^g-?(\d{1,9})$", query, re.IGNORECASE)
+    if ref:
+        conditions.append(Goal.number == int(ref.group(1)))
+    elif query:
+        pattern = "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(sa.func.lower(Goal.title).like(pattern, escape="\\"))
+    level_order = sa.case({"company": 0, "department": 1, "team": 2, "individual": 3}, value=Goal.level, else_=4)
+    rows = (
+        await session.execute(
+            select(Goal.number, Goal.title).where(*conditions).order_by(level_order, Goal.number).limit(CHOICES_LIMIT)
+        )
+    ).all()
+    return [(f"G-{number}", title) for number, title in rows]

@@ -50,6 +50,7 @@ USAGE: dict[str, str] = {
     "kudos": "goals kudos @ana [G-12] <message>",
     "settings": "goals settings checkin <weekday> <HH:MM> [weekly|biweekly]   or   goals settings timezone Europe/Paris",
     "away": "goals away until 2027-01-05   or   goals away off",
+    "checkin": "checkin G-12 60% at-risk waiting on legal; G-14 done",
 }
 SUMMARY: dict[str, str] = {
     "help": "this list, or the details of one command",
@@ -70,6 +71,7 @@ SUMMARY: dict[str, str] = {
     "kudos": "thank someone, for a goal or in general",
     "settings": "your check-in day, time and cadence, and your time zone",
     "away": "skip check-ins while you are away",
+    "checkin": "answer your check-in in one message (say `checkin` alone to see your goals)",
 }
 
 GOAL_REF = re.compile(r"^g-?(\d{1,9})$", re.IGNORECASE)
@@ -107,6 +109,7 @@ class GoalDraft:
     owner: str | None = None
     category: str | None = None
     private: bool = False
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -245,8 +248,40 @@ class Away:
     writes = True
 
 
+@dataclass(frozen=True)
+class AddFromForm:
+    """The add form: a goal with a description and its first key results, all in one go."""
+
+    draft: GoalDraft
+    key_results: tuple[KeyResultAdd, ...] = ()
+    writes = True
+
+
+@dataclass(frozen=True)
+class CheckInItem:
+    """One goal's part of a check-in answer."""
+
+    goal: int
+    percent: float | None = None
+    health: str | None = None
+    note: str = ""
+    done: bool = False
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """`checkin` alone shows what to answer; with items it records the answer."""
+
+    items: tuple[CheckInItem, ...] = ()
+    text: str = ""
+
+    @property
+    def writes(self) -> bool:  # type: ignore[override]
+        return bool(self.items)
+
+
 Command = (
-    Help | Add | Assign | ListGoals | Show | Tree | Link | Unlink | Approve | Return | Progress
+    AddFromForm | CheckIn | Help | Add | Assign | ListGoals | Show | Tree | Link | Unlink | Approve | Return | Progress
     | KeyResultAdd | KeyResultUpdate | MilestoneAdd | Done | Archive | GiveKudos
     | CheckinSettings | TimezoneSetting | Away
 )
@@ -262,6 +297,8 @@ def fail(command: str, problem: str) -> ParseError:
 def parse(text: str) -> Command:
     """Turn one line (with or without the leading `goals` or `/goals`) into a command."""
     words = text.split()
+    if words and words[0].lower() in ("checkin", "/checkin", "check-in"):
+        return parse_checkin(text.split(None, 1)[1] if len(words) > 1 else "")
     if words and words[0].lower() in ("goals", "/goals", "goal", "/goal"):
         words = words[1:]
     if not words:
@@ -581,6 +618,87 @@ def _parse_away(words: list[str]) -> Away:
     return Away(parse_date(words[1], "away", "the date"))
 
 
+class FormError(ParseError):
+    """A form field is wrong; `field` names it so the form can show the message next to it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+MAX_DESCRIPTION = 3000
+FORM_KEY_RESULTS = 5
+
+
+def parse_goal_form(form: dict[str, str]) -> AddFromForm:
+    """The add form's fields (title, description, parent, level, due, key_results, private) as a command."""
+
+    def field(name: str, parse):
+        try:
+            return parse()
+        except ParseError as error:
+            raise FormError(name, error.message.split(". Try:")[0] + ".") from None
+
+    title = field("title", lambda: _require_text(form.get("title", ""), "add", "The title", MAX_TITLE))
+    description = form.get("description", "").strip()
+    if len(description) > MAX_DESCRIPTION:
+        raise FormError("description", f"The description is {len(description)} characters; the limit is {MAX_DESCRIPTION}.")
+    parent_text = form.get("parent", "").strip()
+    parent = field("parent", lambda: goal_ref(parent_text, "add", "parent goal")) if parent_text else None
+    level_text = form.get("level", "").strip().lower()
+    level = LEVEL_WORDS.get(level_text) if level_text else None
+    if level_text and level is None:
+        raise FormError("level", f"Level must be company, department, team or individual, not `{level_text}`.")
+    due_text = form.get("due", "").strip()
+    due = field("due", lambda: parse_date(due_text, "add", "due")) if due_text else None
+    key_results = []
+    lines = [line for line in form.get("key_results", "").splitlines() if line.strip()]
+    if len(lines) > FORM_KEY_RESULTS:
+        raise FormError("key_results", f"Up to {FORM_KEY_RESULTS} key results here; add more later with goals kr add.")
+    for line in lines:
+        parsed = field("key_results", lambda line=line: _parse_kr(["add", "G-1", *line.split()]))
+        assert isinstance(parsed, KeyResultAdd)
+        key_results.append(parsed)
+    draft = GoalDraft(
+        title=title, parent=parent, due=due, level=level,
+        private=form.get("private", "").lower() in ("true", "yes", "private", "1"), description=description,
+    )
+    return AddFromForm(draft, tuple(key_results))
+
+
+def parse_checkin(answer: str) -> CheckIn:
+    """`G-12 60% at-risk waiting on legal; G-14 done`: one part per goal, split by `;` or lines."""
+    answer = answer.strip()
+    if not answer:
+        return CheckIn()
+    if len(answer) > 4 * MAX_NOTE:
+        raise fail("checkin", f"the answer is {len(answer)} characters; the limit is {4 * MAX_NOTE}")
+    items: list[CheckInItem] = []
+    seen: set[int] = set()
+    for part in re.split(r"[;\n]+", answer):
+        words = part.split()
+        if not words:
+            continue
+        if not GOAL_REF.match(words[0]):
+            raise fail("checkin", f"each part starts with a goal like G-12; `{part.strip()[:40]}` does not")
+        number = goal_ref(words[0], "checkin")
+        if number in seen:
+            raise fail("checkin", f"G-{number} appears twice")
+        seen.add(number)
+        if len(words) == 2 and words[1].lower() in ("done", "achieved"):
+            items.append(CheckInItem(number, done=True))
+            continue
+        try:
+            progress = _parse_progress(words)
+        except ParseError as error:
+            problem = error.message.split(". Try:")[0]
+            raise fail("checkin", f"G-{number}: {problem[0].lower()}{problem[1:]}") from None
+        items.append(CheckInItem(number, progress.percent, progress.health, progress.note))
+    if not items:
+        raise fail("checkin", "the answer names no goal")
+    return CheckIn(tuple(items), answer)
+
+
 _PARSERS = {
     "help": _parse_help,
     "add": _parse_add,
@@ -605,4 +723,5 @@ _PARSERS = {
     "settings": _parse_settings,
     "away": _parse_away,
     "back": lambda words: Away(None),
+    "checkin": lambda words: parse_checkin(" ".join(words)),
 }

@@ -8,7 +8,7 @@ import secrets
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import browse, commands, goals, views
+from bot import browse, checkins, commands, goals, home, notify, views
 from bot.commands import Command
 from bot.errors import UserError
 from bot.messages import Action, Actor, IncomingMessage, Reply
@@ -18,6 +18,12 @@ from storage.models import utcnow
 
 log = logging.getLogger("goalbot.core")
 RETRIES = 3
+
+
+class _Home:
+    """Not a command anyone types: the dashboard, read like one."""
+
+    writes = False
 
 
 class _Unknown(Exception):
@@ -46,21 +52,45 @@ class Bot:
         return await self.run(message.actor, command)
 
     async def act(self, action: Action) -> Reply:
-        """A button press: the action names a command; the verified actor decides who does it."""
-        form = dict(action.form)
+        """A button press or form: the action names a command; the verified actor decides who does it."""
         try:
-            number = commands.goal_ref(action.value, "show")
-            if action.name == "goal.approve":
-                command: Command = commands.Approve(number)
-            elif action.name == "goal.return":
-                command = commands.Return(number, commands._require_text(form.get("reason", ""), "return", "The reason", commands.MAX_NOTE))
-            else:
-                return Reply.failure(f"I don't know the action `{action.name}`.")
+            command = self.command_for(action)
         except UserError as error:
             return Reply.failure(error.message)
         return await self.run(action.actor, command)
 
-    async def run(self, actor: Actor, command: Command) -> Reply:
+    @staticmethod
+    def command_for(action: Action) -> Command:
+        """The command an action stands for. Raises UserError (FormError for a form field) when it is malformed."""
+        form = dict(action.form)
+        if action.name == "goal.add":
+            return commands.parse_goal_form(form)
+        if action.name in ("checkin.open", "checkin.answer"):
+            return commands.parse_checkin(form.get("answer", ""))
+        number = commands.goal_ref(action.value, "show")
+        if action.name == "goal.approve":
+            return commands.Approve(number)
+        if action.name == "goal.return":
+            try:
+                reason = commands._require_text(form.get("reason", ""), "return", "The reason", commands.MAX_NOTE)
+            except UserError as error:
+                raise commands.FormError("reason", error.message.split(". Try:")[0] + ".") from None
+            return commands.Return(number, reason)
+        raise UserError(f"I don't know the action `{action.name}`.")
+
+    async def home(self, actor: Actor) -> Reply:
+        """The actor's dashboard."""
+        return await self.run(actor, _Home())
+
+    async def goal_choices(self, actor: Actor, query: str) -> list[tuple[str, str]]:
+        """Goals the actor may pick as a parent, matching what they typed."""
+        async with self.db.transaction(write=False) as session:
+            viewer = await find_viewer(session, actor)
+            if viewer is None:
+                return []
+            return await browse.goal_choices(session, viewer, query)
+
+    async def run(self, actor: Actor, command: Command | _Home) -> Reply:
         write = command.writes
         for attempt in range(RETRIES):
             try:
@@ -86,7 +116,7 @@ class Bot:
                 return self._crash(actor, command, error)
         return self._crash(actor, command, RuntimeError("retries exhausted"))
 
-    def _crash(self, actor: Actor, command: Command, error: BaseException) -> Reply:
+    def _crash(self, actor: Actor, command: Command | _Home, error: BaseException) -> Reply:
         incident = secrets.token_hex(4)
         log.error(
             "incident %s: %s failed for %s user %s in tenant %s",
@@ -94,14 +124,31 @@ class Bot:
         )
         return Reply.failure(f"Something went wrong on our side and nothing was changed (incident {incident}).")
 
-    async def _execute(self, session: AsyncSession, viewer: Viewer, command: Command) -> Reply:
+    async def _execute(self, session: AsyncSession, viewer: Viewer, command: Command | _Home) -> Reply:
         match command:
             case commands.Help(topic):
                 return views.help_reply(topic)
             case commands.Add(draft):
-                return views.proposal(await goals.propose(session, viewer, draft))
+                proposal = await goals.propose(session, viewer, draft)
+                await notify.proposal(session, viewer, proposal)
+                return views.proposal(proposal)
+            case commands.AddFromForm(draft, key_results):
+                proposal = await goals.propose(session, viewer, draft)
+                for kr in key_results:
+                    await goals.add_key_result(session, viewer, proposal.goal.number, kr.metric, kr.start, kr.target, kr.unit)
+                await notify.proposal(session, viewer, proposal)
+                return views.proposal(proposal)
             case commands.Assign(draft):
-                return views.proposal(await goals.assign(session, viewer, draft))
+                proposal = await goals.assign(session, viewer, draft)
+                await notify.proposal(session, viewer, proposal)
+                return views.proposal(proposal)
+            case commands.CheckIn(items, text) if items:
+                current, updated = await checkins.record_answer(session, viewer, command)
+                return views.checkin_recorded(current, updated)
+            case commands.CheckIn():
+                return views.checkin_prompt(await checkins.state(session, viewer))
+            case _Home():
+                return await home.dashboard(session, viewer)
             case commands.ListGoals(scope, person, include_all, page):
                 result = await browse.list_goals(session, viewer, scope, person, include_all, page)
                 words = " ".join(w for w in (person or scope, "all" if include_all else "") if w)
@@ -115,9 +162,13 @@ class Bot:
             case commands.Unlink(number):
                 return views.linked(await goals.unlink(session, viewer, number))
             case commands.Approve(number):
-                return views.decision(await goals.approve(session, viewer, number))
+                decision = await goals.approve(session, viewer, number)
+                await notify.decision(session, viewer, decision)
+                return views.decision(decision)
             case commands.Return(number, reason):
-                return views.decision(await goals.return_goal(session, viewer, number, reason))
+                decision = await goals.return_goal(session, viewer, number, reason)
+                await notify.decision(session, viewer, decision)
+                return views.decision(decision)
             case commands.Progress(number, percent, health, note):
                 return views.progress_update(await goals.progress(session, viewer, number, percent, health, note))
             case commands.KeyResultAdd(number, metric, start, target, unit):
@@ -135,6 +186,7 @@ class Bot:
                 return views.status_changed(await goals.archive(session, viewer, number))
             case commands.GiveKudos(person, message, number):
                 given, receiver, goal = await goals.give_kudos(session, viewer, person, message, number)
+                await notify.kudos(session, viewer, given, receiver, goal)
                 return views.kudos(given, viewer.person, receiver, goal)
             case commands.CheckinSettings(weekday, at, cadence):
                 person = viewer.person

@@ -135,6 +135,7 @@ async def _new_goal(
         tenant_id=viewer.tenant.id,
         number=await repository.next_goal_number(session, viewer.tenant.id),
         title=draft.title,
+        description=draft.description,
         level=level,
         owner_person_id=owner_person_id,
         owner_unit_id=owner_unit_id,

@@ -154,3 +154,38 @@ class ReplyBuilder:
 
     def build(self, *, shared: bool = False, more: int = 0) -> Reply:
         return Reply(blocks=tuple(self.blocks), shared=shared, more=more)
+
+
+# Keeping replies in the outbox ------------------------------------------------------
+
+_BLOCK_KINDS: dict[str, type] = {
+    "header": Header, "paragraph": Paragraph, "context": Context, "fields": Fields,
+    "progress": ProgressLine, "buttons": Buttons, "divider": Divider,
+}
+_KIND_OF = {kind: name for name, kind in _BLOCK_KINDS.items()}
+
+
+def reply_to_dict(reply: Reply) -> dict:
+    """A JSON-ready form of a reply, for the outbox."""
+    blocks = []
+    for block in reply.blocks:
+        data = dict(block.__dict__)
+        if isinstance(block, Fields):
+            data["pairs"] = [list(pair) for pair in block.pairs]
+        elif isinstance(block, Buttons):
+            data["buttons"] = [dict(button.__dict__) for button in block.buttons]
+        blocks.append({"kind": _KIND_OF[type(block)], **data})
+    return {"blocks": blocks, "shared": reply.shared, "error": reply.error, "more": reply.more}
+
+
+def reply_from_dict(data: dict) -> Reply:
+    blocks: list[Block] = []
+    for raw in data.get("blocks", []):
+        fields = {key: value for key, value in raw.items() if key != "kind"}
+        kind = _BLOCK_KINDS[raw["kind"]]
+        if kind is Fields:
+            fields["pairs"] = tuple(tuple(pair) for pair in fields["pairs"])
+        elif kind is Buttons:
+            fields["buttons"] = tuple(Button(**button) for button in fields["buttons"])
+        blocks.append(kind(**fields))
+    return Reply(blocks=tuple(blocks), shared=data.get("shared", False), error=data.get("error", False), more=data.get("more", 0))

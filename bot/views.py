@@ -221,3 +221,74 @@ def away(person: Person) -> Reply:
     if person.away_until:
         return Reply.text(f"Enjoy your time off. No check-ins until {person.away_until}.")
     return Reply.text("Welcome back. Check-ins are on again.")
+
+
+def _when(moment) -> str:
+    return f"{WEEKDAYS[moment.weekday()].capitalize()} {moment:%Y-%m-%d %H:%M} ({moment.tzinfo})"
+
+
+def checkin_prompt(current) -> Reply:
+    """What to answer for the current check-in, with the goals to cover."""
+    builder = ReplyBuilder().add(Header(f"Check-in for the week of {current.period.start}"))
+    if current.away:
+        builder.add(Context(f"You are away until {current.person.away_until}; no answer is expected."))
+    if not current.goals:
+        builder.add(Paragraph("You have no active goals to report on. Propose one: goals add <title> parent:G-<n>"))
+        return builder.build()
+    for goal in current.goals:
+        builder.add(ProgressLine(ref=goal.ref, label=goal.title, percent=goal.progress, health=goal.health,
+                                 detail=f"note: {goal.note}" if goal.note else ""))
+    if current.answer is not None:
+        builder.add(Context(f"You answered at {current.answer.updated_at:%Y-%m-%d %H:%M} UTC; answering again adds to it."))
+    builder.add(Context(f"Answer in one message: {USAGE['checkin']}"))
+    return builder.build()
+
+
+def checkin_recorded(current, updated: list[Goal]) -> Reply:
+    builder = ReplyBuilder().add(
+        Paragraph(f"Thanks, your check-in for the week of {current.period.start} is in. "
+                  f"Next one: {_when(current.period.next_at)}.")
+    )
+    for goal in updated:
+        builder.add(ProgressLine(ref=goal.ref, label=goal.title, percent=goal.progress, health=goal.health,
+                                 detail="achieved" if goal.status == "achieved" else (f"note: {goal.note}" if goal.note else "")))
+    return builder.build()
+
+
+def approval_request(goal: Goal, proposer: Person, parent: Goal | None) -> Reply:
+    """The message that asks a manager (or an assignee) to decide, with the buttons to do it."""
+    assigned = goal.awaiting == "owner"
+    verb = "assigned you" if assigned else "proposed"
+    fields = [("Level", goal.level), ("Supports", f"{parent.ref} {parent.title}" if parent else "nothing yet")]
+    if goal.due_date:
+        fields.append(("Due", str(goal.due_date)))
+    if goal.private:
+        fields.append(("Visibility", "private"))
+    return ReplyBuilder().add(
+        Header("A goal for you to accept" if assigned else "A goal to approve"),
+        Paragraph(f"{proposer.name} {verb} {goal.ref} {goal.title}"),
+        Fields(tuple(fields)),
+        Buttons((
+            Button("Accept" if assigned else "Approve", "goal.approve", goal.ref, f"goals approve {goal.ref}", "primary"),
+            Button("Decline" if assigned else "Return", "goal.return", goal.ref, f"goals return {goal.ref} <reason>", "danger"),
+        )),
+    ).build()
+
+
+def decision_outcome(goal: Goal, outcome: str, decider: Person) -> Reply:
+    """What an approval request turns into once it is decided."""
+    if outcome == "returned":
+        text = f"{goal.ref} {goal.title} was returned by {decider.name}: {goal.return_reason}"
+    else:
+        text = f"{goal.ref} {goal.title} was {outcome} by {decider.name}. It is active."
+    return ReplyBuilder().add(Paragraph(text)).build()
+
+
+def decision_notice(goal: Goal, outcome: str, decider: Person) -> Reply:
+    """The proposer's (or assigner's) news."""
+    if outcome == "returned":
+        text = (f"{decider.name} returned your goal {goal.ref} {goal.title}: {goal.return_reason}. "
+                f"Propose it again with the change: goals add <title>")
+    else:
+        text = f"{decider.name} {outcome} {goal.ref} {goal.title}. It is active."
+    return ReplyBuilder().add(Paragraph(text)).build()

@@ -222,3 +222,66 @@ class GoalEvent(SQLModel, table=True):
     action: str = Field(max_length=40)
     before: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     after: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class InboundDelivery(SQLModel, table=True):
+    """A platform request already taken in, by its delivery id, so a retry or replay does nothing twice."""
+
+    __tablename__ = "inbound_delivery"
+    __table_args__ = (sa.UniqueConstraint("platform", "delivery_key", name="uq_inbound_delivery_platform_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)
+    delivery_key: str = Field(max_length=200)
+    received_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+OUTBOX_STATES = ("pending", "sending", "sent", "failed", "uncertain", "cancelled")
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message the bot owes someone, kept until the platform has it.
+
+    Written in the same transaction as the change that causes it, so nothing is
+    lost on a crash. `dedupe_key` makes enqueueing idempotent; `replaces_id`
+    names an earlier message that this one updates in place.
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "dedupe_key", name="uq_outbox_message_tenant_key"),
+        sa.Index("ix_outbox_message_due", "platform", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    person_id: int = Field(foreign_key="person.id", index=True)
+    platform: str = Field(max_length=20)
+    kind: str = Field(max_length=40)
+    goal_id: int | None = Field(default=None, foreign_key="goal.id", index=True)
+    dedupe_key: str = Field(max_length=200)
+    body: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    replaces_id: int | None = Field(default=None, foreign_key="outbox_message.id")
+    state: str = Field(default="pending", max_length=20)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    channel: str | None = Field(default=None, max_length=200)
+    message_id: str | None = Field(default=None, max_length=200)
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+class CheckIn(SQLModel, table=True):
+    """A person's answer for one check-in period; answering again edits it."""
+
+    __tablename__ = "check_in"
+    __table_args__ = (sa.UniqueConstraint("person_id", "period", name="uq_check_in_person_period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    period: date  # the local date of the prompt this answer belongs to
+    answer: str = Field(default="", sa_column=Column(sa.Text, nullable=False, server_default=""))
+    answered_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

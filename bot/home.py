@@ -1,0 +1,114 @@
+"""The personal dashboard: my goals and what they support, my check-in, and for managers the team."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from bot import checkins
+from bot.access import can_see
+from bot.messages import Button, Buttons, Context, Divider, Fields, Header, Paragraph, ProgressLine, Reply, ReplyBuilder
+from bot.people import Viewer
+from storage import repository
+from storage.models import Goal, Person
+
+MY_GOALS_SHOWN = 20
+APPROVALS_SHOWN = 10
+
+
+async def alignment(session: AsyncSession, viewer: Viewer) -> tuple[int, int] | None:
+    """(aligned, total) open goals of everyone below the viewer; None when nobody reports to them."""
+    reports = repository.reports_cte(viewer.id, name="home_reports")
+    report_ids = [row[0] for row in await session.execute(select(reports.c.id))]
+    if not report_ids:
+        return None
+    row = (
+        await session.execute(
+            select(sa.func.count(), sa.func.count(Goal.parent_id)).where(
+                Goal.tenant_id == viewer.tenant.id,
+                Goal.owner_person_id.in_(report_ids),
+                Goal.status.in_(("proposed", "active")),
+            )
+        )
+    ).one()
+    return int(row[1]), int(row[0])
+
+
+async def pending_approvals(session: AsyncSession, viewer: Viewer) -> list[tuple[Goal, str]]:
+    """Goals proposed by the viewer's direct reports, waiting for the viewer."""
+    rows = (
+        await session.execute(
+            select(Goal, Person.name)
+            .join(Person, Person.id == Goal.owner_person_id)
+            .where(
+                Goal.tenant_id == viewer.tenant.id,
+                Goal.status == "proposed",
+                Goal.awaiting == "manager",
+                Person.manager_id == viewer.id,
+            )
+            .order_by(Goal.number)
+        )
+    ).all()
+    return [(goal, name) for goal, name in rows]
+
+
+async def _supports(session: AsyncSession, viewer: Viewer, goal: Goal) -> str:
+    chain = []
+    for ancestor in await repository.goal_ancestors(session, goal.id):
+        chain.append(f"{ancestor.ref} {ancestor.title}" if await can_see(session, viewer, ancestor) else "a private goal")
+    return "supports " + " ← ".join(chain) if chain else "supports nothing yet: link it with goals link"
+
+
+async def dashboard(session: AsyncSession, viewer: Viewer) -> Reply:
+    """Everything a person looks at first, for a home tab or a `home` command."""
+    builder = ReplyBuilder().add(Header(f"{viewer.person.name}'s goals"))
+    mine = (
+        await session.execute(
+            select(Goal)
+            .where(
+                Goal.tenant_id == viewer.tenant.id,
+                Goal.owner_person_id == viewer.id,
+                Goal.status.in_(("proposed", "active", "returned")),
+            )
+            .order_by(Goal.number)
+        )
+    ).scalars().all()
+    if not mine:
+        builder.add(Paragraph("You have no goals yet. Propose one: goals add <title> parent:G-<n>"))
+    for goal in mine[:MY_GOALS_SHOWN]:
+        status = "" if goal.status == "active" else f"{goal.status} · "
+        builder.add(ProgressLine(ref=goal.ref, label=goal.title, percent=goal.progress, health=goal.health,
+                                 detail=status + await _supports(session, viewer, goal)))
+    if len(mine) > MY_GOALS_SHOWN:
+        builder.add(Context(f"and {len(mine) - MY_GOALS_SHOWN} more: goals list mine all"))
+
+    current = await checkins.state(session, viewer)
+    builder.add(Divider(), Header("Check-in"))
+    if current.away:
+        builder.add(Paragraph(f"You are away until {viewer.person.away_until}."))
+    elif current.answer is not None:
+        builder.add(Paragraph(f"Done for the week of {current.period.start}. Next: {current.period.next_at:%A %Y-%m-%d %H:%M}."))
+    else:
+        builder.add(
+            Paragraph(f"Your check-in for the week of {current.period.start} is waiting for your answer."),
+            Buttons((Button("Check in", "checkin.open", "", "checkin", "primary"),)),
+        )
+
+    aligned = await alignment(session, viewer)
+    if aligned is not None:
+        linked, total = aligned
+        rate = f"{round(100 * linked / total)}% ({linked} of {total} goals support a parent)" if total else "no open goals yet"
+        approvals = await pending_approvals(session, viewer)
+        builder.add(Divider(), Header("Your team"), Fields((("Alignment", rate), ("Waiting for you", str(len(approvals))))))
+        for goal, owner in approvals[:APPROVALS_SHOWN]:
+            builder.add(
+                Paragraph(f"{owner} proposed {goal.ref} {goal.title}"),
+                Buttons((
+                    Button("Approve", "goal.approve", goal.ref, f"goals approve {goal.ref}", "primary"),
+                    Button("Return", "goal.return", goal.ref, f"goals return {goal.ref} <reason>", "danger"),
+                )),
+            )
+        if len(approvals) > APPROVALS_SHOWN:
+            builder.add(Context(f"and {len(approvals) - APPROVALS_SHOWN} more: goals list team"))
+    return builder.build()
