@@ -79,6 +79,29 @@ def console(email: str | None, demo: bool, tenant: str, database_url: str | None
     asyncio.run(run())
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all).")
+@click.option("--port", default=3000, show_default=True, type=int, envvar="PORT", help="Port to listen on.")
+@click.option("--socket-mode", is_flag=True, help="Talk to Slack over Socket Mode (needs SLACK_APP_TOKEN).")
+@database_option
+def serve(host: str, port: int, socket_mode: bool, database_url: str | None) -> None:
+    """Run the bot: Slack at /slack/events, health at /healthz."""
+    from adapters.server import serve as run_server
+
+    settings = Settings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
+    try:
+        asyncio.run(run_server(settings, host, port, socket_mode=socket_mode))
+    except SchemaOutOfDate as error:
+        raise click.ClickException(str(error)) from None
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    except KeyboardInterrupt:
+        pass
+
+
 @main.group()
 def db() -> None:
     """Database schema migrations."""

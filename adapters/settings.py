@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storage.database import default_url
 
+SLACK_API_URL = "https://slack.com/api/"
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    """Everything `goalbot` reads from the environment (or a `.env` file). Secrets never reach a log."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)
 
     database_url: str = Field(default_factory=default_url, alias="GOALBOT_DATABASE_URL")
+
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_client_id: str | None = Field(default=None, alias="SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = Field(default=None, alias="SLACK_CLIENT_SECRET")
+    slack_state_secret: SecretStr | None = Field(default=None, alias="SLACK_STATE_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(default=SLACK_API_URL, alias="SLACK_API_URL")
 
     def describe_database(self) -> str:
         """The database URL without its password, for messages and logs."""
         from sqlalchemy.engine import make_url
 
         return make_url(self.database_url).render_as_string(hide_password=True)
+
+    @property
+    def slack_oauth(self) -> bool:
+        """Many workspaces, installed through OAuth."""
+        return bool(self.slack_client_id and self.slack_client_secret)
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_signing_secret or self.slack_app_token) and bool(self.slack_bot_token or self.slack_oauth)

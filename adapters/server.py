@@ -1,0 +1,96 @@
+"""`goalbot serve`: one aiohttp application for every platform whose credentials are set."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from adapters.settings import Settings
+from bot.dispatch import Bot
+from storage.database import Database
+from storage.migrate import ensure_schema
+
+log = logging.getLogger("goalbot.server")
+DB_KEY = web.AppKey("db", Database)
+SLACK_KEY = web.AppKey("slack", object)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    db = request.app[DB_KEY]
+    try:
+        async with db.transaction(write=False) as session:
+            await session.execute(sa.text("SELECT 1"))
+    except Exception as error:  # noqa: BLE001 - a health check reports, it does not crash
+        log.warning("health check: database unreachable: %s", type(error).__name__)
+        return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
+    platforms = [name for name, key in (("slack", SLACK_KEY),) if request.app.get(key) is not None]
+    return web.json_response({"status": "ok", "database": "ok", "platforms": platforms})
+
+
+async def build(
+    settings: Settings, *, socket_mode: bool = False, db: Database | None = None
+) -> tuple[web.Application, object | None]:
+    """The web application, and the Slack app when Slack is configured."""
+    from adapters.slack.door import MAX_BODY
+
+    owns_db = db is None
+    db = db or Database(settings.database_url)
+    await ensure_schema(db)
+    bot = Bot(db)
+    app = web.Application(client_max_size=MAX_BODY)
+    app[DB_KEY] = db
+    app.router.add_get("/healthz", healthz)
+    slack = None
+    if settings.slack_enabled:
+        from adapters.slack.app import SlackApp
+        from adapters.slack.door import routes
+
+        slack = SlackApp(settings, bot, db, socket_mode=socket_mode)
+        app[SLACK_KEY] = slack
+        if not socket_mode:
+            app.router.add_routes(routes(slack))
+
+    async def started(_app: web.Application) -> None:
+        if slack is not None:
+            slack.start()
+
+    async def stopped(_app: web.Application) -> None:
+        if slack is not None:
+            await slack.stop()
+        if owns_db:
+            await db.dispose()
+
+    app.on_startup.append(started)
+    app.on_cleanup.append(stopped)
+    return app, slack
+
+
+async def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False) -> None:
+    """Run until cancelled (Ctrl-C)."""
+    app, slack = await build(settings, socket_mode=socket_mode)
+    if slack is None:
+        log.warning("No platform credentials are set (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or SLACK_CLIENT_ID "
+                    "and SLACK_CLIENT_SECRET): serving only /healthz.")
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    log.info("goalbot is listening on http://%s:%s (database %s)", host, port, settings.describe_database())
+    handler = None
+    try:
+        if socket_mode:
+            if slack is None or settings.slack_app_token is None:
+                raise SystemExit("Socket Mode needs SLACK_APP_TOKEN and SLACK_BOT_TOKEN.")
+            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+            handler = AsyncSocketModeHandler(slack.app, settings.slack_app_token.get_secret_value())
+            await handler.connect_async()
+            log.info("connected to Slack over Socket Mode")
+        await asyncio.Event().wait()
+    finally:
+        if handler is not None:
+            await handler.close_async()
+        await runner.cleanup()

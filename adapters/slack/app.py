@@ -1,0 +1,219 @@
+"""The Slack app: Bolt wired to the core, for one workspace (a bot token) or many (OAuth)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from datetime import timedelta
+from html import unescape
+
+import sqlalchemy as sa
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import IntegrityError
+
+from adapters.settings import Settings
+from adapters.slack import render
+from adapters.slack.delivery import SlackDelivery
+from adapters.slack.people import Profiles
+from bot import commands
+from bot.dispatch import Bot
+from bot.errors import UserError
+from bot.messages import Actor, Reply
+from storage.database import Database
+from storage.models import InboundDelivery, utcnow
+
+log = logging.getLogger("goalbot.slack")
+
+# Scopes the bot needs; manifest.json asks for exactly these.
+BOT_SCOPES = ("chat:write", "commands", "im:history", "im:write", "users:read", "users:read.email")
+RATE_LIMIT_RETRIES = 4
+INBOUND_KEPT = timedelta(days=2)
+
+
+def delivery_key(body: dict, raw: str | None = None) -> str:
+    """What identifies one delivery: the event id, else the interaction's trigger id, else the body."""
+    if body.get("event_id"):
+        return f"event:{body['event_id']}"
+    if body.get("trigger_id"):
+        return f"trigger:{body['trigger_id']}"
+    return "body:" + hashlib.sha256((raw or repr(sorted(body.items()))).encode()).hexdigest()
+
+
+def slack_text(text: str) -> str:
+    """What the person typed: Slack sends `&`, `<` and `>` escaped; mentions stay `<@U…>`."""
+    return unescape(text) if "&" in text else text
+
+
+def writes(text: str) -> bool:
+    """Whether a command line changes anything (then the outbox and Home tabs need a look)."""
+    try:
+        return bool(commands.parse(text).writes)
+    except UserError:
+        return False
+
+
+class SlackApp:
+    """Holds the Bolt app and what its listeners share: the core, the profiles, the outbox worker."""
+
+    def __init__(self, settings: Settings, bot: Bot, db: Database, *, socket_mode: bool = False) -> None:
+        self.settings = settings
+        self.bot = bot
+        self.db = db
+        self.profiles = Profiles()
+        self.base_url = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+        self.client = self.web_client(None if settings.slack_oauth else token)
+        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+        options: dict = {
+            "client": self.client,
+            "signing_secret": secret or "",
+            # Socket Mode has no signatures; over HTTP the door and Bolt both check them.
+            "request_verification_enabled": not socket_mode,
+            "process_before_response": False,
+            "raise_error_for_unhandled_request": False,
+        }
+        self.installations: AsyncSQLAlchemyInstallationStore | None = None
+        if settings.slack_oauth:
+            assert settings.slack_client_id and settings.slack_client_secret
+            self.installations = AsyncSQLAlchemyInstallationStore(client_id=settings.slack_client_id, engine=db.engine)
+            state_store = AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=db.engine)
+            options["installation_store"] = self.installations
+            options["oauth_flow"] = AsyncOAuthFlow(
+                client=self.web_client(None),
+                settings=AsyncOAuthSettings(
+                    client_id=settings.slack_client_id,
+                    client_secret=settings.slack_client_secret.get_secret_value(),
+                    scopes=list(BOT_SCOPES),
+                    installation_store=self.installations,
+                    state_store=state_store,
+                    install_path="/slack/install",
+                    redirect_uri_path="/slack/oauth_redirect",
+                ),
+            )
+        if not secret and not socket_mode:
+            raise ValueError("SLACK_SIGNING_SECRET is needed to receive Slack's requests over HTTP.")
+        self.app = AsyncApp(**options)
+        if settings.slack_oauth:
+            self.app.enable_token_revocation_listeners()
+        self.delivery = SlackDelivery(db, self.client_for, on_delivered=self.refresh_home)
+        self._homes: set[tuple[str, str]] = set()
+        self._home_task: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()
+
+        from adapters.slack.listeners import actions, commands, events, options as option_listeners, views
+
+        for module in (commands, actions, views, events, option_listeners):
+            module.register(self.app, self)
+
+    def web_client(self, token: str | None) -> AsyncWebClient:
+        # Only 429s are retried (they mean "not done"); a dropped connection may hide a posted message.
+        return AsyncWebClient(
+            token=token,
+            base_url=self.base_url,
+            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)],
+        )
+
+    # Tenants and tokens -----------------------------------------------------------
+
+    def tenant_for(self, team_id: str | None) -> str:
+        """Each OAuth installation is its own tenant; one workspace uses the default one."""
+        return f"slack:{team_id}" if self.settings.slack_oauth and team_id else "default"
+
+    async def client_for(self, tenant: str) -> AsyncWebClient | None:
+        if not self.settings.slack_oauth:
+            return self.client
+        if not tenant.startswith("slack:") or self.installations is None:
+            return None
+        bot = await self.installations.async_find_bot(enterprise_id=None, team_id=tenant.removeprefix("slack:"))
+        return self.web_client(bot.bot_token) if bot and bot.bot_token else None
+
+    # Taking requests in --------------------------------------------------------------
+
+    async def claim(self, key: str) -> bool:
+        """True the first time a delivery is seen; a retry or replay gets False and does nothing."""
+        try:
+            async with self.db.transaction(write=True) as session:
+                session.add(InboundDelivery(platform="slack", delivery_key=key[:200]))
+        except IntegrityError:
+            log.info("ignoring a repeated Slack delivery %s", key)
+            return False
+        return True
+
+    async def forget_old_deliveries(self) -> None:
+        async with self.db.transaction(write=True) as session:
+            await session.execute(
+                sa.delete(InboundDelivery).where(InboundDelivery.received_at < utcnow() - INBOUND_KEPT)
+            )
+
+    async def actor(self, client: AsyncWebClient, team_id: str | None, user_id: str) -> Actor:
+        return await self.profiles.actor(client, self.tenant_for(team_id), user_id)
+
+    async def after_write(self, tenant: str, user_id: str) -> None:
+        """Data changed: send what the outbox now holds and redraw the actor's Home tab."""
+        self.delivery.wake()
+        self.refresh_home(tenant, user_id)
+
+    async def dm(self, client: AsyncWebClient, user_id: str, reply: Reply) -> None:
+        await client.chat_postMessage(channel=user_id, text=render.text(reply), blocks=render.blocks(reply))
+
+    async def reply_or_error(self, coroutine) -> Reply:
+        try:
+            return await coroutine
+        except UserError as error:
+            return Reply.failure(error.message)
+
+    # The Home tab ---------------------------------------------------------------------
+
+    def refresh_home(self, tenant: str, user_id: str) -> None:
+        """Redraw someone's Home tab soon; several changes in a row redraw it once."""
+        self._homes.add((tenant, user_id))
+        if self._home_task is None or self._home_task.done():
+            self._home_task = asyncio.get_running_loop().create_task(self._publish_homes())
+
+    async def _publish_homes(self) -> None:
+        await asyncio.sleep(0.05)
+        while self._homes:
+            tenant, user_id = self._homes.pop()
+            try:
+                client = await self.client_for(tenant)
+                if client is not None:
+                    await self.publish_home(client, tenant, user_id)
+            except Exception:  # noqa: BLE001 - one person's Home must not stop the others'
+                log.exception("publishing the Home tab of %s in %s failed", user_id, tenant)
+
+    async def publish_home(self, client: AsyncWebClient, tenant: str, user_id: str) -> None:
+        actor = await self.profiles.actor(client, tenant, user_id)
+        reply = await self.bot.home(actor)
+        await client.views_publish(
+            user_id=user_id, view={"type": "home", "blocks": render.blocks(reply, render.SURFACE_BLOCKS)}
+        )
+
+    # Background work ------------------------------------------------------------------
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        for job in (self.delivery.run(), self._housekeeping()):
+            task = loop.create_task(job)
+            self._tasks.add(task)
+
+    async def stop(self) -> None:
+        tasks = [*self._tasks, *([self._home_task] if self._home_task else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def _housekeeping(self) -> None:
+        while True:
+            try:
+                await self.forget_old_deliveries()
+            except Exception:  # noqa: BLE001
+                log.exception("clearing old Slack deliveries failed")
+            await asyncio.sleep(3600)

@@ -1,0 +1,44 @@
+"""Events: the Home tab, direct messages to the bot. Uninstalls are Bolt's own listeners (OAuth)."""
+
+from __future__ import annotations
+
+import re
+
+from slack_bolt.async_app import AsyncApp
+
+from adapters.slack.app import SlackApp, delivery_key, slack_text, writes
+from bot.errors import UserError
+from bot.messages import Address, IncomingMessage, Reply
+
+EVENTS = ("app_home_opened", "message.im")
+CHECKIN_ANSWER = re.compile(r"^\s*g-?\d+\b", re.IGNORECASE)
+
+
+def register(app: AsyncApp, slack: SlackApp) -> None:
+    @app.event("app_home_opened")
+    async def home_opened(body, event, client, context):
+        if event.get("tab") != "home" or not await slack.claim(delivery_key(body)):
+            return
+        await slack.publish_home(client, slack.tenant_for(context.team_id), event["user"])
+
+    @app.event("message")
+    async def direct_message(body, event, client, context):
+        # Only people writing to the bot in its DM; edits, joins and bots' own posts are not commands.
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        if not await slack.claim(delivery_key(body)):
+            return
+        text = slack_text(event.get("text") or "").strip()
+        if CHECKIN_ANSWER.match(text):
+            text = "checkin " + text
+        user_id = event["user"]
+        try:
+            actor = await slack.actor(client, context.team_id, user_id)
+        except UserError as error:
+            reply = Reply.failure(error.message)
+        else:
+            reply = await slack.bot.handle(IncomingMessage(actor, text, Address("slack", event["channel"]), delivery_key(body)))
+        await slack.dm(client, event["channel"], reply)
+        if not reply.error and writes(text):
+            await slack.after_write(slack.tenant_for(context.team_id), user_id)
+

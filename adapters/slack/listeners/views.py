@@ -1,0 +1,59 @@
+"""Modal submissions: a field error is shown next to the field; otherwise ack first, then the work."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from adapters.slack import modals
+from adapters.slack.app import SlackApp, delivery_key
+from bot.commands import FormError
+from bot.dispatch import Bot
+from bot.errors import UserError
+from bot.messages import Action, Actor, Address, Reply
+
+VIEWS = (modals.ADD_GOAL, modals.RETURN_GOAL, modals.CHECK_IN)
+
+
+def register(app: AsyncApp, slack: SlackApp) -> None:
+    async def submit(ack, body, client, context, name: str, value: str) -> None:
+        view = body["view"]
+        form = modals.form_values(view)
+        user_id = body["user"]["id"]
+        action_form = tuple(form.items())
+        try:
+            # Parsing is pure and quick, so a bad field is reported before the ack, inside the modal.
+            Bot.command_for(Action(Actor("slack", user_id), name, value, Address("slack", ""), action_form))
+        except FormError as error:
+            await ack(response_action="errors", errors={error.field: error.message[:150]})
+            return
+        except UserError:
+            pass  # not a form problem (say, a bad goal reference): answered below
+        await ack()
+        if not await slack.claim(delivery_key(body) if body.get("trigger_id") else f"view:{view['id']}:{view.get('hash')}"):
+            return
+        tenant = slack.tenant_for(context.team_id)
+        try:
+            actor = await slack.actor(client, context.team_id, user_id)
+        except UserError as error:
+            await slack.dm(client, user_id, Reply.failure(error.message))
+            return
+        reply = await slack.bot.act(Action(actor, name, value, Address("slack", user_id), action_form))
+        # The outcome of a return shows on the updated request; everything else is told by DM.
+        if reply.error or name != modals.RETURN_GOAL:
+            await slack.dm(client, user_id, reply)
+        if not reply.error:
+            await slack.after_write(tenant, user_id)
+
+    @app.view(modals.ADD_GOAL)
+    async def add_goal(ack, body, client, context):
+        await submit(ack, body, client, context, "goal.add", "")
+
+    @app.view(modals.RETURN_GOAL)
+    async def return_goal(ack, body, client, context):
+        # The goal named in the modal is only a hint: the core checks the verified user may return it.
+        await submit(ack, body, client, context, "goal.return", str(modals.metadata(body["view"]).get("goal", "")))
+
+    @app.view(modals.CHECK_IN)
+    async def check_in(ack, body, client, context):
+        await submit(ack, body, client, context, "checkin.answer", "")
+

@@ -1,0 +1,110 @@
+"""The modals: add a goal, give a reason to return one, answer a check-in."""
+
+from __future__ import annotations
+
+import json
+
+from adapters.slack import render
+from bot.commands import FORM_KEY_RESULTS, MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE
+from bot.messages import Reply
+
+ADD_GOAL = "goal.add"
+RETURN_GOAL = "goal.return"
+CHECK_IN = "checkin.answer"
+LEVELS = (("individual", "Individual"), ("team", "Team"), ("department", "Department"), ("company", "Company"))
+
+
+def _input(block_id: str, label: str, element: dict, *, optional: bool = False, hint: str | None = None) -> dict:
+    block = {"type": "input", "block_id": block_id, "label": render.plain(label, 2000), "element": element,
+             "optional": optional}
+    if hint:
+        block["hint"] = render.plain(hint, 2000)
+    return block
+
+
+def _text_input(action_id: str, *, multiline: bool = False, max_length: int | None = None, placeholder: str = "") -> dict:
+    element: dict = {"type": "plain_text_input", "action_id": action_id, "multiline": multiline}
+    if max_length:
+        element["max_length"] = max_length
+    if placeholder:
+        element["placeholder"] = render.plain(placeholder, 150)
+    return element
+
+
+def _modal(callback_id: str, title: str, submit: str, blocks: list[dict], metadata: dict | None = None) -> dict:
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": render.plain(title, 24),
+        "submit": render.plain(submit, 24),
+        "close": render.plain("Cancel", 24),
+        "private_metadata": json.dumps(metadata or {}),
+        "blocks": blocks[: render.SURFACE_BLOCKS],
+    }
+
+
+def add_goal() -> dict:
+    level_options = [{"text": render.plain(label, 75), "value": value} for value, label in LEVELS]
+    return _modal(ADD_GOAL, "Propose a goal", "Propose", [
+        _input("title", "Title", _text_input("title", max_length=MAX_TITLE, placeholder="Cut churn to 3%")),
+        _input("description", "Description", _text_input("description", multiline=True, max_length=MAX_DESCRIPTION),
+               optional=True),
+        _input("parent", "Supports", {
+            "type": "external_select", "action_id": "parent", "min_query_length": 0,
+            "placeholder": render.plain("Search goals by title or G-number", 150),
+        }, optional=True, hint="The goal this one helps achieve."),
+        _input("level", "Level", {
+            "type": "static_select", "action_id": "level", "options": level_options, "initial_option": level_options[0],
+        }),
+        _input("due", "Due", {"type": "datepicker", "action_id": "due"}, optional=True),
+        _input("key_results", "Key results", _text_input(
+            "key_results", multiline=True, max_length=FORM_KEY_RESULTS * 260, placeholder="Monthly churn 5->3 %",
+        ), optional=True, hint=f"One per line, up to {FORM_KEY_RESULTS}: a metric, where it starts -> its target, a unit."),
+        _input("private", "Visibility", {
+            "type": "checkboxes", "action_id": "private",
+            "options": [{"text": render.plain("Private: only me, my managers and admins", 75), "value": "true"}],
+        }, optional=True),
+    ])
+
+
+def return_goal(ref: str) -> dict:
+    return _modal(RETURN_GOAL, f"Return {ref}", "Return", [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"Say what would make *{render.escape(ref)}* ready to approve."}},
+        _input("reason", "Reason", _text_input("reason", multiline=True, max_length=MAX_NOTE)),
+    ], {"goal": ref})
+
+
+def check_in(prompt: Reply) -> dict:
+    blocks = render.blocks(prompt, render.SURFACE_BLOCKS - 1)
+    blocks.append(_input("answer", "Your answer", _text_input(
+        "answer", multiline=True, max_length=4 * MAX_NOTE, placeholder="G-12 60% at-risk waiting on legal; G-14 done",
+    ), hint="One part per goal: progress, health and a note, or done. Separate parts with ; or new lines."))
+    return _modal(CHECK_IN, "Check-in", "Send", blocks)
+
+
+def form_values(view: dict) -> dict[str, str]:
+    """A submitted view's inputs as plain strings, keyed by block id."""
+    values: dict[str, str] = {}
+    for block_id, actions in (view.get("state") or {}).get("values", {}).items():
+        for element in actions.values():
+            kind = element.get("type")
+            if kind == "plain_text_input":
+                value = element.get("value") or ""
+            elif kind in ("static_select", "external_select"):
+                value = (element.get("selected_option") or {}).get("value", "")
+            elif kind == "datepicker":
+                value = element.get("selected_date") or ""
+            elif kind == "checkboxes":
+                value = "true" if element.get("selected_options") else ""
+            else:
+                continue
+            values[block_id] = value
+    return values
+
+
+def metadata(view: dict) -> dict:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
