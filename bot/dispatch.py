@@ -86,8 +86,10 @@ class Bot:
         """Goals the actor may pick as a parent, matching what they typed."""
         async with self.db.transaction(write=False) as session:
             viewer = await find_viewer(session, actor)
-            if viewer is None:
-                return []
+            if viewer is not None:
+                return await browse.goal_choices(session, viewer, query)
+        async with self.db.transaction(write=True) as session:  # a first-time user joins first
+            viewer = await find_viewer(session, actor) or await join(session, actor)
             return await browse.goal_choices(session, viewer, query)
 
     async def run(self, actor: Actor, command: Command | _Home) -> Reply:

@@ -112,3 +112,258 @@ async def test_an_action_forged_for_someone_elses_goal_is_refused_and_changes_no
     await fake.wait_for(lambda: len([c for c in fake.called("chat.postMessage") if c.args["channel"] == "URAVI"]) == 2)
     assert (await goal(org.db, 1)).status == "proposed"
     assert not fake.called("chat.update")
+
+
+# The door -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({}, id="missing"),
+        pytest.param({"X-Slack-Request-Timestamp": "NOW", "X-Slack-Signature": "v0=abc"}, id="non-numeric-timestamp"),
+        pytest.param("wrong-secret", id="wrong-secret"),
+        pytest.param("stale", id="six-minutes-old"),
+        pytest.param("tampered", id="body-changed-after-signing"),
+    ],
+)
+async def test_unsigned_or_badly_signed_requests_get_401_and_do_nothing(workspace, fake, org, headers):
+    import time
+
+    from tests.fake_slack import command_body, sign
+
+    body = command_body("/goals", "add Sneaky goal", "UANA", fake.response_url(), workspace.trigger())
+    if headers == "wrong-secret":
+        headers = sign(body, secret="not-the-secret")
+    elif headers == "stale":
+        headers = sign(body, timestamp=int(time.time()) - 360)
+    elif headers == "tampered":
+        headers = sign(body)
+        body = body.replace(b"Sneaky", b"Sneakier")
+    status, _ = await workspace.post(body, headers)
+    assert status == 401
+    assert await goal_count(org.db) == 0
+    assert fake.calls == [] and fake.responses == []
+
+
+async def test_an_oversized_body_is_refused_before_it_is_read(workspace, org):
+    from tests.fake_slack import command_body, sign
+
+    body = command_body("/goals", "add " + "x" * 600_000, "UANA", "http://127.0.0.1:9/", workspace.trigger())
+    status, _ = await workspace.post(body, sign(body))
+    assert status == 413
+    assert await goal_count(org.db) == 0
+
+
+async def test_a_replayed_request_does_nothing_twice(workspace, fake, org):
+    from tests.fake_slack import command_body, sign
+
+    body = command_body("/goals", "add Cut churn", "UANA", fake.response_url("once"), workspace.trigger())
+    headers = sign(body)
+    assert (await workspace.post(body, headers))[0] == 200
+    await fake.wait_responses(1)
+    assert (await workspace.post(body, headers))[0] == 200
+    await fake.wait_calls("chat.postMessage")  # the manager's request: the work after the first ack is done
+    assert len(fake.responses) == 1
+    assert await goal_count(org.db) == 1
+
+
+async def test_a_retried_event_is_handled_once_and_unknown_events_get_200(workspace, fake):
+    event = {"type": "app_home_opened", "user": "UANA", "channel": "DANA", "tab": "home", "event_ts": "1.2"}
+    assert (await workspace.event(event, "Ev0001"))[0] == 200
+    await fake.wait_calls("views.publish")
+    for attempt in (1, 2, 3):
+        assert (await workspace.event(event, "Ev0001", retry=attempt))[0] == 200
+    assert (await workspace.event({"type": "reaction_added", "user": "UANA", "reaction": "tada"}, "Ev0002"))[0] == 200
+    await workspace.command("UANA", "help")  # everything before it has been handled by now
+    assert len(fake.called("views.publish")) == 1
+
+
+# Rendering --------------------------------------------------------------------------
+
+
+async def test_slack_control_sequences_in_a_title_show_as_text_and_ping_no_one(workspace, fake):
+    # Slack sends what people type with &, < and > escaped.
+    title = "&lt;!channel&gt; read &lt;https://evil.example|the doc&gt; &amp; *now* &lt;@UMAYA&gt;"
+    answer = await workspace.command("UANA", f"add {title}")
+    rendered = text_of(answer)
+    assert "<!channel>" not in rendered and "<https://evil" not in rendered and "<@UMAYA>" not in rendered
+    assert "&lt;!channel&gt; read &lt;https://evil.example|the doc&gt; &amp; *now* &lt;@UMAYA&gt;" in rendered
+    listing = text_of(await workspace.command("UANA", "list mine"))
+    assert "<!channel>" not in listing and "&lt;!channel&gt;" in listing
+    (request,) = await fake.wait_calls("chat.postMessage")
+    assert "<!channel>" not in text_of(request.args) and "<!channel>" not in request.args["text"]
+
+
+async def test_sixty_goals_list_in_pages_and_the_tree_stays_within_fifty_blocks(workspace, org):
+    async with org.db.transaction() as session:
+        from bot.people import tenant_by_key
+
+        tenant = await tenant_by_key(session, "default")
+        for n in range(1, 61):
+            session.add(Goal(tenant_id=tenant.id, number=n, title=f"Goal number {n}", level="company", status="active"))
+        tenant.last_goal_number = 60
+    answer = await workspace.command("UMAYA", "list company")
+    assert len(answer["blocks"]) <= 50
+    assert "and 35 more" in text_of(answer)
+    assert "page:2" in text_of(answer)
+    page3 = await workspace.command("UMAYA", "list company page:3")
+    assert "G-60" in text_of(page3) and "G-51" in text_of(page3) and "G-50*" not in text_of(page3)
+    tree = await workspace.command("UMAYA", "tree")
+    assert len(tree["blocks"]) <= 50
+    assert "and 12 more" in text_of(tree)
+
+
+async def test_a_storm_of_429s_loses_no_message_and_doubles_none(workspace, fake, org):
+    for user in ("UANA", "URAVI"):
+        await workspace.command(user, f"add Goal from {user}")
+    await workspace.command("UNINA", "add Goal from Nina")
+    fake.rate_limited = 7  # the next seven Web API calls are refused with Retry-After: 1
+    workspace.slack.delivery.wake()
+    await fake.wait_for(
+        lambda: len([c for c in fake.called("chat.postMessage") if c.args["channel"] in ("UBO", "ULENA")]) >= 3,
+        timeout=30, what="three approval requests",
+    )
+    sent = [c.args["channel"] for c in fake.called("chat.postMessage")]
+    assert sorted(sent) == ["UBO", "UBO", "ULENA"]
+    assert len([c for c in fake.calls if c.method.endswith(":429")]) == 7
+    async with org.db.transaction(write=False) as session:
+        states = [row.state for row in (await session.execute(select(OutboxMessage))).scalars()]
+    assert states == ["sent", "sent", "sent"]
+
+
+# The add form, the parent picker, the Home tab, check-ins, kudos, DMs -------------------
+
+
+def add_form(title: str, *, parent: str | None = None, due: str | None = None, key_results: str = "",
+             level: str = "individual", private: bool = False) -> dict:
+    return {
+        "title": {"title": {"type": "plain_text_input", "value": title}},
+        "description": {"description": {"type": "plain_text_input", "value": "Why it matters"}},
+        "parent": {"parent": {"type": "external_select",
+                              "selected_option": {"value": parent, "text": {"type": "plain_text", "text": parent}} if parent else None}},
+        "level": {"level": {"type": "static_select", "selected_option": {"value": level}}},
+        "due": {"due": {"type": "datepicker", "selected_date": due}},
+        "key_results": {"key_results": {"type": "plain_text_input", "value": key_results}},
+        "private": {"private": {"type": "checkboxes", "selected_options": [{"value": "true"}] if private else []}},
+    }
+
+
+async def test_a_bare_add_opens_the_form_and_its_submission_proposes_the_goal(workspace, fake, org):
+    await org.say("maya@example.com", "goals add Grow revenue 30% level:company due:2027-12-31")
+    await org.say("ana@example.com", "goals add My private plan private")
+    status, _ = await workspace.post(
+        __import__("tests.fake_slack", fromlist=["command_body"]).command_body(
+            "/goals", "add", "URAVI", fake.response_url(), workspace.trigger()
+        )
+    )
+    assert status == 200
+    (opened,) = await fake.wait_calls("views.open")
+    view = opened.args["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert view["callback_id"] == "goal.add"
+    assert {b["block_id"] for b in view["blocks"]} >= {"title", "parent", "level", "due", "key_results", "private"}
+
+    # The parent picker searches what Ravi may see: not Ana's private goal.
+    status, body = await workspace.interact({
+        "type": "block_suggestion", "user": {"id": "URAVI", "team_id": "T0GOALS"}, "action_id": "parent",
+        "block_id": "parent", "value": "", "view": view,
+    })
+    assert status == 200
+    options = json.loads(body)["options"]
+    assert [o["value"] for o in options] == ["G-1"]
+    status, body = await workspace.interact({
+        "type": "block_suggestion", "user": {"id": "URAVI", "team_id": "T0GOALS"}, "action_id": "parent",
+        "block_id": "parent", "value": "revenue", "view": view,
+    })
+    assert [o["text"]["text"] for o in json.loads(body)["options"]] == ["G-1 Grow revenue 30%"]
+
+    status, body = await workspace.submit("URAVI", "goal.add", add_form("Ship it", due="2027-02-30"))
+    assert json.loads(body) == {"response_action": "errors", "errors": {"due": "due must be a date like 2027-03-31, not `2027-02-30`."}}
+    status, body = await workspace.submit("URAVI", "goal.add", add_form("Ship it", key_results="just words"))
+    assert json.loads(body)["errors"].keys() == {"key_results"}
+    assert await goal_count(org.db) == 2
+
+    form = add_form("Halve p99 latency", parent="G-1", due="2027-06-30", key_results="p99 latency 400->200 ms\nIncidents 6->2")
+    status, body = await workspace.submit("URAVI", "goal.add", form)
+    assert (status, body) == (200, "")
+    dm = await fake.wait_for(lambda: [c for c in fake.called("chat.postMessage") if c.args["channel"] == "URAVI"])
+    assert "Proposed G-3 Halve p99 latency" in text_of(dm[0].args)
+    created = await goal(org.db, 3)
+    assert (created.description, str(created.due_date), created.status) == ("Why it matters", "2027-06-30", "proposed")
+    async with org.db.transaction(write=False) as session:
+        krs = (await session.execute(select(KeyResult).where(KeyResult.goal_id == created.id))).scalars().all()
+    assert [(k.metric, k.start, k.target, k.unit) for k in krs] == [("p99 latency", 400, 200, "ms"), ("Incidents", 6, 2, "")]
+    await fake.wait_for(lambda: [c for c in fake.called("chat.postMessage") if c.args["channel"] == "UBO"])
+
+
+async def test_the_home_tab_shows_my_goals_my_check_in_and_my_teams_alignment(workspace, fake, org):
+    await org.say("maya@example.com", "goals add Grow revenue level:company")
+    await workspace.command("UANA", "add Cut churn parent:G-1")
+    await workspace.command("URAVI", "add Learn Rust")
+    await fake.wait_for(lambda: len([c for c in fake.called("chat.postMessage") if c.args["channel"] == "UBO"]) == 2)
+    await fake.wait_for(lambda: len([c for c in fake.called("views.publish") if c.args["user_id"] == "UBO"]) >= 1)
+    await workspace.command("UBO", "help")  # let the redraws triggered by the requests finish
+    before = len(fake.called("views.publish"))
+    await workspace.event({"type": "app_home_opened", "user": "UBO", "channel": "DBO", "tab": "home"}, "EvHome1")
+    published = await fake.wait_for(lambda: [c for c in fake.called("views.publish")[before:] if c.args["user_id"] == "UBO"])
+    view = published[-1].args["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert view["type"] == "home" and len(view["blocks"]) <= 100
+    home = text_of(view)
+    assert "Your team" in home and "50% (1 of 2 goals support a parent)" in home
+    assert "Ana Silva proposed G-2 Cut churn" in home and "Ravi Patel proposed G-3 Learn Rust" in home
+    assert "Check-in" in home and "checkin.open" in home
+
+    await workspace.event({"type": "app_home_opened", "user": "UANA", "channel": "DANA", "tab": "home"}, "EvHome2")
+    published = await fake.wait_for(lambda: [c for c in fake.called("views.publish") if c.args["user_id"] == "UANA"])
+    ana = text_of(published[-1].args["view"])
+    assert "G-2" in ana and "supports G-1 Grow revenue" in ana and "Your team" not in ana
+
+
+async def test_checking_in_by_command_by_dm_and_by_the_home_button(workspace, fake, org):
+    await org.say("ana@example.com", "goals add Cut churn")
+    await org.say("bo@example.com", "goals approve G-1")
+    await org.say("ana@example.com", "goals add Write the runbook")
+    await org.say("bo@example.com", "goals approve G-2")
+    prompt = await workspace.command("UANA", "", command="/checkin")
+    assert "G-1" in text_of(prompt) and "G-2" in text_of(prompt)
+
+    answer = await workspace.command("UANA", "G-1 60% at-risk waiting on legal; G-2 done", command="/checkin")
+    assert "Thanks, your check-in" in text_of(answer)
+    assert ((await goal(org.db, 1)).progress, (await goal(org.db, 1)).health) == (60, "at_risk")
+    assert (await goal(org.db, 2)).status == "achieved"
+
+    bad = await workspace.command("UANA", "G-1 sixty percent; G-9", command="/checkin")
+    assert "G-9" in text_of(bad) or "Try: checkin" in text_of(bad)
+
+    # In the bot's DM a line starting with a goal is a check-in answer.
+    event = {"type": "message", "channel_type": "im", "channel": "DANA", "user": "UANA", "text": "G-1 70% on-track legal said yes", "ts": "5.1"}
+    assert (await workspace.event(event, "EvDm1"))[0] == 200
+    reply = await fake.wait_for(lambda: [c for c in fake.called("chat.postMessage") if c.args["channel"] == "DANA"])
+    assert "Thanks, your check-in" in text_of(reply[0].args)
+    assert (await goal(org.db, 1)).progress == 70
+
+    await workspace.press("UANA", "checkin.open", "", container={"type": "view", "view_id": "VHOME"})
+    (opened,) = await fake.wait_calls("views.open")
+    view = opened.args["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert view["callback_id"] == "checkin.answer" and "G-1" in text_of(view)
+
+
+async def test_kudos_are_shared_in_the_channel_and_the_receiver_is_told(workspace, fake):
+    answer = await workspace.command("UANA", "kudos <@URAVI|ravi> for the great release &amp; more")
+    assert answer["response_type"] == "in_channel"
+    assert "Kudos to Ravi Patel from Ana Silva" in text_of(answer)
+    assert "great release &amp; more" in text_of(answer)
+    told = await fake.wait_for(lambda: [c for c in fake.called("chat.postMessage") if c.args["channel"] == "URAVI"])
+    assert "Kudos to Ravi Patel" in text_of(told[0].args)
+
+
+async def test_a_direct_message_is_a_command_and_bots_own_messages_are_ignored(workspace, fake):
+    ours = {"type": "message", "channel_type": "im", "channel": "DANA", "user": "UANA", "text": "add Plan Q3", "ts": "6.1"}
+    bots = {"type": "message", "channel_type": "im", "channel": "DANA", "bot_id": "BBOT", "text": "add Loop", "ts": "6.2"}
+    await workspace.event(bots, "EvBot")
+    await workspace.event(ours, "EvOurs")
+    reply = await fake.wait_for(lambda: [c for c in fake.called("chat.postMessage") if c.args["channel"] == "DANA"])
+    assert len(reply) == 1 and "Proposed G-1 Plan Q3" in text_of(reply[0].args)

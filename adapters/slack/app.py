@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 from datetime import timedelta
 from html import unescape
 
@@ -49,6 +50,9 @@ def delivery_key(body: dict, raw: str | None = None) -> str:
 def slack_text(text: str) -> str:
     """What the person typed: Slack sends `&`, `<` and `>` escaped; mentions stay `<@U…>`."""
     return unescape(text) if "&" in text else text
+
+
+MENTION = re.compile(r"<@([UW][A-Z0-9]{2,30})(?:\|[^>]*)?>")
 
 
 def writes(text: str) -> bool:
@@ -154,6 +158,18 @@ class SlackApp:
 
     async def actor(self, client: AsyncWebClient, team_id: str | None, user_id: str) -> Actor:
         return await self.profiles.actor(client, self.tenant_for(team_id), user_id)
+
+    async def resolve_mentions(self, client: AsyncWebClient, team_id: str | None, text: str) -> str:
+        """`<@U123|ana>` becomes `@ana@example.com`, so people who never wrote to the bot can be named."""
+        tenant = self.tenant_for(team_id)
+        for match in set(MENTION.finditer(text)):
+            try:
+                email = (await self.profiles.actor(client, tenant, match.group(1))).email
+            except UserError:
+                continue
+            if email:
+                text = text.replace(match.group(0), "@" + email)
+        return text
 
     async def after_write(self, tenant: str, user_id: str) -> None:
         """Data changed: send what the outbox now holds and redraw the actor's Home tab."""

@@ -28,6 +28,7 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
         except UserError as error:
             await respond(text=render.escape(error.message), response_type="ephemeral")
             return
+        text = await slack.resolve_mentions(client, context.team_id, text)
         address = Address("slack", body.get("channel_id", ""))
         reply: Reply = await slack.bot.handle(IncomingMessage(actor, text, address, delivery_key(body)))
         await respond(

@@ -37,6 +37,7 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
         except UserError as error:
             reply = Reply.failure(error.message)
         else:
+            text = await slack.resolve_mentions(client, context.team_id, text)
             reply = await slack.bot.handle(IncomingMessage(actor, text, Address("slack", event["channel"]), delivery_key(body)))
         await slack.dm(client, event["channel"], reply)
         if not reply.error and writes(text):
