@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -227,9 +228,17 @@ async def test_a_storm_of_429s_loses_no_message_and_doubles_none(workspace, fake
     sent = [c.args["channel"] for c in fake.called("chat.postMessage")]
     assert sorted(sent) == ["UBO", "UBO", "ULENA"]
     assert len([c for c in fake.calls if c.method.endswith(":429")]) == 7
-    async with org.db.transaction(write=False) as session:
-        states = [row.state for row in (await session.execute(select(OutboxMessage))).scalars()]
-    assert states == ["sent", "sent", "sent"]
+
+    async def states():
+        async with org.db.transaction(write=False) as session:
+            return [row.state for row in (await session.execute(select(OutboxMessage))).scalars()]
+
+    for _ in range(100):  # the last row is marked sent just after Slack answered
+        if await states() == ["sent", "sent", "sent"]:
+            break
+        await asyncio.sleep(0.05)
+    assert await states() == ["sent", "sent", "sent"]
+    assert len(fake.called("chat.postMessage")) == 3
 
 
 # The add form, the parent picker, the Home tab, check-ins, kudos, DMs -------------------

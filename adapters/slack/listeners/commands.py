@@ -28,7 +28,8 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
         except UserError as error:
             await respond(text=render.escape(error.message), response_type="ephemeral")
             return
-        text = await slack.resolve_mentions(client, context.team_id, text)
+        # Real mentions are resolved before unescaping, so a typed `<@U…>` stays text.
+        text = slack_text(await slack.resolve_mentions(client, context.team_id, text))
         address = Address("slack", body.get("channel_id", ""))
         reply: Reply = await slack.bot.handle(IncomingMessage(actor, text, address, delivery_key(body)))
         await respond(
@@ -41,9 +42,9 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
 
     @app.command("/goals")
     async def goals(ack, body, client, context, respond):
-        await run(ack, body, client, context, respond, "goals " + slack_text(body.get("text", "")).strip())
+        await run(ack, body, client, context, respond, "goals " + body.get("text", "").strip())
 
     @app.command("/checkin")
     async def checkin(ack, body, client, context, respond):
-        await run(ack, body, client, context, respond, "checkin " + slack_text(body.get("text", "")).strip())
+        await run(ack, body, client, context, respond, "checkin " + body.get("text", "").strip())
 

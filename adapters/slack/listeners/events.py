@@ -28,7 +28,7 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
             return
         if not await slack.claim(delivery_key(body)):
             return
-        text = slack_text(event.get("text") or "").strip()
+        text = (event.get("text") or "").strip()
         if CHECKIN_ANSWER.match(text):
             text = "checkin " + text
         user_id = event["user"]
@@ -37,7 +37,7 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
         except UserError as error:
             reply = Reply.failure(error.message)
         else:
-            text = await slack.resolve_mentions(client, context.team_id, text)
+            text = slack_text(await slack.resolve_mentions(client, context.team_id, text))
             reply = await slack.bot.handle(IncomingMessage(actor, text, Address("slack", event["channel"]), delivery_key(body)))
         await slack.dm(client, event["channel"], reply)
         if not reply.error and writes(text):
