@@ -104,17 +104,25 @@ class SlackApp:
         if not secret and not socket_mode:
             raise ValueError("SLACK_SIGNING_SECRET is needed to receive Slack's requests over HTTP.")
         self.app = AsyncApp(**options)
-        if settings.slack_oauth:
-            self.app.enable_token_revocation_listeners()
         self.delivery = SlackDelivery(db, self.client_for, on_delivered=self.refresh_home)
         self._homes: set[tuple[str, str]] = set()
         self._home_task: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
+        # What this app answers, by kind, in the manifest's words (tests hold manifest.json to it).
+        self.registered: dict[str, set[str]] = {"command": set(), "action": set(), "view": set(), "event": set(), "options": set()}
+        if settings.slack_oauth:
+            self.app.enable_token_revocation_listeners()
+            self.registered["event"] |= {"app_uninstalled", "tokens_revoked"}
 
         from adapters.slack.listeners import actions, commands, events, options as option_listeners, views
 
         for module in (commands, actions, views, events, option_listeners):
             module.register(self.app, self)
+
+    def listen(self, kind: str, name: str, *, manifest_name: str | None = None):
+        """Register a Bolt listener (`app.command(name)`, `app.action(name)`, ...) and remember it."""
+        self.registered[kind].add(manifest_name or name)
+        return getattr(self.app, kind)(name)
 
     def web_client(self, token: str | None) -> AsyncWebClient:
         # Only 429s are retried (they mean "not done"); a dropped connection may hide a posted message.

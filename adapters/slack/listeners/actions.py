@@ -10,11 +10,10 @@ from bot.commands import CheckIn
 from bot.errors import UserError
 from bot.messages import Action, Address, Reply
 
-ACTIONS = ("goal.approve", "goal.return", "checkin.open")
 
 
 def register(app: AsyncApp, slack: SlackApp) -> None:
-    @app.action("goal.approve")
+    @slack.listen("action", "goal.approve")
     async def approve(ack, body, client, context, respond):
         await ack()
         if not await slack.claim(delivery_key(body)):
@@ -37,13 +36,13 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
         # A message the bot sent is updated in place through the outbox.
         await slack.after_write(tenant, user_id)
 
-    @app.action("goal.return")
+    @slack.listen("action", "goal.return")
     async def return_goal(ack, body, client):
         await ack()
         value = (body.get("actions") or [{}])[0].get("value", "")
         await client.views_open(trigger_id=body["trigger_id"], view=modals.return_goal(value[:20]))
 
-    @app.action("checkin.open")
+    @slack.listen("action", "checkin.open")
     async def open_checkin(ack, body, client, context, respond):
         await ack()
         user_id = body["user"]["id"]

@@ -9,7 +9,6 @@ from adapters.slack.app import SlackApp, delivery_key, slack_text, writes
 from bot.errors import UserError
 from bot.messages import Address, IncomingMessage, Reply
 
-COMMANDS = ("/goals", "/checkin")
 
 
 def register(app: AsyncApp, slack: SlackApp) -> None:
@@ -40,11 +39,11 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
         if not reply.error and writes(text):
             await slack.after_write(tenant, user_id)
 
-    @app.command("/goals")
+    @slack.listen("command", "/goals")
     async def goals(ack, body, client, context, respond):
         await run(ack, body, client, context, respond, "goals " + body.get("text", "").strip())
 
-    @app.command("/checkin")
+    @slack.listen("command", "/checkin")
     async def checkin(ack, body, client, context, respond):
         await run(ack, body, client, context, respond, "checkin " + body.get("text", "").strip())
 

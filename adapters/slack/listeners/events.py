@@ -10,18 +10,17 @@ from adapters.slack.app import SlackApp, delivery_key, slack_text, writes
 from bot.errors import UserError
 from bot.messages import Address, IncomingMessage, Reply
 
-EVENTS = ("app_home_opened", "message.im")
 CHECKIN_ANSWER = re.compile(r"^\s*g-?\d+\b", re.IGNORECASE)
 
 
 def register(app: AsyncApp, slack: SlackApp) -> None:
-    @app.event("app_home_opened")
+    @slack.listen("event", "app_home_opened")
     async def home_opened(body, event, client, context):
         if event.get("tab") != "home" or not await slack.claim(delivery_key(body)):
             return
         await slack.publish_home(client, slack.tenant_for(context.team_id), event["user"])
 
-    @app.event("message")
+    @slack.listen("event", "message", manifest_name="message.im")
     async def direct_message(body, event, client, context):
         # Only people writing to the bot in its DM; edits, joins and bots' own posts are not commands.
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):

@@ -8,11 +8,10 @@ from adapters.slack import render
 from adapters.slack.app import SlackApp
 from bot.errors import UserError
 
-OPTIONS = ("parent",)
 
 
 def register(app: AsyncApp, slack: SlackApp) -> None:
-    @app.options("parent")
+    @slack.listen("options", "parent")
     async def parent_goals(ack, body, client, context):
         try:
             actor = await slack.actor(client, context.team_id, body["user"]["id"])

@@ -11,7 +11,6 @@ from bot.dispatch import Bot
 from bot.errors import UserError
 from bot.messages import Action, Actor, Address, Reply
 
-VIEWS = (modals.ADD_GOAL, modals.RETURN_GOAL, modals.CHECK_IN)
 
 
 def register(app: AsyncApp, slack: SlackApp) -> None:
@@ -44,16 +43,16 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
         if not reply.error:
             await slack.after_write(tenant, user_id)
 
-    @app.view(modals.ADD_GOAL)
+    @slack.listen("view", modals.ADD_GOAL)
     async def add_goal(ack, body, client, context):
         await submit(ack, body, client, context, "goal.add", "")
 
-    @app.view(modals.RETURN_GOAL)
+    @slack.listen("view", modals.RETURN_GOAL)
     async def return_goal(ack, body, client, context):
         # The goal named in the modal is only a hint: the core checks the verified user may return it.
         await submit(ack, body, client, context, "goal.return", str(modals.metadata(body["view"]).get("goal", "")))
 
-    @app.view(modals.CHECK_IN)
+    @slack.listen("view", modals.CHECK_IN)
     async def check_in(ack, body, client, context):
         await submit(ack, body, client, context, "checkin.answer", "")
 
