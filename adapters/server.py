@@ -68,6 +68,17 @@ async def build(
     return app, slack
 
 
+async def connect_socket_mode(slack, settings: Settings):
+    """Open Slack's Socket Mode websocket for the same Bolt app; returns the handler to close."""
+    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+    assert settings.slack_app_token is not None
+    handler = AsyncSocketModeHandler(slack.app, settings.slack_app_token.get_secret_value())
+    await handler.connect_async()
+    log.info("connected to Slack over Socket Mode")
+    return handler
+
+
 async def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False) -> None:
     """Run until cancelled (Ctrl-C)."""
     app, slack = await build(settings, socket_mode=socket_mode)
@@ -84,11 +95,7 @@ async def serve(settings: Settings, host: str, port: int, *, socket_mode: bool =
         if socket_mode:
             if slack is None or settings.slack_app_token is None:
                 raise SystemExit("Socket Mode needs SLACK_APP_TOKEN and SLACK_BOT_TOKEN.")
-            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-
-            handler = AsyncSocketModeHandler(slack.app, settings.slack_app_token.get_secret_value())
-            await handler.connect_async()
-            log.info("connected to Slack over Socket Mode")
+            handler = await connect_socket_mode(slack, settings)
         await asyncio.Event().wait()
     finally:
         if handler is not None:
