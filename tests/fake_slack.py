@@ -160,6 +160,13 @@ class FakeSlack:
     def m_views_publish(self, args):
         return {"ok": True, "view": {"id": "VHOME"}}
 
+    def m_oauth_v2_access(self, args):
+        if args.get("code") != "good-code":
+            return {"ok": False, "error": "invalid_code"}
+        return {"ok": True, "app_id": "A0GOALS", "authed_user": {"id": "UANA"}, "scope": "chat:write,commands",
+                "token_type": "bot", "access_token": "xoxb-installed", "bot_user_id": "UBOT",
+                "team": {"id": TEAM, "name": "Goals Inc"}, "enterprise": None, "is_enterprise_install": False}
+
     def m_apps_connections_open(self, args):
         return {"ok": True, "url": self.url.replace("http://", "ws://") + "/socket"}
 

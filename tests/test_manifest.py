@@ -18,7 +18,7 @@ MANIFEST = json.loads((Path(__file__).resolve().parent.parent / "manifest.json")
 @pytest.fixture
 async def registered(db) -> dict[str, set[str]]:
     settings = Settings(SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="shh", SLACK_SIGNING_SECRET="secret",
-                        SLACK_STATE_SECRET="state", SLACK_API_URL="http://127.0.0.1:9/api/")
+                        SLACK_API_URL="http://127.0.0.1:9/api/")
     return SlackApp(settings, Bot(db), db).registered
 
 

@@ -1,0 +1,78 @@
+"""Many workspaces: installed through OAuth, kept in our database, forgotten on uninstall."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from tests.fake_slack import TEAM, FakeSlack
+from tests.slack_harness import PEOPLE, SlackWorkspace, text_of
+
+
+@pytest.fixture
+async def oauth(db):
+    fake = FakeSlack()
+    for user_id, (email, name) in PEOPLE.items():
+        fake.add_user(user_id, email, name)
+    await fake.start()
+    ws = SlackWorkspace(db, fake, SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="client-secret",
+                        SLACK_STATE_SECRET="state-secret")
+    ws.settings = ws.settings.model_copy(update={"slack_bot_token": None})
+    await ws.start()
+    yield ws
+    await ws.close()
+    await fake.close()
+
+
+async def install(ws: SlackWorkspace, code: str = "good-code") -> tuple[int, str]:
+    async with ws.http.get(str(ws.server.make_url("/slack/install")), allow_redirects=False) as response:
+        page = await response.text()
+        cookie = response.headers.get("Set-Cookie", "")
+    assert response.status in (200, 302)
+    link = re.search(r"https://slack\.com/oauth/v2/authorize\?[^\"'\s]+", page + response.headers.get("Location", ""))
+    assert link, page
+    state = re.search(r"state=([^&\"']+)", link.group(0)).group(1)
+    assert "client_id=111.222" in link.group(0) and "users:read.email" in link.group(0)
+    cookie_value = cookie.split(";")[0]
+    url = str(ws.server.make_url("/slack/oauth_redirect")) + f"?code={code}&state={state}"
+    async with ws.http.get(url, headers={"Cookie": cookie_value}, allow_redirects=False) as response:
+        return response.status, await response.text()
+
+
+async def bots(db) -> list[tuple[str, str]]:
+    async with db.engine.connect() as conn:
+        return [tuple(r) for r in (await conn.execute(sa.text("SELECT team_id, bot_token FROM slack_bots"))).all()]
+
+
+async def test_a_workspace_installs_uses_its_own_token_and_tenant_and_uninstalls(oauth, db):
+    ws, fake = oauth, oauth.fake
+    status, _ = await install(ws, code="bad-code")
+    assert status >= 400 and await bots(db) == []
+
+    status, page = await install(ws)
+    assert status == 200, page
+    assert await bots(db) == [(TEAM, "xoxb-installed")]
+
+    answer = await ws.command("UANA", "add Cut churn")
+    assert "Added G-1 Cut churn" in text_of(answer)  # the first person in a new workspace is its admin
+    assert {c.token for c in fake.called("users.info")} == {"xoxb-installed"}
+    async with db.engine.connect() as conn:
+        tenants = [r[0] for r in (await conn.execute(sa.text("SELECT key FROM tenant ORDER BY id"))).all()]
+    assert tenants == [f"slack:{TEAM}"]
+
+    status, _ = await ws.event({"type": "app_uninstalled"}, "EvBye")
+    assert status == 200
+    for _ in range(100):
+        if await bots(db) == []:
+            break
+        await __import__("asyncio").sleep(0.05)
+    assert await bots(db) == []
+    # With the tokens gone, requests from that workspace are not served.
+    from tests.fake_slack import command_body
+
+    status, _ = await ws.post(command_body("/goals", "list", "UANA", fake.response_url("after"), ws.trigger()))
+    await fake.wait_for(lambda: [p for n, p in fake.responses if n == "after"], what="the reinstall notice")
+    (notice,) = [p for n, p in fake.responses if n == "after"]
+    assert "reinstall" in notice["text"] and "blocks" not in notice
