@@ -17,8 +17,7 @@ async def oauth(db):
     for user_id, (email, name) in PEOPLE.items():
         fake.add_user(user_id, email, name)
     await fake.start()
-    ws = SlackWorkspace(db, fake, SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="client-secret",
-                        SLACK_STATE_SECRET="state-secret")
+    ws = SlackWorkspace(db, fake, SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="client-secret")
     ws.settings = ws.settings.model_copy(update={"slack_bot_token": None})
     await ws.start()
     yield ws
