@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -96,7 +98,12 @@ async def serve(settings: Settings, host: str, port: int, *, socket_mode: bool =
             if slack is None or settings.slack_app_token is None:
                 raise SystemExit("Socket Mode needs SLACK_APP_TOKEN and SLACK_BOT_TOKEN.")
             handler = await connect_socket_mode(slack, settings)
-        await asyncio.Event().wait()
+        stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        await stop.wait()
+        log.info("stopping")
     finally:
         if handler is not None:
             await handler.close_async()

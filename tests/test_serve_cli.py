@@ -1,0 +1,89 @@
+"""`goalbot serve` as an operator runs it: environment in, signed Slack requests over HTTP, a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+
+import aiohttp
+import pytest
+
+from tests.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, command_body, sign
+from tests.slack_harness import PEOPLE, text_of
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def start_serve(tmp_path, env: dict) -> tuple[asyncio.subprocess.Process, str]:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "adapters.cli", "serve", "--port", str(port),
+        cwd=tmp_path, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "GOALBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'goalbot.db'}", **env},
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            try:
+                async with http.get(base + "/healthz") as response:
+                    if response.status == 200:
+                        return process, base
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.2)
+    process.kill()
+    raise AssertionError((await process.stdout.read()).decode())
+
+
+async def stop(process: asyncio.subprocess.Process) -> str:
+    process.send_signal(signal.SIGTERM)
+    output = (await asyncio.wait_for(process.stdout.read(), 30)).decode()
+    assert await asyncio.wait_for(process.wait(), 30) == 0, output
+    return output
+
+
+async def test_serve_answers_signed_slack_requests_and_keeps_secrets_out_of_its_log(tmp_path):
+    fake = FakeSlack()
+    for user_id, (email, name) in PEOPLE.items():
+        fake.add_user(user_id, email, name)
+    await fake.start()
+    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": fake.api_url}
+    process, base = await start_serve(tmp_path, env)
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(base + "/healthz") as response:
+                assert await response.json() == {"status": "ok", "database": "ok", "platforms": ["slack"]}
+            body = command_body("/goals", "add Cut churn due:2027-03-31", "UANA", fake.response_url("cli"), "9.9.cli")
+            headers = {**sign(body), "Content-Type": "application/x-www-form-urlencoded"}
+            async with http.post(base + "/slack/events", data=body, headers=headers) as response:
+                assert response.status == 200
+            async with http.post(base + "/slack/events", data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}) as response:
+                assert response.status == 401
+        (answer,) = await fake.wait_responses(1, timeout=20)
+        assert "Added G-1 Cut churn" in text_of(answer[1])  # Ana is the first person: the admin
+    finally:
+        output = await stop(process)
+        await fake.close()
+    assert "listening on http://127.0.0.1" in output
+    assert BOT_TOKEN not in output and SIGNING_SECRET not in output
+
+
+async def test_serve_without_credentials_serves_only_health(tmp_path):
+    process, base = await start_serve(tmp_path, {"SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": "", "SLACK_APP_TOKEN": ""})
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(base + "/healthz") as response:
+                assert (await response.json())["platforms"] == []
+            async with http.post(base + "/slack/events", data=b"{}") as response:
+                assert response.status == 404
+    finally:
+        output = await stop(process)
+    assert "serving only /healthz" in output
