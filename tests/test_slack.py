@@ -216,11 +216,12 @@ async def test_sixty_goals_list_in_pages_and_the_tree_stays_within_fifty_blocks(
 
 
 async def test_a_storm_of_429s_loses_no_message_and_doubles_none(workspace, fake, org):
-    for user in ("UANA", "URAVI"):
+    await workspace.slack.stop()  # hold the outbox while the requests pile up
+    for user in ("UANA", "URAVI", "UNINA"):
         await workspace.command(user, f"add Goal from {user}")
-    await workspace.command("UNINA", "add Goal from Nina")
+    assert not fake.called("chat.postMessage")
     fake.rate_limited = 7  # the next seven Web API calls are refused with Retry-After: 1
-    workspace.slack.delivery.wake()
+    workspace.slack.start()
     await fake.wait_for(
         lambda: len([c for c in fake.called("chat.postMessage") if c.args["channel"] in ("UBO", "ULENA")]) >= 3,
         timeout=30, what="three approval requests",
