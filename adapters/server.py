@@ -61,7 +61,7 @@ async def build(
 
     async def stopped(_app: web.Application) -> None:
         if slack is not None:
-            await slack.stop()
+            await slack.close()
         if owns_db:
             await db.dispose()
 

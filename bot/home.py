@@ -35,22 +35,23 @@ async def alignment(session: AsyncSession, viewer: Viewer) -> tuple[int, int] | 
     return int(row[1]), int(row[0])
 
 
-async def pending_approvals(session: AsyncSession, viewer: Viewer) -> list[tuple[Goal, str]]:
-    """Goals proposed by the viewer's direct reports, waiting for the viewer."""
+async def pending_approvals(session: AsyncSession, viewer: Viewer, limit: int) -> tuple[list[tuple[Goal, str]], int]:
+    """The first `limit` goals proposed by the viewer's direct reports and waiting for the viewer, and how many wait."""
+    waiting = (
+        Goal.tenant_id == viewer.tenant.id,
+        Goal.status == "proposed",
+        Goal.awaiting == "manager",
+        Person.manager_id == viewer.id,
+    )
+    total = (
+        await session.execute(select(sa.func.count()).select_from(Goal).join(Person, Person.id == Goal.owner_person_id).where(*waiting))
+    ).scalar_one()
     rows = (
         await session.execute(
-            select(Goal, Person.name)
-            .join(Person, Person.id == Goal.owner_person_id)
-            .where(
-                Goal.tenant_id == viewer.tenant.id,
-                Goal.status == "proposed",
-                Goal.awaiting == "manager",
-                Person.manager_id == viewer.id,
-            )
-            .order_by(Goal.number)
+            select(Goal, Person.name).join(Person, Person.id == Goal.owner_person_id).where(*waiting).order_by(Goal.number).limit(limit)
         )
     ).all()
-    return [(goal, name) for goal, name in rows]
+    return [(goal, name) for goal, name in rows], int(total)
 
 
 async def _supports(session: AsyncSession, viewer: Viewer, goal: Goal) -> str:
@@ -63,25 +64,23 @@ async def _supports(session: AsyncSession, viewer: Viewer, goal: Goal) -> str:
 async def dashboard(session: AsyncSession, viewer: Viewer) -> Reply:
     """Everything a person looks at first, for a home tab or a `home` command."""
     builder = ReplyBuilder().add(Header(f"{viewer.person.name}'s goals"))
+    open_goals = (
+        Goal.tenant_id == viewer.tenant.id,
+        Goal.owner_person_id == viewer.id,
+        Goal.status.in_(("proposed", "active", "returned")),
+    )
+    count = (await session.execute(select(sa.func.count()).select_from(Goal).where(*open_goals))).scalar_one()
     mine = (
-        await session.execute(
-            select(Goal)
-            .where(
-                Goal.tenant_id == viewer.tenant.id,
-                Goal.owner_person_id == viewer.id,
-                Goal.status.in_(("proposed", "active", "returned")),
-            )
-            .order_by(Goal.number)
-        )
+        await session.execute(select(Goal).where(*open_goals).order_by(Goal.number).limit(MY_GOALS_SHOWN))
     ).scalars().all()
     if not mine:
         builder.add(Paragraph("You have no goals yet. Propose one: goals add <title> parent:G-<n>"))
-    for goal in mine[:MY_GOALS_SHOWN]:
+    for goal in mine:
         status = "" if goal.status == "active" else f"{goal.status} · "
         builder.add(ProgressLine(ref=goal.ref, label=goal.title, percent=goal.progress, health=goal.health,
                                  detail=status + await _supports(session, viewer, goal)))
-    if len(mine) > MY_GOALS_SHOWN:
-        builder.add(Context(f"and {len(mine) - MY_GOALS_SHOWN} more: goals list mine all"))
+    if count > len(mine):
+        builder.add(Context(f"and {count - len(mine)} more: goals list mine all"))
 
     current = await checkins.state(session, viewer)
     builder.add(Divider(), Header("Check-in"))
@@ -99,9 +98,9 @@ async def dashboard(session: AsyncSession, viewer: Viewer) -> Reply:
     if aligned is not None:
         linked, total = aligned
         rate = f"{round(100 * linked / total)}% ({linked} of {total} goals support a parent)" if total else "no open goals yet"
-        approvals = await pending_approvals(session, viewer)
-        builder.add(Divider(), Header("Your team"), Fields((("Alignment", rate), ("Waiting for you", str(len(approvals))))))
-        for goal, owner in approvals[:APPROVALS_SHOWN]:
+        approvals, waiting = await pending_approvals(session, viewer, APPROVALS_SHOWN)
+        builder.add(Divider(), Header("Your team"), Fields((("Alignment", rate), ("Waiting for you", str(waiting)))))
+        for goal, owner in approvals:
             builder.add(
                 Paragraph(f"{owner} proposed {goal.ref} {goal.title}"),
                 Buttons((
@@ -109,6 +108,6 @@ async def dashboard(session: AsyncSession, viewer: Viewer) -> Reply:
                     Button("Return", "goal.return", goal.ref, f"goals return {goal.ref} <reason>", "danger"),
                 )),
             )
-        if len(approvals) > APPROVALS_SHOWN:
-            builder.add(Context(f"and {len(approvals) - APPROVALS_SHOWN} more: goals list team"))
+        if waiting > len(approvals):
+            builder.add(Context(f"and {waiting - len(approvals)} more: goals list team"))
     return builder.build()

@@ -66,12 +66,12 @@ class FakeSlack:
     def response_url(self, name: str = "r1") -> str:
         return f"{self.url}/response/{name}"
 
-    async def start(self) -> None:
+    async def start(self, port: int | None = None) -> None:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response)
         app.router.add_get("/socket", self._socket)
-        self._server = TestServer(app, host="127.0.0.1")
+        self._server = TestServer(app, host="127.0.0.1", port=port)
         await self._server.start_server()
 
     async def close(self) -> None:

@@ -9,6 +9,7 @@ import re
 from datetime import timedelta
 from html import unescape
 
+import aiohttp
 import sqlalchemy as sa
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
@@ -19,7 +20,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import IntegrityError
 
-from adapters.settings import Settings
+from adapters.settings import SLACK_API_URL, Settings
 from adapters.slack import render
 from adapters.slack.delivery import SlackDelivery
 from adapters.slack.people import Profiles
@@ -35,6 +36,8 @@ log = logging.getLogger("goalbot.slack")
 # Scopes the bot needs; manifest.json asks for exactly these.
 BOT_SCOPES = ("chat:write", "commands", "im:history", "im:write", "users:read", "users:read.email")
 RATE_LIMIT_RETRIES = 4
+AFTER_ACK_CONCURRENCY = 8
+HOME_DEBOUNCE = 0.5
 INBOUND_KEPT = timedelta(days=2)
 
 
@@ -73,7 +76,11 @@ class SlackApp:
         self.profiles = Profiles()
         self.base_url = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+        # One connection pool for every Web API call and response URL, instead of one per call.
+        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
         self.client = self.web_client(None if settings.slack_oauth else token)
+        # Work done after the ack shares the process with the next acks; bound it so acks stay quick.
+        self.busy = asyncio.Semaphore(AFTER_ACK_CONCURRENCY)
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
         options: dict = {
             "client": self.client,
@@ -129,6 +136,7 @@ class SlackApp:
         return AsyncWebClient(
             token=token,
             base_url=self.base_url,
+            session=self.http,
             retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)],
         )
 
@@ -184,6 +192,17 @@ class SlackApp:
         self.delivery.wake()
         self.refresh_home(tenant, user_id)
 
+    async def respond(self, body: dict, reply: Reply, **options) -> None:
+        """Answer an interaction through its response_url (which only a signed Slack request carries)."""
+        url = body.get("response_url") or ""
+        if self.base_url == SLACK_API_URL and not url.startswith("https://hooks.slack.com/"):
+            log.warning("not answering to an unexpected response_url host")
+            return
+        payload = {"text": render.text(reply), "blocks": render.blocks(reply), **options}
+        async with self.http.post(url, json=payload) as response:
+            if response.status >= 400:
+                log.warning("response_url answered %s", response.status)
+
     async def dm(self, client: AsyncWebClient, user_id: str, reply: Reply) -> None:
         await client.chat_postMessage(channel=user_id, text=render.text(reply), blocks=render.blocks(reply))
 
@@ -197,12 +216,13 @@ class SlackApp:
 
     def refresh_home(self, tenant: str, user_id: str) -> None:
         """Redraw someone's Home tab soon; several changes in a row redraw it once."""
+        # Several changes within HOME_DEBOUNCE redraw the tab once.
         self._homes.add((tenant, user_id))
         if self._home_task is None or self._home_task.done():
             self._home_task = asyncio.get_running_loop().create_task(self._publish_homes())
 
     async def _publish_homes(self) -> None:
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(HOME_DEBOUNCE)
         while self._homes:
             tenant, user_id = self._homes.pop()
             try:
@@ -233,6 +253,10 @@ class SlackApp:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
+
+    async def close(self) -> None:
+        await self.stop()
+        await self.http.close()
 
     async def _housekeeping(self) -> None:
         while True:

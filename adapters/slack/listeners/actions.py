@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from adapters.slack import modals, render
+from adapters.slack import modals
 from adapters.slack.app import SlackApp, delivery_key
 from bot.commands import CheckIn
 from bot.errors import UserError
@@ -14,27 +14,26 @@ from bot.messages import Action, Address, Reply
 
 def register(app: AsyncApp, slack: SlackApp) -> None:
     @slack.listen("action", "goal.approve")
-    async def approve(ack, body, client, context, respond):
+    async def approve(ack, body, client, context):
         await ack()
-        if not await slack.claim(delivery_key(body)):
-            return
-        user_id = body["user"]["id"]
-        tenant = slack.tenant_for(context.team_id)
-        value = (body.get("actions") or [{}])[0].get("value", "")
-        try:
-            actor = await slack.actor(client, context.team_id, user_id)
-        except UserError as error:
-            await _tell(slack, client, body, respond, user_id, error.message)
-            return
-        reply = await slack.bot.act(Action(actor, "goal.approve", value, _address(body)))
-        if reply.error:
-            await _tell(slack, client, body, respond, user_id, reply)
-            return
-        container = body.get("container") or {}
-        if container.get("is_ephemeral") and body.get("response_url"):
-            await respond(text=render.text(reply), blocks=render.blocks(reply), replace_original=True)
-        # A message the bot sent is updated in place through the outbox.
-        await slack.after_write(tenant, user_id)
+        async with slack.busy:
+            if not await slack.claim(delivery_key(body)):
+                return
+            user_id = body["user"]["id"]
+            value = (body.get("actions") or [{}])[0].get("value", "")
+            try:
+                actor = await slack.actor(client, context.team_id, user_id)
+            except UserError as error:
+                await _tell(slack, client, body, user_id, Reply.failure(error.message))
+                return
+            reply = await slack.bot.act(Action(actor, "goal.approve", value, _address(body)))
+            if reply.error:
+                await _tell(slack, client, body, user_id, reply)
+                return
+            if (body.get("container") or {}).get("is_ephemeral") and body.get("response_url"):
+                await slack.respond(body, reply, replace_original=True)
+            # A message the bot sent is updated in place through the outbox.
+            await slack.after_write(slack.tenant_for(context.team_id), user_id)
 
     @slack.listen("action", "goal.return")
     async def return_goal(ack, body, client):
@@ -43,13 +42,13 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
         await client.views_open(trigger_id=body["trigger_id"], view=modals.return_goal(value[:20]))
 
     @slack.listen("action", "checkin.open")
-    async def open_checkin(ack, body, client, context, respond):
+    async def open_checkin(ack, body, client, context):
         await ack()
         user_id = body["user"]["id"]
         try:
             actor = await slack.actor(client, context.team_id, user_id)
         except UserError as error:
-            await _tell(slack, client, body, respond, user_id, error.message)
+            await _tell(slack, client, body, user_id, Reply.failure(error.message))
             return
         prompt = await slack.bot.run(actor, CheckIn())
         await client.views_open(trigger_id=body["trigger_id"], view=modals.check_in(prompt))
@@ -60,11 +59,9 @@ def _address(body: dict) -> Address:
     return Address("slack", channel)
 
 
-async def _tell(slack: SlackApp, client, body: dict, respond, user_id: str, what) -> None:
+async def _tell(slack: SlackApp, client, body: dict, user_id: str, reply: Reply) -> None:
     """An answer only the presser sees: in the conversation when there is one, else by DM."""
-    reply = what if isinstance(what, Reply) else Reply.failure(what)
     if body.get("response_url"):
-        await respond(text=render.text(reply), blocks=render.blocks(reply), response_type="ephemeral",
-                      replace_original=False)
+        await slack.respond(body, reply, response_type="ephemeral", replace_original=False)
     else:
         await slack.dm(client, user_id, reply)

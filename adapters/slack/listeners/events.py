@@ -16,17 +16,22 @@ CHECKIN_ANSWER = re.compile(r"^\s*g-?\d+\b", re.IGNORECASE)
 def register(app: AsyncApp, slack: SlackApp) -> None:
     @slack.listen("event", "app_home_opened")
     async def home_opened(body, event, client, context):
-        if event.get("tab") != "home" or not await slack.claim(delivery_key(body)):
+        if event.get("tab") != "home":
             return
-        await slack.publish_home(client, slack.tenant_for(context.team_id), event["user"])
+        async with slack.busy:
+            if await slack.claim(delivery_key(body)):
+                await slack.publish_home(client, slack.tenant_for(context.team_id), event["user"])
 
     @slack.listen("event", "message", manifest_name="message.im")
     async def direct_message(body, event, client, context):
         # Only people writing to the bot in its DM; edits, joins and bots' own posts are not commands.
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
-        if not await slack.claim(delivery_key(body)):
-            return
+        async with slack.busy:
+            if await slack.claim(delivery_key(body)):
+                await answer_direct_message(body, event, client, context)
+
+    async def answer_direct_message(body, event, client, context):
         text = (event.get("text") or "").strip()
         if CHECKIN_ANSWER.match(text):
             text = "checkin " + text

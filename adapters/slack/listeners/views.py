@@ -28,20 +28,20 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
         except UserError:
             pass  # not a form problem (say, a bad goal reference): answered below
         await ack()
-        if not await slack.claim(delivery_key(body) if body.get("trigger_id") else f"view:{view['id']}:{view.get('hash')}"):
-            return
-        tenant = slack.tenant_for(context.team_id)
-        try:
-            actor = await slack.actor(client, context.team_id, user_id)
-        except UserError as error:
-            await slack.dm(client, user_id, Reply.failure(error.message))
-            return
-        reply = await slack.bot.act(Action(actor, name, value, Address("slack", user_id), action_form))
-        # The outcome of a return shows on the updated request; everything else is told by DM.
-        if reply.error or name != modals.RETURN_GOAL:
-            await slack.dm(client, user_id, reply)
-        if not reply.error:
-            await slack.after_write(tenant, user_id)
+        async with slack.busy:
+            if not await slack.claim(delivery_key(body) if body.get("trigger_id") else f"view:{view['id']}:{view.get('hash')}"):
+                return
+            try:
+                actor = await slack.actor(client, context.team_id, user_id)
+            except UserError as error:
+                await slack.dm(client, user_id, Reply.failure(error.message))
+                return
+            reply = await slack.bot.act(Action(actor, name, value, Address("slack", user_id), action_form))
+            # The outcome of a return shows on the updated request; everything else is told by DM.
+            if reply.error or name != modals.RETURN_GOAL:
+                await slack.dm(client, user_id, reply)
+            if not reply.error:
+                await slack.after_write(slack.tenant_for(context.team_id), user_id)
 
     @slack.listen("view", modals.ADD_GOAL)
     async def add_goal(ack, body, client, context):

@@ -1,0 +1,203 @@
+"""How fast goalbot acknowledges Slack, next to a bare Bolt app that only acks.
+
+Starts three processes: a local fake Slack Web API, `goalbot serve` (the real
+command, on an SQLite file or the PostgreSQL you name) pointed at it, and a
+bare Bolt app whose `/goals` handler only calls `ack()`. Then sends signed
+`/goals list mine` and `/goals add ...` slash commands over loopback HTTP to
+both, at 1 and at 50 concurrent clients, and prints p50 and p99 of the time to
+the HTTP answer (the ack Slack waits 3 s for) and goalbot's p99 over the bare
+app's. goalbot does its work after the ack; that work runs in the same
+process while later requests arrive, so it is part of what is measured.
+
+    .venv/bin/python benchmarks/slack_ack.py [--requests 400] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import signal
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.fake_slack import BOT_TOKEN, SIGNING_SECRET, command_body, sign  # noqa: E402
+
+CONCURRENCY = (1, 50)
+COMMANDS = ("list mine", "add Cut churn to 3% due:2027-03-31")
+TARGET_RATIO = 1.5
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# The two helper servers, each run as `slack_ack.py --fake-slack PORT` / `--bare PORT` ----------
+
+
+async def run_fake_slack(port: int) -> None:
+    from tests.fake_slack import FakeSlack
+
+    fake = FakeSlack()
+    fake.add_user("UANA", "ana@example.com", "Ana Silva")
+    fake.add_user("UBO", "bo@example.com", "Bo Larsen")
+    await fake.start(port)
+    while True:
+        fake.calls.clear()  # keep memory flat over long runs
+        fake.responses.clear()
+        await asyncio.sleep(1)
+
+
+async def run_bare(port: int) -> None:
+    from aiohttp import web
+    from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+    from slack_bolt.async_app import AsyncApp
+
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=os.environ["SLACK_API_URL"])
+    app = AsyncApp(signing_secret=SIGNING_SECRET, client=client)
+
+    @app.command("/goals")
+    async def goals(ack):
+        await ack()
+
+    async def events(request):
+        return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
+
+    web_app = web.Application()
+    web_app.router.add_post("/slack/events", events)
+    web_app.router.add_get("/healthz", lambda request: web.json_response({"status": "ok"}))
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await asyncio.Event().wait()
+
+
+# The measurement ---------------------------------------------------------------------------
+
+
+async def wait_healthy(base: str, process: asyncio.subprocess.Process) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(300):
+            if process.returncode is not None:
+                raise SystemExit(f"{base} exited with {process.returncode}")
+            try:
+                async with http.get(base + "/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    raise SystemExit(f"{base} did not come up")
+
+
+async def measure(base: str, text: str, clients: int, requests: int, fake_url: str, counter) -> list[float]:
+    timings: list[float] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(requests):
+        queue.put_nowait(i)
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def client() -> None:
+            while not queue.empty():
+                queue.get_nowait()
+                n = next(counter)
+                body = command_body("/goals", text, "UANA", f"{fake_url}/response/b{n}", f"{n}.{time.time_ns()}.bench")
+                headers = {**sign(body), "Content-Type": "application/x-www-form-urlencoded"}
+                start = time.perf_counter()
+                async with http.post(base + "/slack/events", data=body, headers=headers) as response:
+                    await response.read()
+                    if response.status != 200:
+                        raise SystemExit(f"{base} answered {response.status}")
+                timings.append((time.perf_counter() - start) * 1000)
+
+        await asyncio.gather(*(client() for _ in range(clients)))
+    return timings
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+async def main(args: argparse.Namespace) -> None:
+    ports = {name: free_port() for name in ("fake", "goalbot", "bare")}
+    fake_url = f"http://127.0.0.1:{ports['fake']}"
+    workdir = tempfile.mkdtemp(prefix="goalbot-bench-")
+    database = args.database_url or f"sqlite:///{workdir}/goalbot.db"
+    env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+           "SLACK_API_URL": fake_url + "/api/", "GOALBOT_DATABASE_URL": database, "PYTHONPATH": str(ROOT)}
+    me = str(Path(__file__).resolve())
+    processes = [
+        await asyncio.create_subprocess_exec(sys.executable, me, "--fake-slack", str(ports["fake"]), env=env),
+        await asyncio.create_subprocess_exec(sys.executable, me, "--bare", str(ports["bare"]), env=env),
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "adapters.cli", "serve", "--port", str(ports["goalbot"]), env=env, cwd=workdir,
+            stderr=asyncio.subprocess.DEVNULL,
+        ),
+    ]
+    try:
+        bases = {name: f"http://127.0.0.1:{ports[name]}" for name in ("goalbot", "bare")}
+        for (name, base), process in zip(bases.items(), processes[2:0:-1]):
+            await wait_healthy(base, process)
+        counter = itertools.count()
+        # Warm both up; Ana joins goalbot (as its first person, its admin).
+        for name, base in bases.items():
+            await measure(base, "list mine", 1, 20, fake_url, counter)
+        print(f"goalbot on {database.split('@')[-1]}; {args.requests} requests per row; times to the ack, in ms")
+        print(f"{'command':<12} {'clients':>7} {'bare p50':>9} {'bare p99':>9} {'goalbot p50':>12} {'goalbot p99':>12} {'p99 ratio':>10}")
+        worst = 0.0
+        for text in COMMANDS:
+            for clients in CONCURRENCY:
+                results = {}
+                # Interleave the two so both see the same machine.
+                for name in ("bare", "goalbot", "bare", "goalbot"):
+                    results.setdefault(name, []).extend(
+                        await measure(bases[name], text, clients, args.requests // 2, fake_url, counter)
+                    )
+                    await asyncio.sleep(0.5)  # let goalbot finish the work it acked
+                bare, ours = results["bare"], results["goalbot"]
+                ratio = pct(ours, 99) / pct(bare, 99)
+                worst = max(worst, ratio)
+                label = "/goals " + text.split()[0]
+                print(f"{label:<12} {clients:>7} {statistics.median(bare):>9.1f} {pct(bare, 99):>9.1f} "
+                      f"{statistics.median(ours):>12.1f} {pct(ours, 99):>12.1f} {ratio:>9.2f}x")
+        print(f"worst p99 ratio {worst:.2f}x (target {TARGET_RATIO}x); Slack's limit is 3000 ms")
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:
+                process.kill()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--database-url", help="goalbot's database (default: a fresh SQLite file)")
+    parser.add_argument("--fake-slack", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--bare", type=int, help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.fake_slack:
+        asyncio.run(run_fake_slack(options.fake_slack))
+    elif options.bare:
+        asyncio.run(run_bare(options.bare))
+    else:
+        asyncio.run(main(options))
