@@ -115,7 +115,7 @@ def blocks(reply: Reply, limit: int = MESSAGE_BLOCKS) -> list[dict]:
         # Count what is left out in the core's own rows: a goal is one row, whatever its blocks.
         left = len({i for i in sources[kept:] if isinstance(reply.blocks[i], ProgressLine)})
         more = left + reply.more
-        note = f"… and {more} more. Narrow it down: goals list mine page:2, or goals tree G-<n> for one branch."
+        note = escape(f"… and {more} more that do not fit here; narrow it down (page:N, or goals tree G-<n> for one branch).")
         rendered = rendered[:kept] + [{"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}]
     return rendered
 
