@@ -23,6 +23,15 @@ PEOPLE = {
 }
 
 
+async def started_fake_slack() -> FakeSlack:
+    """A fake Slack that knows the people of the test org, serving on a free port."""
+    fake = FakeSlack()
+    for user_id, (email, name) in PEOPLE.items():
+        fake.add_user(user_id, email, name)
+    await fake.start()
+    return fake
+
+
 class SlackWorkspace:
     """A Slack workspace talking to goalbot over HTTP."""
 

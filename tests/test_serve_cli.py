@@ -12,8 +12,8 @@ import time
 import aiohttp
 import pytest
 
-from tests.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, command_body, sign
-from tests.slack_harness import PEOPLE, text_of
+from tests.fake_slack import BOT_TOKEN, SIGNING_SECRET, command_body, sign
+from tests.slack_harness import started_fake_slack, text_of
 
 
 def free_port() -> int:
@@ -51,10 +51,7 @@ async def stop(process: asyncio.subprocess.Process) -> str:
 
 
 async def test_serve_answers_signed_slack_requests_and_keeps_secrets_out_of_its_log(tmp_path):
-    fake = FakeSlack()
-    for user_id, (email, name) in PEOPLE.items():
-        fake.add_user(user_id, email, name)
-    await fake.start()
+    fake = await started_fake_slack()
     env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": fake.api_url}
     process, base = await start_serve(tmp_path, env)
     try:

@@ -9,16 +9,13 @@ import pytest
 from sqlmodel import select
 
 from storage.models import Goal, KeyResult, OutboxMessage
-from tests.fake_slack import FakeSlack
-from tests.slack_harness import PEOPLE, SlackWorkspace, text_of
+
+from tests.slack_harness import SlackWorkspace, started_fake_slack, text_of
 
 
 @pytest.fixture
 async def fake():
-    slack = FakeSlack()
-    for user_id, (email, name) in PEOPLE.items():
-        slack.add_user(user_id, email, name)
-    await slack.start()
+    slack = await started_fake_slack()
     yield slack
     await slack.close()
 

@@ -7,16 +7,13 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from tests.fake_slack import TEAM, FakeSlack
-from tests.slack_harness import PEOPLE, SlackWorkspace, text_of
+from tests.fake_slack import TEAM
+from tests.slack_harness import SlackWorkspace, started_fake_slack, text_of
 
 
 @pytest.fixture
 async def oauth(db):
-    fake = FakeSlack()
-    for user_id, (email, name) in PEOPLE.items():
-        fake.add_user(user_id, email, name)
-    await fake.start()
+    fake = await started_fake_slack()
     ws = SlackWorkspace(db, fake, SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="client-secret")
     ws.settings = ws.settings.model_copy(update={"slack_bot_token": None})
     await ws.start()

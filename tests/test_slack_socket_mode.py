@@ -7,16 +7,13 @@ from aiohttp.test_utils import TestServer
 
 from adapters.server import build, connect_socket_mode
 from adapters.settings import Settings
-from tests.fake_slack import BOT_TOKEN, TEAM, FakeSlack
-from tests.slack_harness import PEOPLE, text_of
+from tests.fake_slack import BOT_TOKEN, TEAM
+from tests.slack_harness import started_fake_slack, text_of
 
 
 @pytest.fixture
 async def socket_slack(org):
-    fake = FakeSlack()
-    for user_id, (email, name) in PEOPLE.items():
-        fake.add_user(user_id, email, name)
-    await fake.start()
+    fake = await started_fake_slack()
     settings = Settings(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN="xapp-1-test", SLACK_API_URL=fake.api_url)
     app, slack = await build(settings, socket_mode=True, db=org.db)
     server = TestServer(app, host="127.0.0.1")
