@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import browse, checkins, commands, goals, home, notify, views
@@ -31,6 +31,10 @@ class _Unknown(Exception):
 
 
 def _is_transient(error: DBAPIError) -> bool:
+    """Worth running the whole command again: a lock conflict, or a row someone else just inserted
+    (two first messages from one new person, say), which the retry will find instead of adding."""
+    if isinstance(error, IntegrityError):
+        return True
     text = str(error.orig).lower()
     return any(word in text for word in ("deadlock", "could not serialize", "database is locked"))
 

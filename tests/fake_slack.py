@@ -43,6 +43,7 @@ class FakeSlack:
     responses: list[tuple[str, dict]] = field(default_factory=list)  # response_url posts
     rate_limited: int = 0  # answer this many of the next calls with 429
     retry_after: int = 1
+    drop: set[str] = field(default_factory=set)  # methods whose next call loses its connection mid-way
     envelopes_acked: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -120,6 +121,10 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                      headers={"Retry-After": str(self.retry_after)})
         self.calls.append(Call(method, args, token))
+        if method in self.drop:
+            self.drop.discard(method)
+            request.transport.close()  # the call arrived; its answer never leaves
+            raise ConnectionResetError("dropped")
         handler = getattr(self, "m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})

@@ -374,3 +374,70 @@ async def test_a_direct_message_is_a_command_and_bots_own_messages_are_ignored(w
     await workspace.event(ours, "EvOurs")
     reply = await fake.wait_for(lambda: [c for c in fake.called("chat.postMessage") if c.args["channel"] == "DANA"])
     assert len(reply) == 1 and "Proposed G-1 Plan Q3" in text_of(reply[0].args)
+
+
+async def test_a_message_whose_answer_was_lost_is_not_sent_again(workspace, fake, org):
+    fake.drop.add("chat.postMessage")
+    await workspace.command("UANA", "add Cut churn")
+    await fake.wait_calls("chat.postMessage")
+
+    async def state():
+        async with org.db.transaction(write=False) as session:
+            return (await session.execute(select(OutboxMessage.state))).scalar_one()
+
+    for _ in range(100):
+        if await state() != "sending" and await state() != "pending":
+            break
+        await asyncio.sleep(0.05)
+    assert await state() == "uncertain"
+    await workspace.slack.delivery.deliver_due()
+    assert len(fake.called("chat.postMessage")) == 1  # Slack may have it: not posted twice
+
+
+async def test_the_time_zone_comes_from_the_slack_profile(workspace, fake, org):
+    fake.users["UBO"]["tz"] = "America/Chicago"
+    await workspace.command("UBO", "settings timezone Europe/Copenhagen")  # any write refreshes it first
+    async with org.db.transaction(write=False) as session:
+        from storage.models import Person
+
+        bo = (await session.execute(select(Person).where(Person.email == "bo@example.com"))).scalar_one()
+    assert bo.timezone == "Europe/Copenhagen"  # what he set wins over the profile for this command
+    await workspace.command("UBO", "away off")
+    async with org.db.transaction(write=False) as session:
+        bo = await session.get(type(bo), bo.id)
+    assert bo.timezone == "America/Chicago"
+    assert len(fake.called("users.info")) == 1  # the profile is cached between commands
+
+
+async def test_every_command_of_the_language_works_from_slack(workspace, fake, org):
+    await org.say("maya@example.com", "goals add Grow revenue 30% level:company")
+    steps = [
+        ("UBO", "add Platform reliability level:team parent:G-1", "Proposed G-2"),
+        ("UOMAR", "approve G-2", "Approved G-2"),
+        ("UBO", "assign Halve p99 latency owner:<@UANA|ana> parent:G-2", "Assigned G-3"),
+        ("UANA", "approve G-3", "Accepted G-3"),
+        ("UANA", "add Write the runbook", "Proposed G-4"),
+        ("UBO", "return G-4 needs a measure", "Returned G-4"),
+        ("UANA", "add Cut churn", "Proposed G-5"),
+        ("UBO", "approve G-5", "Approved G-5"),
+        ("UANA", "link G-5 G-2", "now supports G-2 Platform reliability"),
+        ("UANA", "unlink G-5", "G-5"),
+        ("UANA", "progress G-5 40 at-risk waiting on legal", "40%"),
+        ("UANA", "kr add G-3 p99 latency 400->200 ms", "Added key result G-3.1"),
+        ("UANA", "kr G-3.1 300", "Updated G-3.1"),
+        ("UANA", "milestone add G-3 Profile the hot path due:2027-02-01", "Added milestone 1"),
+        ("UANA", "show G-3", "Halve p99 latency"),
+        ("UANA", "tree G-1", "G-3"),
+        ("UANA", "list team", "G-5"),
+        ("UANA", "list <@UBO|bo>", "Bo Larsen"),
+        ("UANA", "done G-5", "achieved"),
+        ("UANA", "archive G-3", "archived"),
+        ("UANA", "kudos <@URAVI|ravi> thanks for the review", "Kudos to Ravi Patel"),
+        ("UANA", "settings checkin friday 16:00 biweekly", "Friday 16:00, biweekly"),
+        ("UANA", "away until 2099-01-05", "No check-ins until 2099-01-05"),
+        ("UANA", "help progress", "goals progress G-12"),
+        ("UANA", "frobnicate", "I don't know the command"),
+    ]
+    for user, text, expected in steps:
+        answer = await workspace.command(user, text)
+        assert expected in text_of(answer), (text, text_of(answer))

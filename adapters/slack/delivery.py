@@ -18,6 +18,7 @@ from datetime import timedelta
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from adapters.slack import render
@@ -199,12 +200,10 @@ class SlackDelivery:
                 if channel and ts and not item.replaces:
                     row.channel, row.message_id = channel, ts
             if identity:
-                known = (
-                    await session.execute(
-                        select(Identity).where(
-                            Identity.tenant_id == item.tenant_id, Identity.platform == "slack", Identity.external_id == identity
-                        )
-                    )
-                ).scalar_one_or_none()
-                if known is None:
-                    session.add(Identity(tenant_id=item.tenant_id, person_id=item.person_id, platform="slack", external_id=identity))
+                # The person may be joining through their own first message at this very moment.
+                try:
+                    async with session.begin_nested():
+                        session.add(Identity(tenant_id=item.tenant_id, person_id=item.person_id, platform="slack",
+                                             external_id=identity))
+                except IntegrityError:
+                    pass
