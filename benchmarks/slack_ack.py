@@ -9,7 +9,9 @@ the HTTP answer (the ack Slack waits 3 s for) and goalbot's p99 over the bare
 app's. goalbot does its work after the ack; that work runs in the same
 process while later requests arrive, so it is part of what is measured.
 
-    .venv/bin/python benchmarks/slack_ack.py [--requests 400] [--database-url URL]
+    .venv/bin/python benchmarks/slack_ack.py [--requests 400] [--postgres postgresql://postgres@127.0.0.1/test]
+
+With --postgres, goalbot runs on a scratch database made on that server (and dropped after).
 """
 
 from __future__ import annotations
@@ -129,16 +131,58 @@ async def measure(base: str, text: str, clients: int, requests: int, fake_url: s
     return timings
 
 
+async def drained(fake_url: str, answered: int) -> None:
+    """Wait until goalbot has answered every command it acknowledged, so batches do not overlap."""
+    async with aiohttp.ClientSession() as http:
+        for _ in range(1200):
+            async with http.get(fake_url + "/stats") as response:
+                if (await response.json())["responses"] >= answered:
+                    return
+            await asyncio.sleep(0.05)
+    raise SystemExit(f"goalbot did not answer {answered} commands within a minute")
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+async def scratch_postgres(server_url: str):
+    """A new, migrated database on the server; returns (drop it, its URL)."""
+    import uuid
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    from storage.database import Database
+    from storage.migrate import upgrade
+
+    url = make_url(server_url)
+    name = f"goalbot_bench_{uuid.uuid4().hex[:8]}"
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    admin = await asyncpg.connect(dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    database_url = url.set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
+    db = Database(database_url)
+    await upgrade(db)
+    await db.dispose()
+
+    async def drop() -> None:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+    return drop, database_url
 
 
 async def main(args: argparse.Namespace) -> None:
     ports = {name: free_port() for name in ("fake", "goalbot", "bare")}
     fake_url = f"http://127.0.0.1:{ports['fake']}"
     workdir = tempfile.mkdtemp(prefix="goalbot-bench-")
-    database = args.database_url or f"sqlite:///{workdir}/goalbot.db"
+    scratch = None
+    if args.postgres:
+        scratch, database = await scratch_postgres(args.postgres)
+    else:
+        database = f"sqlite:///{workdir}/goalbot.db"
     env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
            "SLACK_API_URL": fake_url + "/api/", "GOALBOT_DATABASE_URL": database, "PYTHONPATH": str(ROOT)}
     me = str(Path(__file__).resolve())
@@ -158,7 +202,9 @@ async def main(args: argparse.Namespace) -> None:
         # Warm both up; Ana joins goalbot (as its first person, its admin).
         for name, base in bases.items():
             await measure(base, "list mine", 1, 20, fake_url, counter)
-        print(f"goalbot on {database.split('@')[-1]}; {args.requests} requests per row; times to the ack, in ms")
+        answered = 20
+        await drained(fake_url, answered)
+        print(f"goalbot on {'PostgreSQL' if scratch else 'SQLite'}; {args.requests} requests per row; times to the ack, in ms")
         print(f"{'command':<12} {'clients':>7} {'bare p50':>9} {'bare p99':>9} {'goalbot p50':>12} {'goalbot p99':>12} {'p99 ratio':>10}")
         worst = 0.0
         for text in COMMANDS:
@@ -169,7 +215,9 @@ async def main(args: argparse.Namespace) -> None:
                     results.setdefault(name, []).extend(
                         await measure(bases[name], text, clients, args.requests // 2, fake_url, counter)
                     )
-                    await asyncio.sleep(0.5)  # let goalbot finish the work it acked
+                    if name == "goalbot":
+                        answered += args.requests // 2
+                        await drained(fake_url, answered)
                 bare, ours = results["bare"], results["goalbot"]
                 ratio = pct(ours, 99) / pct(bare, 99)
                 worst = max(worst, ratio)
@@ -186,12 +234,14 @@ async def main(args: argparse.Namespace) -> None:
                 await asyncio.wait_for(process.wait(), 10)
             except TimeoutError:
                 process.kill()
+        if scratch:
+            await scratch()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=400)
-    parser.add_argument("--database-url", help="goalbot's database (default: a fresh SQLite file)")
+    parser.add_argument("--postgres", help="run goalbot on a scratch database on this PostgreSQL server")
     parser.add_argument("--fake-slack", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--bare", type=int, help=argparse.SUPPRESS)
     options = parser.parse_args()

@@ -43,7 +43,8 @@ class FakeSlack:
     responses: list[tuple[str, dict]] = field(default_factory=list)  # response_url posts
     rate_limited: int = 0  # answer this many of the next calls with 429
     retry_after: int = 1
-    drop: set[str] = field(default_factory=set)  # methods whose next call loses its connection mid-way
+    drop: set[str] = field(default_factory=set)
+    response_count: int = 0  # methods whose next call loses its connection mid-way
     envelopes_acked: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -72,6 +73,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response)
         app.router.add_get("/socket", self._socket)
+        app.router.add_get("/stats", lambda request: web.json_response({"responses": self.response_count}))
         self._server = TestServer(app, host="127.0.0.1", port=port)
         await self._server.start_server()
 
@@ -177,6 +179,7 @@ class FakeSlack:
 
     async def _response(self, request: web.Request) -> web.Response:
         self.responses.append((request.match_info["name"], await request.json()))
+        self.response_count += 1
         return web.Response(text="ok")
 
     # Socket Mode ------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import re
@@ -79,8 +80,11 @@ class SlackApp:
         # One connection pool for every Web API call and response URL, instead of one per call.
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
         self.client = self.web_client(None if settings.slack_oauth else token)
-        # Work done after the ack shares the process with the next acks; bound it so acks stay quick.
-        self.busy = asyncio.Semaphore(AFTER_ACK_CONCURRENCY)
+        # Work done after an ack shares the process with the next acks, so it is bounded.
+        self._after_ack = asyncio.Semaphore(AFTER_ACK_CONCURRENCY)
+        self._acking = 0
+        self._one_lane = asyncio.Semaphore(1)
+        self._work: set[asyncio.Task] = set()
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
         options: dict = {
             "client": self.client,
@@ -155,6 +159,37 @@ class SlackApp:
         return self.web_client(bot.bot_token) if bot and bot.bot_token else None
 
     # Taking requests in --------------------------------------------------------------
+
+    def spawn(self, work) -> None:
+        """Run a coroutine in the background, kept until it ends and awaited on shutdown."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._work.add(task)
+        task.add_done_callback(self._work_done)
+
+    def _work_done(self, task: asyncio.Task) -> None:
+        self._work.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("Slack request failed after its ack", exc_info=task.exception())
+
+    @contextlib.contextmanager
+    def acking(self):
+        """Around a request at the door, until it has its answer."""
+        self._acking += 1
+        try:
+            yield
+        finally:
+            self._acking -= 1
+
+    @contextlib.asynccontextmanager
+    async def after_ack(self):
+        """Around the work a listener does after its ack: a few at a time, and one at a time while
+        requests wait at the door, so acks keep their turn without starving the work."""
+        async with self._after_ack:
+            if self._acking:
+                async with self._one_lane:
+                    yield
+            else:
+                yield
 
     async def claim(self, key: str) -> bool:
         """True the first time a delivery is seen; a retry or replay gets False and does nothing."""
@@ -248,6 +283,9 @@ class SlackApp:
             self._tasks.add(task)
 
     async def stop(self) -> None:
+        # Requests already acknowledged finish their work first: Slack will not send them again.
+        if self._work:
+            await asyncio.wait(list(self._work), timeout=10)
         tasks = [*self._tasks, *([self._home_task] if self._home_task else [])]
         for task in tasks:
             task.cancel()

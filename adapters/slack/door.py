@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import time
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -30,10 +32,29 @@ def signature_ok(secret: str, headers, body: bytes, now: float | None = None) ->
     return hmac.compare_digest(expected, signature)
 
 
+def acknowledged_empty(body: str, content_type: str) -> bool:
+    """A slash command or a block action: requests whose ack never carries a body."""
+    if content_type != "application/x-www-form-urlencoded":
+        return False
+    if body.startswith("payload=") or "&payload=" in body:
+        form = dict(parse_qsl(body))
+        try:
+            return json.loads(form.get("payload", "")).get("type") == "block_actions"
+        except (ValueError, AttributeError):
+            return False
+    form = dict(parse_qsl(body))
+    return bool(form.get("command")) and "ssl_check" not in form
+
+
 def routes(slack: SlackApp) -> list[web.RouteDef]:
     secret = slack.settings.slack_signing_secret.get_secret_value() if slack.settings.slack_signing_secret else ""
 
     async def events(request: web.Request) -> web.Response:
+        # Until this request has its answer, work acknowledged earlier waits its turn.
+        with slack.acking():
+            return await take(request)
+
+    async def take(request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > MAX_BODY:
             return web.Response(status=413, text="too large")
         body = await request.content.read(MAX_BODY + 1)
@@ -46,9 +67,13 @@ def routes(slack: SlackApp) -> list[web.RouteDef]:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return web.Response(status=400, text="not UTF-8")
-        response = await slack.app.async_dispatch(
-            AsyncBoltRequest(body=text, query=request.query_string, headers=dict(request.headers))
-        )
+        bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=dict(request.headers))
+        if acknowledged_empty(text, request.content_type):
+            # A slash command or a button press is acknowledged with an empty 200 whatever
+            # happens next, so it gets it now; Bolt runs its listener (which acks too) right after.
+            slack.spawn(slack.app.async_dispatch(bolt_request))
+            return web.Response(status=200)
+        response = await slack.app.async_dispatch(bolt_request)
         if response.status == 404:
             # Something we do not handle (an event we did not ask for): Slack only needs to know it arrived.
             return web.Response(status=200)

@@ -16,7 +16,7 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
     @slack.listen("action", "goal.approve")
     async def approve(ack, body, client, context):
         await ack()
-        async with slack.busy:
+        async with slack.after_ack():
             if not await slack.claim(delivery_key(body)):
                 return
             user_id = body["user"]["id"]

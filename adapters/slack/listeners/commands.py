@@ -18,7 +18,7 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
             if await slack.claim(delivery_key(body)):
                 await client.views_open(trigger_id=body["trigger_id"], view=modals.add_goal())
             return
-        async with slack.busy:
+        async with slack.after_ack():
             if not await slack.claim(delivery_key(body)):
                 return
             user_id = body["user_id"]

@@ -18,7 +18,7 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
     async def home_opened(body, event, client, context):
         if event.get("tab") != "home":
             return
-        async with slack.busy:
+        async with slack.after_ack():
             if await slack.claim(delivery_key(body)):
                 await slack.publish_home(client, slack.tenant_for(context.team_id), event["user"])
 
@@ -27,7 +27,7 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
         # Only people writing to the bot in its DM; edits, joins and bots' own posts are not commands.
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
-        async with slack.busy:
+        async with slack.after_ack():
             if await slack.claim(delivery_key(body)):
                 await answer_direct_message(body, event, client, context)
 

@@ -28,7 +28,7 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
         except UserError:
             pass  # not a form problem (say, a bad goal reference): answered below
         await ack()
-        async with slack.busy:
+        async with slack.after_ack():
             if not await slack.claim(delivery_key(body) if body.get("trigger_id") else f"view:{view['id']}:{view.get('hash')}"):
                 return
             try:
