@@ -81,7 +81,10 @@ async def run_bare(port: int) -> None:
 
     web_app = web.Application()
     web_app.router.add_post("/slack/events", events)
-    web_app.router.add_get("/healthz", lambda request: web.json_response({"status": "ok"}))
+    async def healthz(request):
+        return web.json_response({"status": "ok"})
+
+    web_app.router.add_get("/healthz", healthz)
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()

@@ -73,7 +73,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response)
         app.router.add_get("/socket", self._socket)
-        app.router.add_get("/stats", lambda request: web.json_response({"responses": self.response_count}))
+        app.router.add_get("/stats", self._stats)
         self._server = TestServer(app, host="127.0.0.1", port=port)
         await self._server.start_server()
 
@@ -176,6 +176,9 @@ class FakeSlack:
 
     def m_apps_connections_open(self, args):
         return {"ok": True, "url": self.url.replace("http://", "ws://") + "/socket"}
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response({"responses": self.response_count})
 
     async def _response(self, request: web.Request) -> web.Response:
         self.responses.append((request.match_info["name"], await request.json()))
