@@ -16,10 +16,12 @@ MANIFEST = json.loads((Path(__file__).resolve().parent.parent / "manifest.json")
 
 
 @pytest.fixture
-async def registered(db) -> dict[str, set[str]]:
+async def registered(db):
     settings = Settings(SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="shh", SLACK_SIGNING_SECRET="secret",
                         SLACK_API_URL="http://127.0.0.1:9/api/")
-    return SlackApp(settings, Bot(db), db).registered
+    slack = SlackApp(settings, Bot(db), db)
+    yield slack.registered
+    await slack.close()
 
 
 def test_the_manifest_is_a_complete_app_manifest():

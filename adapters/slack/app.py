@@ -71,6 +71,8 @@ class SlackApp:
     """Holds the Bolt app and what its listeners share: the core, the profiles, the outbox worker."""
 
     def __init__(self, settings: Settings, bot: Bot, db: Database, *, socket_mode: bool = False) -> None:
+        if not settings.slack_signing_secret and not socket_mode:
+            raise ValueError("SLACK_SIGNING_SECRET is needed to receive Slack's requests over HTTP.")
         self.settings = settings
         self.bot = bot
         self.db = db
@@ -112,8 +114,6 @@ class SlackApp:
                     redirect_uri_path="/slack/oauth_redirect",
                 ),
             )
-        if not secret and not socket_mode:
-            raise ValueError("SLACK_SIGNING_SECRET is needed to receive Slack's requests over HTTP.")
         self.app = AsyncApp(**options)
         self.delivery = SlackDelivery(db, self.client_for, on_delivered=self.refresh_home)
         self._homes: set[tuple[str, str]] = set()
