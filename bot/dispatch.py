@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 
+import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,10 +15,35 @@ from bot.errors import UserError
 from bot.messages import Action, Actor, IncomingMessage, Reply
 from bot.people import Viewer, find_viewer, join, refresh_profile, valid_timezone
 from storage.database import Database
-from storage.models import utcnow
+from storage.models import InboundDelivery, utcnow
 
 log = logging.getLogger("goalbot.core")
 RETRIES = 3
+
+
+async def _first_run(session: AsyncSession, platform: str, delivery_id: str) -> bool:
+    """Mark the delivery done with this transaction; False when an earlier run already did it."""
+    result = await session.execute(
+        sa.update(InboundDelivery)
+        .where(
+            InboundDelivery.platform == platform,
+            InboundDelivery.delivery_key == delivery_id[:200],
+            InboundDelivery.done_at.is_(None),
+        )
+        .values(done_at=utcnow(), payload=None)
+        .returning(InboundDelivery.id)
+    )
+    if result.first() is not None:
+        return True
+    # Either never recorded (nothing to guard) or recorded and done already.
+    done = (
+        await session.execute(
+            sa.select(InboundDelivery.id).where(
+                InboundDelivery.platform == platform, InboundDelivery.delivery_key == delivery_id[:200]
+            )
+        )
+    ).first()
+    return done is None
 
 
 class _Home:
@@ -53,7 +79,7 @@ class Bot:
             command = commands.parse(message.text)
         except UserError as error:
             return Reply.failure(error.message)
-        return await self.run(message.actor, command)
+        return await self.run(message.actor, command, message.delivery_id)
 
     async def act(self, action: Action) -> Reply:
         """A button press or form: the action names a command; the verified actor decides who does it."""
@@ -61,7 +87,7 @@ class Bot:
             command = self.command_for(action)
         except UserError as error:
             return Reply.failure(error.message)
-        return await self.run(action.actor, command)
+        return await self.run(action.actor, command, action.delivery_id)
 
     @staticmethod
     def command_for(action: Action) -> Command:
@@ -96,7 +122,9 @@ class Bot:
             viewer = await find_viewer(session, actor) or await join(session, actor)
             return await browse.goal_choices(session, viewer, query)
 
-    async def run(self, actor: Actor, command: Command | _Home) -> Reply:
+    async def run(self, actor: Actor, command: Command | _Home, delivery_id: str | None = None) -> Reply:
+        """Run one command in one transaction; `delivery_id` (the platform's) is marked done in it,
+        so a request run again after a crash cannot apply twice."""
         write = command.writes
         for attempt in range(RETRIES):
             try:
@@ -108,6 +136,8 @@ class Bot:
                         viewer = await join(session, actor)
                     if write:
                         await refresh_profile(session, viewer, actor)
+                        if delivery_id is not None and not await _first_run(session, actor.platform, delivery_id):
+                            return Reply.text("That was done already.")
                     return await self._execute(session, viewer, command)
             except _Unknown:
                 write = True

@@ -225,7 +225,11 @@ class GoalEvent(SQLModel, table=True):
 
 
 class InboundDelivery(SQLModel, table=True):
-    """A platform request already taken in, by its delivery id, so a retry or replay does nothing twice."""
+    """A platform request already taken in, by its delivery id, so a retry or replay does nothing twice.
+
+    `payload` keeps what the person sent until `done_at` is set; a request whose work was
+    cut short (a crash, a restart) is run again from it.
+    """
 
     __tablename__ = "inbound_delivery"
     __table_args__ = (sa.UniqueConstraint("platform", "delivery_key", name="uq_inbound_delivery_platform_key"),)
@@ -234,6 +238,9 @@ class InboundDelivery(SQLModel, table=True):
     platform: str = Field(max_length=20)
     delivery_key: str = Field(max_length=200)
     received_at: datetime = Field(default_factory=utcnow, index=True)
+    payload: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
+    done_at: datetime | None = None
+    attempts: int = Field(default=1)
 
 
 OUTBOX_STATES = ("pending", "sending", "sent", "failed", "uncertain", "cancelled")

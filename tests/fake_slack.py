@@ -43,7 +43,7 @@ class FakeSlack:
     responses: list[tuple[str, dict]] = field(default_factory=list)  # response_url posts
     rate_limited: int = 0  # answer this many of the next calls with 429
     retry_after: int = 1
-    drop: set[str] = field(default_factory=set)
+    drop: list[str] = field(default_factory=list)  # each entry: that method's next call loses its connection
     response_count: int = 0  # methods whose next call loses its connection mid-way
     envelopes_acked: list[dict] = field(default_factory=list)
 
@@ -124,7 +124,7 @@ class FakeSlack:
                                      headers={"Retry-After": str(self.retry_after)})
         self.calls.append(Call(method, args, token))
         if method in self.drop:
-            self.drop.discard(method)
+            self.drop.remove(method)
             request.transport.close()  # the call arrived; its answer never leaves
             raise ConnectionResetError("dropped")
         handler = getattr(self, "m_" + method.replace(".", "_"), None)

@@ -377,7 +377,7 @@ async def test_a_direct_message_is_a_command_and_bots_own_messages_are_ignored(w
 
 
 async def test_a_message_whose_answer_was_lost_is_not_sent_again(workspace, fake, org):
-    fake.drop.add("chat.postMessage")
+    fake.drop.append("chat.postMessage")
     await workspace.command("UANA", "add Cut churn")
     await fake.wait_calls("chat.postMessage")
 
@@ -441,3 +441,52 @@ async def test_every_command_of_the_language_works_from_slack(workspace, fake, o
     for user, text, expected in steps:
         answer = await workspace.command(user, text)
         assert expected in text_of(answer), (text, text_of(answer))
+
+
+async def test_a_command_cut_short_is_run_again_once_after_a_restart(workspace, fake, org):
+    import sqlalchemy as sa
+
+    from storage.models import InboundDelivery, utcnow
+
+    # The work after the ack dies half-way, as in a crash (twice: the HTTP client retries a GET once).
+    fake.drop.extend(["users.info", "users.info"])
+    status, _ = await workspace.post(
+        __import__("tests.fake_slack", fromlist=["command_body"]).command_body(
+            "/goals", "add Cut churn", "UANA", fake.response_url("cut"), "77.1.cut"
+        )
+    )
+    assert status == 200
+    await fake.wait_calls("users.info")
+    await asyncio.sleep(0.2)
+    assert await goal_count(org.db) == 0 and fake.responses == []
+    async with org.db.transaction(write=False) as session:
+        row = (await session.execute(sa.select(InboundDelivery))).scalar_one()
+    assert row.done_at is None and "Cut churn" in row.payload
+    assert await workspace.slack.recover() == 0  # too recent: the first run may still be going
+    async with org.db.transaction() as session:
+        row = (await session.execute(sa.select(InboundDelivery))).scalar_one()
+        row.received_at = utcnow() - __import__("datetime").timedelta(minutes=2)
+
+    assert await workspace.slack.recover() == 1
+    (answer,) = await fake.wait_responses(1)
+    assert answer[0] == "cut" and "Proposed G-1 Cut churn" in text_of(answer[1])
+    assert await workspace.slack.recover() == 0
+    await fake.wait_calls("chat.postMessage")  # the manager is asked once
+    assert await goal_count(org.db) == 1
+    async with org.db.transaction(write=False) as session:
+        row = (await session.execute(sa.select(InboundDelivery))).scalar_one()
+    assert row.done_at is not None and row.payload is None
+
+
+async def test_a_request_cannot_pretend_to_be_one_goalbot_runs_again(workspace, fake, org):
+    from tests.fake_slack import command_body, sign
+
+    body = command_body("/goals", "add Cut churn", "UANA", fake.response_url("first"), "88.1.x")
+    await workspace.post(body)
+    await fake.wait_responses(1)
+    again = command_body("/goals", "add Cut churn", "UANA", fake.response_url("again"), "88.1.x")
+    headers = {**sign(again), "X-Goalbot-Replay": "trigger:88.1.x"}
+    assert (await workspace.post(again, headers))[0] == 200
+    await workspace.command("UANA", "help")
+    assert [name for name, _ in fake.responses if name == "again"] == []
+    assert await goal_count(org.db) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import re
 from datetime import timedelta
@@ -15,11 +16,13 @@ import sqlalchemy as sa
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
 
 from adapters.settings import SLACK_API_URL, Settings
 from adapters.slack import render
@@ -40,6 +43,11 @@ RATE_LIMIT_RETRIES = 4
 AFTER_ACK_CONCURRENCY = 8
 HOME_DEBOUNCE = 0.5
 INBOUND_KEPT = timedelta(days=2)
+# Unfinished requests are run again after a minute, while their response_url (30 minutes) still works.
+RECOVER_AFTER = timedelta(minutes=1)
+RECOVER_WITHIN = timedelta(minutes=25)
+RECOVER_ATTEMPTS = 3
+REPLAY_HEADER = "x-goalbot-replay"
 
 
 def delivery_key(body: dict, raw: str | None = None) -> str:
@@ -91,8 +99,9 @@ class SlackApp:
         options: dict = {
             "client": self.client,
             "signing_secret": secret or "",
-            # Socket Mode has no signatures; over HTTP the door and Bolt both check them.
-            "request_verification_enabled": not socket_mode,
+            # The door checks every signature over HTTP (Socket Mode has none); requests run again
+            # after a restart are our own, with their old timestamps.
+            "request_verification_enabled": False,
             "process_before_response": False,
             "raise_error_for_unhandled_request": False,
         }
@@ -191,15 +200,62 @@ class SlackApp:
             else:
                 yield
 
-    async def claim(self, key: str) -> bool:
+    async def claim(self, key: str, payload: str | None = None) -> bool:
         """True the first time a delivery is seen; a retry or replay gets False and does nothing."""
         try:
             async with self.db.transaction(write=True) as session:
-                session.add(InboundDelivery(platform="slack", delivery_key=key[:200]))
+                session.add(InboundDelivery(platform="slack", delivery_key=key[:200], payload=payload))
         except IntegrityError:
             log.info("ignoring a repeated Slack delivery %s", key)
             return False
         return True
+
+    @contextlib.asynccontextmanager
+    async def taking(self, body: dict, request, *, keep: bool = True):
+        """Claim a delivery and yield whether this process does its work; the work that ends
+        without an error marks it done. Kept payloads of unfinished work are run again by `recover`."""
+        key = delivery_key(body)
+        replayed = (request.headers.get(REPLAY_HEADER) or [None])[0] == key if request is not None else False
+        mine = replayed or await self.claim(key, json.dumps(body) if keep else None)
+        yield mine
+        if mine:
+            async with self.db.transaction(write=True) as session:
+                await session.execute(
+                    sa.update(InboundDelivery)
+                    .where(InboundDelivery.platform == "slack", InboundDelivery.delivery_key == key[:200])
+                    .values(done_at=utcnow(), payload=None)
+                )
+
+    async def recover(self) -> int:
+        """Run again the requests acknowledged but never finished (the process stopped mid-way)."""
+        now = utcnow()
+        async with self.db.transaction(write=True) as session:
+            query = (
+                select(InboundDelivery)
+                .where(
+                    InboundDelivery.platform == "slack",
+                    InboundDelivery.done_at.is_(None),
+                    InboundDelivery.payload.is_not(None),
+                    InboundDelivery.received_at < now - RECOVER_AFTER,
+                    InboundDelivery.received_at > now - RECOVER_WITHIN,
+                    InboundDelivery.attempts < RECOVER_ATTEMPTS,
+                )
+                .order_by(InboundDelivery.id)
+                .limit(50)
+            )
+            if not self.db.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            rows = (await session.execute(query)).scalars().all()
+            work = []
+            for row in rows:
+                row.attempts += 1
+                work.append((row.delivery_key, row.payload))
+        for key, payload in work:
+            log.warning("running again Slack request %s, cut short earlier", key)
+            self.spawn(self.app.async_dispatch(AsyncBoltRequest(
+                body=payload, headers={"content-type": "application/json", REPLAY_HEADER: key},
+            )))
+        return len(work)
 
     async def forget_old_deliveries(self) -> None:
         async with self.db.transaction(write=True) as session:
@@ -297,9 +353,13 @@ class SlackApp:
         await self.http.close()
 
     async def _housekeeping(self) -> None:
+        rounds = 0
         while True:
             try:
-                await self.forget_old_deliveries()
+                await self.recover()
+                if rounds % 120 == 0:
+                    await self.forget_old_deliveries()
             except Exception:  # noqa: BLE001
-                log.exception("clearing old Slack deliveries failed")
-            await asyncio.sleep(3600)
+                log.exception("Slack housekeeping failed")
+            rounds += 1
+            await asyncio.sleep(RECOVER_AFTER.total_seconds() / 2)

@@ -13,7 +13,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from adapters.slack.app import SlackApp
+from adapters.slack.app import REPLAY_HEADER, SlackApp
 
 log = logging.getLogger("goalbot.slack.door")
 MAX_BODY = 512 * 1024  # Slack's largest payloads (a 100-block view submission) are far below this
@@ -67,7 +67,9 @@ def routes(slack: SlackApp) -> list[web.RouteDef]:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return web.Response(status=400, text="not UTF-8")
-        bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=dict(request.headers))
+        # Only goalbot itself may mark a request as one it runs again.
+        headers = {k: v for k, v in request.headers.items() if k.lower() != REPLAY_HEADER}
+        bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=headers)
         if acknowledged_empty(text, request.content_type):
             # A slash command or a button press is acknowledged with an empty 200 whatever
             # happens next, so it gets it now; Bolt runs its listener (which acks too) right after.

@@ -14,10 +14,10 @@ from bot.messages import Action, Address, Reply
 
 def register(app: AsyncApp, slack: SlackApp) -> None:
     @slack.listen("action", "goal.approve")
-    async def approve(ack, body, client, context):
+    async def approve(ack, body, client, context, request):
         await ack()
-        async with slack.after_ack():
-            if not await slack.claim(delivery_key(body)):
+        async with slack.after_ack(), slack.taking(body, request) as mine:
+            if not mine:
                 return
             user_id = body["user"]["id"]
             value = (body.get("actions") or [{}])[0].get("value", "")
@@ -26,7 +26,7 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
             except UserError as error:
                 await _tell(slack, client, body, user_id, Reply.failure(error.message))
                 return
-            reply = await slack.bot.act(Action(actor, "goal.approve", value, _address(body)))
+            reply = await slack.bot.act(Action(actor, "goal.approve", value, _address(body), delivery_id=delivery_key(body)))
             if reply.error:
                 await _tell(slack, client, body, user_id, reply)
                 return

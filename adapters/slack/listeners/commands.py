@@ -11,15 +11,17 @@ from bot.messages import Address, IncomingMessage, Reply
 
 
 def register(app: AsyncApp, slack: SlackApp) -> None:
-    async def run(ack, body, client, context, text: str) -> None:
+    async def run(ack, body, client, context, request, text: str) -> None:
         await ack()
         if text.split() == ["goals", "add"]:
-            # A bare `/goals add` opens the form at once: the trigger id only lives 3 seconds.
-            if await slack.claim(delivery_key(body)):
-                await client.views_open(trigger_id=body["trigger_id"], view=modals.add_goal())
+            # A bare `/goals add` opens the form at once: the trigger id only lives 3 seconds,
+            # so there is nothing worth running again later.
+            async with slack.taking(body, request, keep=False) as mine:
+                if mine:
+                    await client.views_open(trigger_id=body["trigger_id"], view=modals.add_goal())
             return
-        async with slack.after_ack():
-            if not await slack.claim(delivery_key(body)):
+        async with slack.after_ack(), slack.taking(body, request) as mine:
+            if not mine:
                 return
             user_id = body["user_id"]
             try:
@@ -36,9 +38,9 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
                 await slack.after_write(slack.tenant_for(context.team_id), user_id)
 
     @slack.listen("command", "/goals")
-    async def goals(ack, body, client, context):
-        await run(ack, body, client, context, "goals " + body.get("text", "").strip())
+    async def goals(ack, body, client, context, request):
+        await run(ack, body, client, context, request, "goals " + body.get("text", "").strip())
 
     @slack.listen("command", "/checkin")
-    async def checkin(ack, body, client, context):
-        await run(ack, body, client, context, "checkin " + body.get("text", "").strip())
+    async def checkin(ack, body, client, context, request):
+        await run(ack, body, client, context, request, "checkin " + body.get("text", "").strip())

@@ -15,20 +15,20 @@ CHECKIN_ANSWER = re.compile(r"^\s*g-?\d+\b", re.IGNORECASE)
 
 def register(app: AsyncApp, slack: SlackApp) -> None:
     @slack.listen("event", "app_home_opened")
-    async def home_opened(body, event, client, context):
+    async def home_opened(body, event, client, context, request):
         if event.get("tab") != "home":
             return
-        async with slack.after_ack():
-            if await slack.claim(delivery_key(body)):
+        async with slack.after_ack(), slack.taking(body, request) as mine:
+            if mine:
                 await slack.publish_home(client, slack.tenant_for(context.team_id), event["user"])
 
     @slack.listen("event", "message", manifest_name="message.im")
-    async def direct_message(body, event, client, context):
+    async def direct_message(body, event, client, context, request):
         # Only people writing to the bot in its DM; edits, joins and bots' own posts are not commands.
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
-        async with slack.after_ack():
-            if await slack.claim(delivery_key(body)):
+        async with slack.after_ack(), slack.taking(body, request) as mine:
+            if mine:
                 await answer_direct_message(body, event, client, context)
 
     async def answer_direct_message(body, event, client, context):

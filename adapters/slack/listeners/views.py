@@ -14,7 +14,7 @@ from bot.messages import Action, Actor, Address, Reply
 
 
 def register(app: AsyncApp, slack: SlackApp) -> None:
-    async def submit(ack, body, client, context, name: str, value: str) -> None:
+    async def submit(ack, body, client, context, request, name: str, value: str) -> None:
         view = body["view"]
         form = modals.form_values(view)
         user_id = body["user"]["id"]
@@ -28,15 +28,17 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
         except UserError:
             pass  # not a form problem (say, a bad goal reference): answered below
         await ack()
-        async with slack.after_ack():
-            if not await slack.claim(delivery_key(body) if body.get("trigger_id") else f"view:{view['id']}:{view.get('hash')}"):
+        async with slack.after_ack(), slack.taking(body, request) as mine:
+            if not mine:
                 return
             try:
                 actor = await slack.actor(client, context.team_id, user_id)
             except UserError as error:
                 await slack.dm(client, user_id, Reply.failure(error.message))
                 return
-            reply = await slack.bot.act(Action(actor, name, value, Address("slack", user_id), action_form))
+            reply = await slack.bot.act(
+                Action(actor, name, value, Address("slack", user_id), action_form, delivery_id=delivery_key(body))
+            )
             # The outcome of a return shows on the updated request; everything else is told by DM.
             if reply.error or name != modals.RETURN_GOAL:
                 await slack.dm(client, user_id, reply)
@@ -44,15 +46,15 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
                 await slack.after_write(slack.tenant_for(context.team_id), user_id)
 
     @slack.listen("view", modals.ADD_GOAL)
-    async def add_goal(ack, body, client, context):
-        await submit(ack, body, client, context, "goal.add", "")
+    async def add_goal(ack, body, client, context, request):
+        await submit(ack, body, client, context, request, "goal.add", "")
 
     @slack.listen("view", modals.RETURN_GOAL)
-    async def return_goal(ack, body, client, context):
+    async def return_goal(ack, body, client, context, request):
         # The goal named in the modal is only a hint: the core checks the verified user may return it.
-        await submit(ack, body, client, context, "goal.return", str(modals.metadata(body["view"]).get("goal", "")))
+        await submit(ack, body, client, context, request, "goal.return", str(modals.metadata(body["view"]).get("goal", "")))
 
     @slack.listen("view", modals.CHECK_IN)
-    async def check_in(ack, body, client, context):
-        await submit(ack, body, client, context, "checkin.answer", "")
+    async def check_in(ack, body, client, context, request):
+        await submit(ack, body, client, context, request, "checkin.answer", "")
 
