@@ -142,7 +142,7 @@ async def drained(fake_url: str, answered: int) -> None:
                 if (await response.json())["responses"] >= answered:
                     return
             await asyncio.sleep(0.05)
-    raise SystemExit(f"goalbot did not answer {answered} commands within a minute")
+    raise SystemExit(f"goalbot did not answer {answered} commands within a minute (its log: serve.log in the work folder)")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -194,7 +194,7 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.create_subprocess_exec(sys.executable, me, "--bare", str(ports["bare"]), env=env),
         await asyncio.create_subprocess_exec(
             sys.executable, "-m", "adapters.cli", "serve", "--port", str(ports["goalbot"]), env=env, cwd=workdir,
-            stderr=asyncio.subprocess.DEVNULL,
+            stderr=open(Path(workdir) / "serve.log", "wb"),
         ),
     ]
     try:
@@ -207,6 +207,7 @@ async def main(args: argparse.Namespace) -> None:
             await measure(base, "list mine", 1, 20, fake_url, counter)
         answered = 20
         await drained(fake_url, answered)
+        print(f"goalbot log: {workdir}/serve.log")
         print(f"goalbot on {'PostgreSQL' if scratch else 'SQLite'}; {args.requests} requests per row; times to the ack, in ms")
         print(f"{'command':<12} {'clients':>7} {'bare p50':>9} {'bare p99':>9} {'goalbot p50':>12} {'goalbot p99':>12} {'p99 ratio':>10}")
         worst = 0.0

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import event
@@ -63,6 +64,9 @@ class Database:
         if self.is_sqlite:
             _install_sqlite_transaction_control(self.engine)
         self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Writers in this process queue here, in order, instead of
+        # polling the file lock with SQLite's sleeping busy handler (other processes still use it).
+        self._write_turn = asyncio.Lock() if self.is_sqlite else None
         self._reader = async_sessionmaker(
             self.engine.execution_options(goalbot_read_only=True), expire_on_commit=False
         )
@@ -75,9 +79,11 @@ class Database:
     async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on any error."""
         factory = self._writer if write else self._reader
-        async with factory() as session:
-            async with session.begin():
-                yield session
+        turn = self._write_turn if write and self._write_turn is not None else nullcontext()
+        async with turn:
+            async with factory() as session:
+                async with session.begin():
+                    yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()
