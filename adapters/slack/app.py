@@ -124,7 +124,7 @@ class SlackApp:
                 ),
             )
         self.app = AsyncApp(**options)
-        self.delivery = SlackDelivery(db, self.client_for, on_delivered=self.refresh_home)
+        self.delivery = SlackDelivery(db, self.client_for, on_delivered=self.refresh_home, turn=self.after_ack)
         self._homes: set[tuple[str, str]] = set()
         self._home_task: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -319,7 +319,8 @@ class SlackApp:
             try:
                 client = await self.client_for(tenant)
                 if client is not None:
-                    await self.publish_home(client, tenant, user_id)
+                    async with self.after_ack():
+                        await self.publish_home(client, tenant, user_id)
             except Exception:  # noqa: BLE001 - one person's Home must not stop the others'
                 log.exception("publishing the Home tab of %s in %s failed", user_id, tenant)
 

@@ -10,6 +10,7 @@ again. Updates in place (`chat.update`) are safe to repeat, so they are retried.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -52,8 +53,11 @@ class SlackDelivery:
         db: Database,
         client_for: Callable[[str], Awaitable[AsyncWebClient | None]],
         on_delivered: Callable[[str, str], None] | None = None,
+        turn: Callable[[], contextlib.AbstractAsyncContextManager] | None = None,
     ) -> None:
         self.db = db
+        # Each send waits for its turn, so deliveries give way to requests waiting for their ack.
+        self.turn = turn or contextlib.nullcontext
         self.client_for = client_for
         self.on_delivered = on_delivered
         self._wake = asyncio.Event()
@@ -136,7 +140,8 @@ class SlackDelivery:
         """Send one batch of due messages; returns how many were claimed."""
         claimed = await self._claim()
         for item in claimed:
-            await self._deliver(item)
+            async with self.turn():
+                await self._deliver(item)
         return len(claimed)
 
     async def _deliver(self, item: Claimed) -> None:
