@@ -72,3 +72,15 @@ async def test_a_workspace_installs_uses_its_own_token_and_tenant_and_uninstalls
     await fake.wait_for(lambda: [p for n, p in fake.responses if n == "after"], what="the reinstall notice")
     (notice,) = [p for n, p in fake.responses if n == "after"]
     assert "reinstall" in notice["text"] and "blocks" not in notice
+
+
+async def test_revoked_tokens_are_deleted(oauth, db):
+    status, _ = await install(oauth)
+    assert status == 200 and await bots(db) == [(TEAM, "xoxb-installed")]
+    revoked = {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["UBOT"]}}
+    assert (await oauth.event(revoked, "EvRevoked"))[0] == 200
+    for _ in range(100):
+        if await bots(db) == []:
+            break
+        await __import__("asyncio").sleep(0.05)
+    assert await bots(db) == []
