@@ -88,7 +88,7 @@ async def serve(settings: Settings, host: str, port: int, *, socket_mode: bool =
     if slack is None:
         log.warning("No platform credentials are set (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or SLACK_CLIENT_ID "
                     "and SLACK_CLIENT_SECRET): serving only /healthz.")
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=10)
     await runner.setup()
     # Everything loaded so far lives as long as the process: keep the collector from rescanning it,
     # which otherwise pauses every request now and then for as long as a full pass takes.
@@ -111,5 +111,8 @@ async def serve(settings: Settings, host: str, port: int, *, socket_mode: bool =
         log.info("stopping")
     finally:
         if handler is not None:
-            await handler.close_async()
+            try:
+                await asyncio.wait_for(handler.close_async(), 10)
+            except TimeoutError:
+                log.warning("the Socket Mode connection did not close within 10 s; stopping anyway")
         await runner.cleanup()

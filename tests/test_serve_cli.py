@@ -22,10 +22,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def start_serve(tmp_path, env: dict) -> tuple[asyncio.subprocess.Process, str]:
+async def start_serve(tmp_path, env: dict, *flags: str) -> tuple[asyncio.subprocess.Process, str]:
     port = free_port()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "adapters.cli", "serve", "--port", str(port),
+        sys.executable, "-m", "adapters.cli", "serve", "--port", str(port), *flags,
         cwd=tmp_path, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "GOALBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'goalbot.db'}", **env},
     )
@@ -84,3 +84,24 @@ async def test_serve_without_credentials_serves_only_health(tmp_path):
     finally:
         output = await stop(process)
     assert "serving only /healthz" in output
+
+
+async def test_serve_in_socket_mode_takes_commands_from_the_websocket(tmp_path):
+    from tests.fake_slack import TEAM
+
+    fake = await started_fake_slack()
+    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xapp-1-cli", "SLACK_SIGNING_SECRET": "",
+           "SLACK_API_URL": fake.api_url}
+    process, base = await start_serve(tmp_path, env, "--socket-mode")
+    try:
+        await fake.wait_for(lambda: fake.socket_ready.is_set(), timeout=30, what="the websocket")
+        command = {"token": "legacy", "team_id": TEAM, "channel_id": "C1", "user_id": "UANA", "command": "/goals",
+                   "text": "add Cut churn", "response_url": fake.response_url("sock-cli"), "trigger_id": "5.5.cli"}
+        await fake.send_envelope("slash_commands", command, "env-cli")
+        (answer,) = await fake.wait_responses(1, timeout=20)
+        assert "Added G-1 Cut churn" in text_of(answer[1])
+        assert any(a["envelope_id"] == "env-cli" for a in fake.envelopes_acked)
+    finally:
+        output = await stop(process)
+        await fake.close()
+    assert "connected to Slack over Socket Mode" in output and "xapp-1-cli" not in output

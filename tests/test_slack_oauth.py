@@ -38,8 +38,11 @@ async def install(ws: SlackWorkspace, code: str = "good-code") -> tuple[int, str
 
 
 async def bots(db) -> list[tuple[str, str]]:
+    """The tokens kept: a bot's, and an installation's (Bolt deletes them one after the other)."""
     async with db.engine.connect() as conn:
-        return [tuple(r) for r in (await conn.execute(sa.text("SELECT team_id, bot_token FROM slack_bots"))).all()]
+        kept = (await conn.execute(sa.text("SELECT team_id, bot_token FROM slack_bots"))).all()
+        kept += (await conn.execute(sa.text("SELECT team_id, bot_token FROM slack_installations"))).all()
+    return sorted({tuple(r) for r in kept})
 
 
 async def test_a_workspace_installs_uses_its_own_token_and_tenant_and_uninstalls(oauth, db):

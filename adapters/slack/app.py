@@ -131,13 +131,28 @@ class SlackApp:
         # What this app answers, by kind, in the manifest's words (tests hold manifest.json to it).
         self.registered: dict[str, set[str]] = {"command": set(), "action": set(), "view": set(), "event": set(), "options": set()}
         if settings.slack_oauth:
-            self.app.enable_token_revocation_listeners()
+            self.app.event("app_uninstalled")(self.app.default_app_uninstalled_event_listener())
+            self.app.event("tokens_revoked")(self._tokens_revoked)
             self.registered["event"] |= {"app_uninstalled", "tokens_revoked"}
 
         from adapters.slack.listeners import actions, commands, events, options as option_listeners, views
 
         for module in (commands, actions, views, events, option_listeners):
             module.register(self.app, self)
+
+    async def _tokens_revoked(self, event: dict, context) -> None:
+        """Revoked bot tokens leave no copy behind: the installation rows hold the bot token too."""
+        assert self.installations is not None
+        tokens = event.get("tokens") or {}
+        if tokens.get("bot"):
+            await self.installations.async_delete_all(enterprise_id=context.enterprise_id, team_id=context.team_id)
+            self.profiles.forget(self.tenant_for(context.team_id))
+            log.info("deleted the tokens of workspace %s: its bot token was revoked", context.team_id)
+            return
+        for user_id in tokens.get("oauth") or []:
+            await self.installations.async_delete_installation(
+                enterprise_id=context.enterprise_id, team_id=context.team_id, user_id=user_id
+            )
 
     def listen(self, kind: str, name: str, *, manifest_name: str | None = None):
         """Register a Bolt listener (`app.command(name)`, `app.action(name)`, ...) and remember it."""
