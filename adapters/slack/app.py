@@ -31,7 +31,7 @@ from adapters.slack.people import Profiles
 from bot import commands
 from bot.dispatch import Bot
 from bot.errors import UserError
-from bot.messages import Actor, Reply
+from bot.messages import Actor, Address, IncomingMessage, Reply
 from storage.database import Database
 from storage.models import InboundDelivery, utcnow
 
@@ -50,13 +50,13 @@ RECOVER_ATTEMPTS = 3
 REPLAY_HEADER = "x-goalbot-replay"
 
 
-def delivery_key(body: dict, raw: str | None = None) -> str:
+def delivery_key(body: dict) -> str:
     """What identifies one delivery: the event id, else the interaction's trigger id, else the body."""
     if body.get("event_id"):
         return f"event:{body['event_id']}"
     if body.get("trigger_id"):
         return f"trigger:{body['trigger_id']}"
-    return "body:" + hashlib.sha256((raw or repr(sorted(body.items()))).encode()).hexdigest()
+    return "body:" + hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def slack_text(text: str) -> str:
@@ -138,7 +138,7 @@ class SlackApp:
         from adapters.slack.listeners import actions, commands, events, options as option_listeners, views
 
         for module in (commands, actions, views, events, option_listeners):
-            module.register(self.app, self)
+            module.register(self)
 
     async def _tokens_revoked(self, event: dict, context) -> None:
         """Revoked bot tokens leave no copy behind: the installation rows hold the bot token too."""
@@ -293,6 +293,21 @@ class SlackApp:
                 text = text.replace(match.group(0), "@" + email)
         return text
 
+    async def answer_text(self, client: AsyncWebClient, team_id: str | None, user_id: str, text: str,
+                          address: Address, key: str) -> tuple[Reply, bool]:
+        """A line a person typed, run by the core: (the reply, whether it changed anything)."""
+        try:
+            actor = await self.actor(client, team_id, user_id)
+        except UserError as error:
+            return Reply.failure(error.message), False
+        # Real mentions are resolved before unescaping, so a typed `<@U…>` stays text.
+        text = slack_text(await self.resolve_mentions(client, team_id, text))
+        reply = await self.bot.handle(IncomingMessage(actor, text, address, key))
+        changed = not reply.error and writes(text)
+        if changed:
+            await self.after_write(self.tenant_for(team_id), user_id)
+        return reply, changed
+
     async def after_write(self, tenant: str, user_id: str) -> None:
         """Data changed: send what the outbox now holds and redraw the actor's Home tab."""
         self.delivery.wake()
@@ -311,12 +326,6 @@ class SlackApp:
 
     async def dm(self, client: AsyncWebClient, user_id: str, reply: Reply) -> None:
         await client.chat_postMessage(channel=user_id, text=render.text(reply), blocks=render.blocks(reply))
-
-    async def reply_or_error(self, coroutine) -> Reply:
-        try:
-            return await coroutine
-        except UserError as error:
-            return Reply.failure(error.message)
 
     # The Home tab ---------------------------------------------------------------------
 

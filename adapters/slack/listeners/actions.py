@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncApp
-
 from adapters.slack import modals
 from adapters.slack.app import SlackApp, delivery_key
 from bot.commands import CheckIn
@@ -11,8 +9,7 @@ from bot.errors import UserError
 from bot.messages import Action, Address, Reply
 
 
-
-def register(app: AsyncApp, slack: SlackApp) -> None:
+def register(slack: SlackApp) -> None:
     @slack.listen("action", "goal.approve")
     async def approve(ack, body, client, context, request):
         await ack()

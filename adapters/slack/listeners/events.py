@@ -1,19 +1,16 @@
-"""Events: the Home tab, direct messages to the bot. Uninstalls are Bolt's own listeners (OAuth)."""
+"""Events: the Home tab, direct messages to the bot. Uninstalls and revoked tokens are handled in app.py (OAuth)."""
 
 from __future__ import annotations
 
 import re
 
-from slack_bolt.async_app import AsyncApp
-
-from adapters.slack.app import SlackApp, delivery_key, slack_text, writes
-from bot.errors import UserError
-from bot.messages import Address, IncomingMessage, Reply
+from adapters.slack.app import SlackApp, delivery_key
+from bot.messages import Address
 
 CHECKIN_ANSWER = re.compile(r"^\s*g-?\d+\b", re.IGNORECASE)
 
 
-def register(app: AsyncApp, slack: SlackApp) -> None:
+def register(slack: SlackApp) -> None:
     @slack.listen("event", "app_home_opened")
     async def home_opened(body, event, client, context, request):
         if event.get("tab") != "home":
@@ -35,15 +32,6 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
         text = (event.get("text") or "").strip()
         if CHECKIN_ANSWER.match(text):
             text = "checkin " + text
-        user_id = event["user"]
-        try:
-            actor = await slack.actor(client, context.team_id, user_id)
-        except UserError as error:
-            reply = Reply.failure(error.message)
-        else:
-            text = slack_text(await slack.resolve_mentions(client, context.team_id, text))
-            reply = await slack.bot.handle(IncomingMessage(actor, text, Address("slack", event["channel"]), delivery_key(body)))
+        address = Address("slack", event["channel"])
+        reply, _ = await slack.answer_text(client, context.team_id, event["user"], text, address, delivery_key(body))
         await slack.dm(client, event["channel"], reply)
-        if not reply.error and writes(text):
-            await slack.after_write(slack.tenant_for(context.team_id), user_id)
-

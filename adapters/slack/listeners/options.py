@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncApp
-
 from adapters.slack import render
 from adapters.slack.app import SlackApp
 from bot.errors import UserError
 
 
-
-def register(app: AsyncApp, slack: SlackApp) -> None:
+def register(slack: SlackApp) -> None:
     @slack.listen("options", "parent")
     async def parent_goals(ack, body, client, context):
         try:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncApp
-
 from adapters.slack import modals
 from adapters.slack.app import SlackApp, delivery_key
 from bot.commands import FormError
@@ -12,8 +10,7 @@ from bot.errors import UserError
 from bot.messages import Action, Actor, Address, Reply
 
 
-
-def register(app: AsyncApp, slack: SlackApp) -> None:
+def register(slack: SlackApp) -> None:
     async def submit(ack, body, client, context, request, name: str, value: str) -> None:
         view = body["view"]
         form = modals.form_values(view)
@@ -57,4 +54,3 @@ def register(app: AsyncApp, slack: SlackApp) -> None:
     @slack.listen("view", modals.CHECK_IN)
     async def check_in(ack, body, client, context, request):
         await submit(ack, body, client, context, request, "checkin.answer", "")
-
