@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -24,6 +26,18 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field(default=SLACK_API_URL, alias="SLACK_API_URL")
 
+    microsoft_app_id: str | None = Field(default=None, alias="MICROSOFT_APP_ID")
+    microsoft_app_password: SecretStr | None = Field(default=None, alias="MICROSOFT_APP_PASSWORD")
+    microsoft_app_tenant_id: str | None = Field(default=None, alias="MICROSOFT_APP_TENANT_ID")
+    microsoft_app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = Field(
+        default="MultiTenant", alias="MICROSOFT_APP_TYPE"
+    )
+    teams_insecure_local: bool = Field(default=False, alias="GOALBOT_TEAMS_INSECURE_LOCAL")
+    # Where Bot Framework's signing keys are published, and the issuer its tokens carry: the public
+    # cloud's by default; set both for a sovereign cloud or a private channel.
+    teams_openid_metadata_url: str | None = Field(default=None, alias="GOALBOT_TEAMS_OPENID_METADATA_URL")
+    teams_token_issuer: str | None = Field(default=None, alias="GOALBOT_TEAMS_TOKEN_ISSUER")
+
     def describe_database(self) -> str:
         """The database URL without its password, for messages and logs."""
         from sqlalchemy.engine import make_url
@@ -38,3 +52,13 @@ class Settings(BaseSettings):
     @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_signing_secret or self.slack_app_token) and bool(self.slack_bot_token or self.slack_oauth)
+
+    @property
+    def teams_enabled(self) -> bool:
+        """Teams runs with Bot Framework credentials, or, for local tests only, with the insecure switch."""
+        return bool(self.microsoft_app_id) or self.teams_insecure_local
+
+    @property
+    def teams_insecure(self) -> bool:
+        """No app id and the local-testing switch: /api/messages checks no token at all."""
+        return not self.microsoft_app_id and self.teams_insecure_local

@@ -294,6 +294,15 @@ def fail(command: str, problem: str) -> ParseError:
     return ParseError(f"{problem}. Try: {USAGE[command]}")
 
 
+CHECKIN_ANSWER = re.compile(r"^\s*g-?\d+\b", re.IGNORECASE)
+
+
+def chat_line(text: str) -> str:
+    """A line typed to the bot in a one-to-one chat: one that starts with a goal reference answers the check-in."""
+    text = text.strip()
+    return "checkin " + text if CHECKIN_ANSWER.match(text) else text
+
+
 def parse(text: str) -> Command:
     """Turn one line (with or without the leading `goals` or `/goals`) into a command."""
     words = text.split()

@@ -292,3 +292,24 @@ class CheckIn(SQLModel, table=True):
     answer: str = Field(default="", sa_column=Column(sa.Text, nullable=False, server_default=""))
     answered_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class TeamsConversation(SQLModel, table=True):
+    """Where the bot can reach a Teams user at any time: their personal chat's conversation reference.
+
+    Stored when the app is installed or the user writes; `reference` is botbuilder's serialized
+    ConversationReference, `person_id` is set once the user is known as a person.
+    """
+
+    __tablename__ = "teams_conversation"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "user_id", name="uq_teams_conversation_tenant_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    user_id: str = Field(max_length=200)
+    aad_object_id: str | None = Field(default=None, max_length=100)
+    conversation_id: str = Field(max_length=400)
+    reference: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

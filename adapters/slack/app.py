@@ -12,7 +12,6 @@ from datetime import timedelta
 from html import unescape
 
 import aiohttp
-import sqlalchemy as sa
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
@@ -21,9 +20,9 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 
+from adapters.background import Background
+from adapters.inbound import RECOVER_AFTER, Inbox
 from adapters.settings import SLACK_API_URL, Settings
 from adapters.slack import render
 from adapters.slack.delivery import SlackDelivery
@@ -33,7 +32,6 @@ from bot.dispatch import Bot
 from bot.errors import UserError
 from bot.messages import Actor, Address, IncomingMessage, Reply
 from storage.database import Database
-from storage.models import InboundDelivery, utcnow
 
 log = logging.getLogger("goalbot.slack")
 
@@ -42,11 +40,8 @@ BOT_SCOPES = ("chat:write", "commands", "im:history", "im:write", "users:read", 
 RATE_LIMIT_RETRIES = 4
 AFTER_ACK_CONCURRENCY = 8
 HOME_DEBOUNCE = 0.5
-INBOUND_KEPT = timedelta(days=2)
 # Unfinished requests are run again after a minute, while their response_url (30 minutes) still works.
-RECOVER_AFTER = timedelta(minutes=1)
 RECOVER_WITHIN = timedelta(minutes=25)
-RECOVER_ATTEMPTS = 3
 REPLAY_HEADER = "x-goalbot-replay"
 
 
@@ -85,6 +80,7 @@ class SlackApp:
         self.bot = bot
         self.db = db
         self.profiles = Profiles()
+        self.inbox = Inbox(db, "slack", recover_within=RECOVER_WITHIN)
         self.base_url = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
         # One connection pool for every Web API call and response URL, instead of one per call.
@@ -94,7 +90,7 @@ class SlackApp:
         self._after_ack = asyncio.Semaphore(AFTER_ACK_CONCURRENCY)
         self._acking = 0
         self._one_lane = asyncio.Semaphore(1)
-        self._work: set[asyncio.Task] = set()
+        self.background = Background("a Slack request")
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
         options: dict = {
             "client": self.client,
@@ -186,14 +182,7 @@ class SlackApp:
 
     def spawn(self, work) -> None:
         """Run a coroutine in the background, kept until it ends and awaited on shutdown."""
-        task = asyncio.get_running_loop().create_task(work)
-        self._work.add(task)
-        task.add_done_callback(self._work_done)
-
-    def _work_done(self, task: asyncio.Task) -> None:
-        self._work.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("Slack request failed after its ack", exc_info=task.exception())
+        self.background.spawn(work)
 
     @contextlib.contextmanager
     def acking(self):
@@ -215,68 +204,25 @@ class SlackApp:
             else:
                 yield
 
-    async def claim(self, key: str, payload: str | None = None) -> bool:
-        """True the first time a delivery is seen; a retry or replay gets False and does nothing."""
-        try:
-            async with self.db.transaction(write=True) as session:
-                session.add(InboundDelivery(platform="slack", delivery_key=key[:200], payload=payload))
-        except IntegrityError:
-            log.info("ignoring a repeated Slack delivery %s", key)
-            return False
-        return True
-
     @contextlib.asynccontextmanager
     async def taking(self, body: dict, request, *, keep: bool = True):
         """Claim a delivery and yield whether this process does its work; the work that ends
         without an error marks it done. Kept payloads of unfinished work are run again by `recover`."""
         key = delivery_key(body)
         replayed = (request.headers.get(REPLAY_HEADER) or [None])[0] == key if request is not None else False
-        mine = replayed or await self.claim(key, json.dumps(body) if keep else None)
+        mine = replayed or await self.inbox.claim(key, json.dumps(body) if keep else None)
         yield mine
         if mine:
-            async with self.db.transaction(write=True) as session:
-                await session.execute(
-                    sa.update(InboundDelivery)
-                    .where(InboundDelivery.platform == "slack", InboundDelivery.delivery_key == key[:200])
-                    .values(done_at=utcnow(), payload=None)
-                )
+            await self.inbox.done(key)
 
     async def recover(self) -> int:
         """Run again the requests acknowledged but never finished (the process stopped mid-way)."""
-        now = utcnow()
-        async with self.db.transaction(write=True) as session:
-            query = (
-                select(InboundDelivery)
-                .where(
-                    InboundDelivery.platform == "slack",
-                    InboundDelivery.done_at.is_(None),
-                    InboundDelivery.payload.is_not(None),
-                    InboundDelivery.received_at < now - RECOVER_AFTER,
-                    InboundDelivery.received_at > now - RECOVER_WITHIN,
-                    InboundDelivery.attempts < RECOVER_ATTEMPTS,
-                )
-                .order_by(InboundDelivery.id)
-                .limit(50)
-            )
-            if not self.db.is_sqlite:
-                query = query.with_for_update(skip_locked=True)
-            rows = (await session.execute(query)).scalars().all()
-            work = []
-            for row in rows:
-                row.attempts += 1
-                work.append((row.delivery_key, row.payload))
+        work = await self.inbox.unfinished()
         for key, payload in work:
-            log.warning("running again Slack request %s, cut short earlier", key)
             self.spawn(self.app.async_dispatch(AsyncBoltRequest(
                 body=payload, headers={"content-type": "application/json", REPLAY_HEADER: key},
             )))
         return len(work)
-
-    async def forget_old_deliveries(self) -> None:
-        async with self.db.transaction(write=True) as session:
-            await session.execute(
-                sa.delete(InboundDelivery).where(InboundDelivery.received_at < utcnow() - INBOUND_KEPT)
-            )
 
     async def actor(self, client: AsyncWebClient, team_id: str | None, user_id: str) -> Actor:
         return await self.profiles.actor(client, self.tenant_for(team_id), user_id)
@@ -365,8 +311,7 @@ class SlackApp:
 
     async def stop(self) -> None:
         # Requests already acknowledged finish their work first: Slack will not send them again.
-        if self._work:
-            await asyncio.wait(list(self._work), timeout=10)
+        await self.background.drain(10)
         tasks = [*self._tasks, *([self._home_task] if self._home_task else [])]
         for task in tasks:
             task.cancel()
@@ -383,7 +328,7 @@ class SlackApp:
             try:
                 await self.recover()
                 if rounds % 120 == 0:
-                    await self.forget_old_deliveries()
+                    await self.inbox.forget_old()
             except Exception:  # noqa: BLE001
                 log.exception("Slack housekeeping failed")
             rounds += 1

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from adapters.slack.app import SlackApp, delivery_key
+from bot.commands import chat_line
 from bot.messages import Address
-
-CHECKIN_ANSWER = re.compile(r"^\s*g-?\d+\b", re.IGNORECASE)
 
 
 def register(slack: SlackApp) -> None:
@@ -29,9 +26,7 @@ def register(slack: SlackApp) -> None:
                 await answer_direct_message(body, event, client, context)
 
     async def answer_direct_message(body, event, client, context):
-        text = (event.get("text") or "").strip()
-        if CHECKIN_ANSWER.match(text):
-            text = "checkin " + text
+        text = chat_line(event.get("text") or "")
         address = Address("slack", event["channel"])
         reply, _ = await slack.answer_text(client, context.team_id, event["user"], text, address, delivery_key(body))
         await slack.dm(client, event["channel"], reply)
