@@ -85,7 +85,7 @@ def console(email: str | None, demo: bool, tenant: str, database_url: str | None
 @click.option("--socket-mode", is_flag=True, help="Talk to Slack over Socket Mode (needs SLACK_APP_TOKEN).")
 @database_option
 def serve(host: str, port: int, socket_mode: bool, database_url: str | None) -> None:
-    """Run the bot: Slack at /slack/events, health at /healthz."""
+    """Run the bot: Slack at /slack/events, Teams at /api/messages, health at /healthz."""
     from adapters.server import serve as run_server
 
     settings = Settings()

@@ -19,6 +19,12 @@ from storage.migrate import ensure_schema
 log = logging.getLogger("goalbot.server")
 DB_KEY = web.AppKey("db", Database)
 SLACK_KEY = web.AppKey("slack", object)
+TEAMS_KEY = web.AppKey("teams", object)
+INSECURE_WARNING = (
+    "GOALBOT_TEAMS_INSECURE_LOCAL=1 and no MICROSOFT_APP_ID: /api/messages accepts requests WITHOUT checking any "
+    "Bot Framework token, and answers whatever serviceUrl they name. This is for local tests only; never use it "
+    "in production."
+)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -29,14 +35,14 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as error:  # noqa: BLE001 - a health check reports, it does not crash
         log.warning("health check: database unreachable: %s", type(error).__name__)
         return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
-    platforms = [name for name, key in (("slack", SLACK_KEY),) if request.app.get(key) is not None]
+    platforms = [name for name, key in (("slack", SLACK_KEY), ("teams", TEAMS_KEY)) if request.app.get(key) is not None]
     return web.json_response({"status": "ok", "database": "ok", "platforms": platforms})
 
 
 async def build(
     settings: Settings, *, socket_mode: bool = False, db: Database | None = None
 ) -> tuple[web.Application, object | None]:
-    """The web application, and the Slack app when Slack is configured."""
+    """The web application, and the Slack app when Slack is configured (the Teams app is at `app[TEAMS_KEY]`)."""
     from adapters.slack.door import MAX_BODY
 
     owns_db = db is None
@@ -56,13 +62,31 @@ async def build(
         if not socket_mode:
             app.router.add_routes(routes(slack))
 
+    teams = None
+    if settings.teams_enabled:
+        from adapters.teams.app import TeamsApp, routes as teams_routes
+
+        if settings.teams_insecure:
+            log.warning("!" * 78)
+            log.warning(INSECURE_WARNING)
+            log.warning("!" * 78)
+        elif settings.teams_insecure_local:
+            log.warning("GOALBOT_TEAMS_INSECURE_LOCAL is ignored: MICROSOFT_APP_ID is set, so every token is checked.")
+        teams = TeamsApp(settings, bot, db)
+        app[TEAMS_KEY] = teams
+        app.router.add_routes(teams_routes(teams))
+
     async def started(_app: web.Application) -> None:
         if slack is not None:
             slack.start()
+        if teams is not None:
+            teams.start()
 
     async def stopped(_app: web.Application) -> None:
         if slack is not None:
             await slack.close()
+        if teams is not None:
+            await teams.close()
         if owns_db:
             await db.dispose()
 
@@ -85,9 +109,9 @@ async def connect_socket_mode(slack, settings: Settings):
 async def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False) -> None:
     """Run until cancelled (Ctrl-C)."""
     app, slack = await build(settings, socket_mode=socket_mode)
-    if slack is None:
+    if slack is None and TEAMS_KEY not in app:
         log.warning("No platform credentials are set (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or SLACK_CLIENT_ID "
-                    "and SLACK_CLIENT_SECRET): serving only /healthz.")
+                    "and SLACK_CLIENT_SECRET; MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD): serving only /healthz.")
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=10)
     await runner.setup()
     # Everything loaded so far lives as long as the process: keep the collector from rescanning it,

@@ -112,6 +112,20 @@ class Bot:
         """The actor's dashboard."""
         return await self.run(actor, _Home())
 
+    async def welcome(self, actor: Actor, occasion: str) -> None:
+        """Someone installed goalbot: they join if new, and are owed one welcome per occasion (a conversation)."""
+        for attempt in range(RETRIES):
+            try:
+                async with self.db.transaction(write=True) as session:
+                    viewer = await find_viewer(session, actor) or await join(session, actor)
+                    await refresh_profile(session, viewer, actor)
+                    await notify.enqueue(session, viewer, viewer.person, "welcome", views.welcome(viewer.person),
+                                         f"welcome:{actor.platform}:{occasion}"[:200])
+                    return
+            except DBAPIError as error:
+                if not (_is_transient(error) and attempt < RETRIES - 1):
+                    raise
+
     async def goal_choices(self, actor: Actor, query: str) -> list[tuple[str, str]]:
         """Goals the actor may pick as a parent, matching what they typed."""
         async with self.db.transaction(write=False) as session:

@@ -292,3 +292,20 @@ def decision_notice(goal: Goal, outcome: str, decider: Person) -> Reply:
     else:
         text = f"{decider.name} {outcome} {goal.ref} {goal.title}. It is active."
     return ReplyBuilder().add(Paragraph(text)).build()
+
+
+def welcome(person: Person) -> Reply:
+    """The first message after someone installs goalbot."""
+    first = person.name.split()[0] if person.name else "there"
+    return ReplyBuilder().add(
+        Header(f"Hi {first}, I'm goalbot"),
+        Paragraph("I keep your goals lined up with your team's and the company's, and keep them alive with a "
+                  "short check-in each week. Write to me here, in plain words:"),
+        Fields((
+            ("add <title> parent:G-3 due:2027-03-31", "propose a goal (add alone opens a form)"),
+            ("list", "your goals, with progress"),
+            ("checkin", "answer this week's check-in"),
+            ("help", "every command"),
+        )),
+        Buttons((Button("Check in", "checkin.open", "", "checkin", "primary"),)),
+    ).build()

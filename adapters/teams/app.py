@@ -1,0 +1,424 @@
+"""The Teams app: botbuilder's CloudAdapter at /api/messages, wired to the core.
+
+A turn only records the activity and starts its work; the work answers through
+the conversation reference, so a slow command never keeps Teams waiting past
+its 15-second redelivery (the turn waits at most TURN_BUDGET for it, then the
+work goes on and answers when done). A redelivered activity (the same
+conversation and activity id) is recorded once and done once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from datetime import timedelta
+
+from aiohttp import web
+from botbuilder.core import InvokeResponse, TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import Activity, ConversationReference
+from botframework.connector.auth import AuthenticationConstants
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from adapters.background import Background
+from adapters.inbound import RECOVER_AFTER, Inbox
+from adapters.settings import Settings
+from adapters.teams import cards
+from adapters.teams.delivery import TeamsDelivery
+from adapters.teams.people import Directory
+from adapters.teams.sender import Sender
+from bot import commands
+from bot.dispatch import Bot
+from bot.errors import UserError
+from bot.messages import Action, Actor, Address, IncomingMessage, Reply
+from storage.database import Database
+from storage.models import Identity, OutboxMessage, TeamsConversation, Tenant, utcnow
+
+log = logging.getLogger("goalbot.teams")
+TURN_BUDGET = 8.0  # Teams sends a turn again after 15 s
+RECOVER_WITHIN = timedelta(hours=12)  # a reply can reach a personal chat at any time
+MAX_BODY = 512 * 1024
+FORM_CHOICES = 50
+SEARCH_RESULTS = 15
+
+
+class _BotConfig:
+    """What botbuilder's ConfigurationBotFrameworkAuthentication reads, from our settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.APP_ID = settings.microsoft_app_id or ""
+        self.APP_PASSWORD = settings.microsoft_app_password.get_secret_value() if settings.microsoft_app_password else ""
+        self.APP_TYPE = settings.microsoft_app_type
+        self.APP_TENANTID = settings.microsoft_app_tenant_id or ""
+        if settings.teams_openid_metadata_url:
+            # A channel other than the public cloud's: its keys and issuer; the rest stays public-cloud.
+            self.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = settings.teams_openid_metadata_url
+            self.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER = (
+                settings.teams_token_issuer or AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
+            )
+            self.TO_CHANNEL_FROM_BOT_LOGIN_URL = AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX
+            self.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE = AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
+            self.OAUTH_URL = AuthenticationConstants.OAUTH_URL
+            self.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL = AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL
+
+
+def delivery_key(activity: Activity) -> str:
+    return f"{activity.conversation.id}:{activity.id}"
+
+
+def command_text(activity: Activity) -> str:
+    """What the person typed, without an @mention of the bot."""
+    text = TurnContext.remove_recipient_mention(activity) if activity.entities else activity.text
+    return commands.chat_line(text or "")
+
+
+class TeamsApp:
+    def __init__(self, settings: Settings, bot: Bot, db: Database) -> None:
+        if not settings.teams_enabled:
+            raise ValueError("Teams needs MICROSOFT_APP_ID (or GOALBOT_TEAMS_INSECURE_LOCAL=1 for local tests).")
+        if settings.microsoft_app_id:
+            if settings.microsoft_app_type != "UserAssignedMSI" and not settings.microsoft_app_password:
+                raise ValueError("MICROSOFT_APP_PASSWORD is needed with MICROSOFT_APP_ID.")
+            if settings.microsoft_app_type != "MultiTenant" and not settings.microsoft_app_tenant_id:
+                raise ValueError(f"MICROSOFT_APP_TENANT_ID is needed with MICROSOFT_APP_TYPE={settings.microsoft_app_type}.")
+        self.settings = settings
+        self.bot = bot
+        self.db = db
+        self.app_id = settings.microsoft_app_id or ""
+        self.adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_BotConfig(settings)))
+        self.adapter.on_turn_error = self._turn_failed
+        self.sender = Sender(self.adapter, self.app_id)
+        self.directory = Directory(db, self.sender)
+        self.inbox = Inbox(db, "teams", recover_within=RECOVER_WITHIN)
+        self.background = Background("a Teams turn")
+        self.delivery = TeamsDelivery(db, self.sender)
+        from adapters.teams.handler import GoalbotHandler
+
+        self.handler = GoalbotHandler(self)
+        self._known_references: set[tuple[str, str, str, str]] = set()
+        self._tasks: set[asyncio.Task] = set()
+
+    # The door --------------------------------------------------------------------------
+
+    async def messages(self, request: web.Request) -> web.Response:
+        """POST /api/messages: botbuilder checks the Bot Framework token, then runs the turn."""
+        if request.content_type != "application/json":
+            return web.json_response({"error": "expected application/json"}, status=415)
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"error": "the body is not JSON"}, status=400)
+        if not isinstance(body, dict) or not body.get("type"):
+            return web.json_response({"error": "the body is not an activity"}, status=400)
+        try:
+            response = await self.adapter.process(request, self.handler)
+        except web.HTTPUnauthorized:
+            log.warning("refused a request to /api/messages without a valid Bot Framework token")
+            return web.json_response({"error": "unauthorized"}, status=401)
+        except web.HTTPException:
+            raise
+        except Exception as error:  # noqa: BLE001 - a token that fails to decode or verify
+            log.warning("refused a request to /api/messages: its token did not verify (%s)", type(error).__name__)
+            return web.json_response({"error": "unauthorized"}, status=401)
+        return response or web.Response(status=200)
+
+    async def _turn_failed(self, context: TurnContext, error: Exception) -> None:
+        incident = secrets.token_hex(4)
+        log.error("incident %s: a Teams turn failed", incident, exc_info=error)
+
+    def tenant_for(self, activity: Activity) -> str | None:
+        """The goalbot tenant of an activity; None when this app must not serve it."""
+        tenant_id = (activity.conversation.tenant_id if activity.conversation else None) or (
+            ((activity.channel_data or {}).get("tenant") or {}).get("id") if isinstance(activity.channel_data, dict) else None
+        )
+        home = self.settings.microsoft_app_tenant_id
+        if self.settings.microsoft_app_type != "MultiTenant" and self.app_id:
+            if tenant_id and tenant_id != home:
+                log.warning("ignoring an activity from tenant %s: this single-tenant app serves %s", tenant_id, home)
+                return None
+            return "default"
+        if not tenant_id or tenant_id == home:
+            return "default"
+        return f"teams:{tenant_id}"
+
+    # Turns ---------------------------------------------------------------------------
+
+    async def take(self, activity: Activity) -> None:
+        """A message from a person: recorded once, then worked on; the turn waits a little for the work."""
+        tenant = self.tenant_for(activity)
+        if tenant is None or not activity.id or not activity.conversation:
+            return
+        key = delivery_key(activity)
+        if not await self.inbox.claim(key, json.dumps(activity.serialize())):
+            return
+        task = self.background.spawn(self.work(activity, tenant, key))
+        await asyncio.wait({task}, timeout=TURN_BUDGET)
+
+    async def work(self, activity: Activity, tenant: str, key: str) -> None:
+        reference = TurnContext.get_conversation_reference(activity)
+        try:
+            actor = await self.directory.actor(reference, activity, tenant)
+        except UserError as error:
+            await self.say(reference, Reply.failure(error.message))
+            await self.inbox.done(key)
+            return
+        if (activity.conversation.conversation_type or "personal") != "personal":
+            await self.say(reference, Reply.failure("I work in a personal chat: open goalbot from Apps and write to me there."))
+        elif isinstance(activity.value, dict) and activity.value.get(cards.ACTION):
+            await self.submitted(reference, activity, actor, key)
+        else:
+            await self.typed(reference, activity, actor, key)
+        await self.remember(reference, actor, tenant)
+        await self.inbox.done(key)
+
+    async def typed(self, reference: ConversationReference, activity: Activity, actor: Actor, key: str) -> None:
+        text = command_text(activity)
+        words = [word.lower() for word in text.split()]
+        if words in (["add"], ["goals", "add"]):
+            await self.send(reference, cards.add_goal_form(await self.bot.goal_choices(actor, "")), "Propose a goal")
+            return
+        if words in (["checkin"], ["check-in"]):
+            await self.open_checkin(reference, actor)
+            return
+        address = Address("teams", reference.conversation.id)
+        reply = await self.bot.handle(IncomingMessage(actor, text, address, key))
+        await self.say(reference, reply)
+        if not reply.error:
+            self.delivery.wake()
+
+    async def open_checkin(self, reference: ConversationReference, actor: Actor) -> None:
+        prompt = await self.bot.run(actor, commands.CheckIn())
+        if prompt.error:
+            await self.say(reference, prompt)
+        else:
+            await self.send(reference, cards.checkin_form(prompt), prompt.summary)
+
+    async def submitted(self, reference: ConversationReference, activity: Activity, actor: Actor, key: str) -> None:
+        """A card's button: the card only names the action; the verified sender is who acts."""
+        value = activity.value
+        name = str(value.get(cards.ACTION))[:40]
+        form = cards.form_values(value)
+        card_id = activity.reply_to_id
+        if name == "checkin.open":
+            await self.open_checkin(reference, actor)
+            return
+        action = Action(actor, name, str(value.get("value") or "")[:40], Address("teams", reference.conversation.id),
+                        tuple(form.items()), delivery_id=key)
+        try:
+            Bot.command_for(action)
+        except commands.FormError as error:
+            await self.show_form_error(reference, actor, card_id, name, form, error)
+            return
+        except UserError:
+            pass  # not a form problem (say, a bad goal reference): the core answers it below
+        reply = await self.bot.act(action)
+        if reply.error:
+            await self.say(reference, reply)
+            return
+        self.delivery.wake()
+        if name in ("goal.add", "checkin.answer") and card_id:
+            # The form has served: it becomes its outcome.
+            await self.update(reference, card_id, reply)
+        elif name in ("goal.approve", "goal.return") and card_id and await self._is_request(reference, card_id):
+            pass  # the request card is rewritten in place through the outbox
+        else:
+            await self.say(reference, reply)
+
+    async def show_form_error(self, reference: ConversationReference, actor: Actor, card_id: str | None, name: str,
+                              form: dict[str, str], error: commands.FormError) -> None:
+        """A wrong field: the same form again, with what was typed and the error next to the field."""
+        if name == "goal.add":
+            content = cards.add_goal_form(await self.bot.goal_choices(actor, ""), form, {error.field: error.message})
+        elif name == "checkin.answer":
+            prompt = await self.bot.run(actor, commands.CheckIn())
+            content = cards.checkin_form(prompt, form.get("answer", ""), error.message)
+        else:
+            await self.say(reference, Reply.failure(error.message))
+            return
+        if card_id:
+            await self.sender.update(reference, card_id, content, error.message)
+        else:
+            await self.send(reference, content, error.message)
+
+    async def _is_request(self, reference: ConversationReference, card_id: str) -> bool:
+        async with self.db.transaction(write=False) as session:
+            found = (
+                await session.execute(
+                    select(OutboxMessage.id).where(
+                        OutboxMessage.platform == "teams",
+                        OutboxMessage.kind == "approval",
+                        OutboxMessage.channel == reference.conversation.id,
+                        OutboxMessage.message_id == card_id,
+                    )
+                )
+            ).first()
+        return found is not None
+
+    async def installed(self, activity: Activity) -> None:
+        """The app was added to a personal chat: keep the conversation reference and say hello, once."""
+        tenant = self.tenant_for(activity)
+        if tenant is None or (activity.conversation.conversation_type or "personal") != "personal":
+            return
+        reference = TurnContext.get_conversation_reference(activity)
+        task = self.background.spawn(self._welcome(reference, activity, tenant))
+        await asyncio.wait({task}, timeout=TURN_BUDGET)
+
+    async def _welcome(self, reference: ConversationReference, activity: Activity, tenant: str) -> None:
+        try:
+            actor = await self.directory.actor(reference, activity, tenant)
+        except UserError as error:
+            await self.say(reference, Reply.failure(error.message))
+            return
+        await self.bot.welcome(actor, reference.conversation.id)
+        await self.remember(reference, actor, tenant)
+        self.delivery.wake()
+
+    async def uninstalled(self, activity: Activity) -> None:
+        """The app was removed: nothing can be sent there any more; what is owed waits for a reinstall."""
+        tenant = self.tenant_for(activity)
+        if tenant is None or not activity.from_property:
+            return
+        async with self.db.transaction(write=True) as session:
+            row = (
+                await session.execute(
+                    select(TeamsConversation)
+                    .join(Tenant, Tenant.id == TeamsConversation.tenant_id)
+                    .where(Tenant.key == tenant, TeamsConversation.user_id == activity.from_property.id)
+                )
+            ).scalar_one_or_none()
+            if row is not None:
+                await session.delete(row)
+        self._known_references = {k for k in self._known_references if k[1] != activity.from_property.id}
+
+    async def search(self, activity: Activity) -> InvokeResponse:
+        """The parent picker's typeahead (`application/search`): goals the sender may link to."""
+        tenant = self.tenant_for(activity)
+        value = activity.value if isinstance(activity.value, dict) else {}
+        results: list[dict] = []
+        if tenant is not None and value.get("dataset") == "goals":
+            reference = TurnContext.get_conversation_reference(activity)
+            try:
+                actor = await self.directory.actor(reference, activity, tenant)
+                choices = await self.bot.goal_choices(actor, str(value.get("queryText") or "")[:200])
+                results = [{"title": label[:150], "value": ref} for ref, label in choices[:SEARCH_RESULTS]]
+            except UserError:
+                results = []
+        return InvokeResponse(status=200, body={
+            "type": "application/vnd.microsoft.search.searchResponse", "value": {"results": results},
+        })
+
+    # Remembering where people are ---------------------------------------------------------
+
+    async def remember(self, reference: ConversationReference, actor: Actor, tenant: str) -> None:
+        """Store (or refresh) the personal chat's reference, tied to the person, and send what waited for it."""
+        user_id = reference.user.id if reference.user else ""
+        seen = (tenant, user_id, reference.conversation.id, reference.service_url or "")
+        if seen in self._known_references:
+            return
+        data = reference.serialize()
+        for attempt in range(3):
+            try:
+                async with self.db.transaction(write=True) as session:
+                    tenant_row = (await session.execute(select(Tenant).where(Tenant.key == tenant))).scalar_one_or_none()
+                    if tenant_row is None:
+                        return
+                    person_id = (
+                        await session.execute(
+                            select(Identity.person_id).where(
+                                Identity.tenant_id == tenant_row.id, Identity.platform == "teams",
+                                Identity.external_id == actor.user_id,
+                            )
+                        )
+                    ).scalar()
+                    row = (
+                        await session.execute(
+                            select(TeamsConversation).where(
+                                TeamsConversation.tenant_id == tenant_row.id, TeamsConversation.user_id == user_id
+                            )
+                        )
+                    ).scalar_one_or_none()
+                    if row is None:
+                        row = TeamsConversation(tenant_id=tenant_row.id, user_id=user_id, conversation_id="")
+                        session.add(row)
+                    row.person_id = person_id
+                    row.aad_object_id = reference.user.aad_object_id if reference.user else None
+                    row.conversation_id = reference.conversation.id
+                    row.reference = data
+                    row.updated_at = utcnow()
+                    if person_id is not None:
+                        await self.delivery.release_waiting(session, person_id)
+                break
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        self._known_references.add(seen)
+        self.delivery.wake()
+
+    # Sending --------------------------------------------------------------------------
+
+    async def say(self, reference: ConversationReference, reply: Reply) -> str | None:
+        return await self.send(reference, cards.render(reply), cards.summary(reply))
+
+    async def send(self, reference: ConversationReference, content: dict, summary: str) -> str | None:
+        try:
+            return await self.sender.send(reference, content, summary)
+        except Exception as error:  # noqa: BLE001 - the work is done; only its answer is lost
+            log.warning("a reply to Teams conversation %s could not be sent: %s", reference.conversation.id, error)
+            return None
+
+    async def update(self, reference: ConversationReference, card_id: str, reply: Reply) -> None:
+        try:
+            await self.sender.update(reference, card_id, cards.render(reply), cards.summary(reply))
+        except Exception as error:  # noqa: BLE001 - fall back to a new message
+            log.warning("updating card %s failed (%s); sending the outcome instead", card_id, type(error).__name__)
+            await self.say(reference, reply)
+
+    # Background work ------------------------------------------------------------------
+
+    async def recover(self) -> int:
+        """Run again the activities recorded but never finished (the process stopped mid-way)."""
+        work = await self.inbox.unfinished()
+        for key, payload in work:
+            try:
+                activity = Activity().deserialize(json.loads(payload))
+            except ValueError:
+                await self.inbox.done(key)
+                continue
+            tenant = self.tenant_for(activity)
+            if tenant is None:
+                await self.inbox.done(key)
+                continue
+            self.background.spawn(self.work(activity, tenant, key))
+        return len(work)
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        for job in (self.delivery.run(), self._housekeeping()):
+            self._tasks.add(loop.create_task(job))
+
+    async def close(self) -> None:
+        # Activities already taken in finish first: Teams will not send them again.
+        await self.background.drain(10)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def _housekeeping(self) -> None:
+        rounds = 0
+        while True:
+            try:
+                await self.recover()
+                if rounds % 120 == 0:
+                    await self.inbox.forget_old()
+            except Exception:  # noqa: BLE001
+                log.exception("Teams housekeeping failed")
+            rounds += 1
+            await asyncio.sleep(RECOVER_AFTER.total_seconds() / 2)
+
+
+def routes(teams: TeamsApp) -> list[web.RouteDef]:
+    return [web.post("/api/messages", teams.messages)]

@@ -1,0 +1,39 @@
+"""The Teams activity handler: which activity goes where in the Teams app."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from botbuilder.core import InvokeResponse, TurnContext
+from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.schema import ChannelAccount
+from botbuilder.schema.teams import TeamInfo, TeamsChannelAccount
+
+if TYPE_CHECKING:
+    from adapters.teams.app import TeamsApp
+
+
+class GoalbotHandler(TeamsActivityHandler):
+    def __init__(self, teams: TeamsApp) -> None:
+        self.teams = teams
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        await self.teams.take(turn_context.activity)
+
+    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        await self.teams.installed(turn_context.activity)
+
+    async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
+        await self.teams.uninstalled(turn_context.activity)
+
+    async def on_teams_members_added(  # pylint: disable=arguments-renamed
+        self, teams_members_added: list[TeamsChannelAccount], team_info: TeamInfo, turn_context: TurnContext
+    ) -> None:
+        recipient: ChannelAccount | None = turn_context.activity.recipient
+        if recipient and any(member.id == recipient.id for member in teams_members_added):
+            await self.teams.installed(turn_context.activity)
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        if turn_context.activity.name == "application/search":
+            return await self.teams.search(turn_context.activity)
+        return await super().on_invoke_activity(turn_context)

@@ -1,0 +1,90 @@
+"""Who a Teams user is: the person they already are, else their email or user principal name from Teams.
+
+A user seen before is found by their identity, with no call to Teams. A new
+user is looked up once in the conversation's members (`GET
+/v3/conversations/{id}/members/{user}`), so the core can match them to a person
+by email or join them. The time zone comes with every activity (its client info).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from botbuilder.core import BotAdapter, TurnContext
+from botbuilder.schema import Activity, ConversationReference
+from botbuilder.schema.teams import TeamsChannelAccount
+from sqlmodel import select
+
+from adapters.teams.sender import Sender
+from bot.errors import UserError
+from bot.messages import Actor
+from storage.database import Database
+from storage.models import Identity, Tenant
+
+log = logging.getLogger("goalbot.teams")
+KNOWN_TTL = 3600.0
+MAX_CACHED = 50_000
+
+
+class ProfileUnavailable(UserError):
+    """Teams would not tell us who the user is; acting without an email could split one person in two."""
+
+
+def user_key(activity: Activity) -> str:
+    """The id a Teams user is known by: their Entra object id when Teams gives it (stable), else the chat id."""
+    sender = activity.from_property
+    return (sender.aad_object_id or sender.id) if sender else ""
+
+
+def timezone_of(activity: Activity) -> str | None:
+    for entity in activity.entities or []:
+        data = entity.serialize() if hasattr(entity, "serialize") else entity
+        if isinstance(data, dict) and data.get("type") == "clientInfo" and data.get("timezone"):
+            return str(data["timezone"])
+    return activity.local_timezone or None
+
+
+class Directory:
+    def __init__(self, db: Database, sender: Sender) -> None:
+        self.db = db
+        self.sender = sender
+        self._known: dict[tuple[str, str], float] = {}
+
+    async def _is_known(self, tenant: str, key: str) -> bool:
+        if self._known.get((tenant, key), 0) > time.monotonic():
+            return True
+        async with self.db.transaction(write=False) as session:
+            found = (
+                await session.execute(
+                    select(Identity.id)
+                    .join(Tenant, Tenant.id == Identity.tenant_id)
+                    .where(Tenant.key == tenant, Identity.platform == "teams", Identity.external_id == key)
+                )
+            ).first()
+        if found:
+            if len(self._known) >= MAX_CACHED:
+                self._known.clear()
+            self._known[(tenant, key)] = time.monotonic() + KNOWN_TTL
+        return found is not None
+
+    async def actor(self, reference: ConversationReference, activity: Activity, tenant: str) -> Actor:
+        """The verified sender of an activity as the core's Actor."""
+        key = user_key(activity)
+        zone = timezone_of(activity)
+        if await self._is_known(tenant, key):
+            return Actor("teams", key, tenant, timezone=zone)
+        sender = activity.from_property
+
+        async def lookup(context: TurnContext) -> TeamsChannelAccount:
+            connector = context.turn_state[BotAdapter.BOT_CONNECTOR_CLIENT_KEY]
+            found = await connector.conversations.get_conversation_member(reference.conversation.id, sender.id)
+            return TeamsChannelAccount().deserialize({**found.serialize(), **(found.additional_properties or {})})
+
+        try:
+            member = await self.sender.call(reference, lookup)
+        except Exception as error:  # noqa: BLE001 - any failure means the same to the person
+            log.warning("looking up Teams user %s in %s failed: %s: %s", sender.id, tenant, type(error).__name__, error)
+            raise ProfileUnavailable("I could not look you up in Teams just now; please try again in a minute.") from None
+        email = member.email or member.user_principal_name or None
+        return Actor("teams", key, tenant, email=email, name=member.name or sender.name or None, timezone=zone)

@@ -1,0 +1,90 @@
+"""goalbot's real server on a free port, with Teams on, wired to a fake Bot Connector."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+
+from adapters.server import TEAMS_KEY, build
+from adapters.settings import Settings
+from tests.fake_teams import TENANT, Call, Client, FakeConnector, Member, card_of, card_text
+
+PEOPLE = {
+    "maya": Member("29:1maya", "a0000000-0000-4000-8000-00000000000a", "Maya Chen", "maya@example.com"),
+    "omar": Member("29:1omar", "a0000000-0000-4000-8000-00000000000b", "Omar Haddad", "omar@example.com"),
+    "bo": Member("29:1bo", "a0000000-0000-4000-8000-00000000000c", "Bo Larsen", "bo@example.com"),
+    "ana": Member("29:1ana", "a0000000-0000-4000-8000-00000000000d", "Ana Silva", "Ana.Silva@example.com",
+                  upn="ana@example.com"),
+    "ravi": Member("29:1ravi", "a0000000-0000-4000-8000-00000000000e", "Ravi Patel", "ravi@example.com"),
+    "lena": Member("29:1lena", "a0000000-0000-4000-8000-00000000000f", "Lena Vogel", "lena@example.com"),
+    "nina": Member("29:1nina", "a0000000-0000-4000-8000-000000000010", "Nina Kowalski", "nina@example.com"),
+}
+
+
+def started_fake_connector() -> FakeConnector:
+    fake = FakeConnector()
+    for member in PEOPLE.values():
+        fake.add_member(member)
+    fake.start()
+    return fake
+
+
+class TeamsHarness:
+    """Teams clients talking to goalbot's /api/messages over HTTP."""
+
+    def __init__(self, db, fake: FakeConnector, **settings) -> None:
+        self.db = db
+        self.fake = fake
+        options = {"GOALBOT_TEAMS_INSECURE_LOCAL": "1", "MICROSOFT_APP_TENANT_ID": TENANT, **settings}
+        self.settings = Settings(GOALBOT_DATABASE_URL="sqlite+aiosqlite:///unused.db", **options)
+
+    async def start(self) -> None:
+        self.app, _ = await build(self.settings, db=self.db)
+        self.teams = self.app[TEAMS_KEY]
+        self.server = TestServer(self.app, host="127.0.0.1")
+        await self.server.start_server()
+        self.http = aiohttp.ClientSession()
+
+    async def close(self) -> None:
+        await self.http.close()
+        await self.server.close()
+
+    @property
+    def url(self) -> str:
+        return str(self.server.make_url("/api/messages"))
+
+    def client(self, name: str, **options) -> Client:
+        return Client(PEOPLE[name], self.fake.url, **options)
+
+    async def post(self, activity: dict, *, token: str | None = None, headers: dict | None = None) -> tuple[int, str]:
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        async with self.http.post(self.url, data=json.dumps(activity), headers=sent) as response:
+            return response.status, await response.text()
+
+    async def say(self, client: Client, text: str) -> list[Call]:
+        """Send a message; returns what the bot posted to that conversation in answer."""
+        return await self.send(client, client.message(text))
+
+    async def send(self, client: Client, activity: dict, *, expect: int = 1) -> list[Call]:
+        before = len(self.fake.sent(client.conversation))
+        status, body = await self.post(activity)
+        assert status in (200, 201), (status, body)
+        if expect:
+            await self.wait(lambda f: len(f.sent(client.conversation)) >= before + expect)
+        return self.fake.sent(client.conversation)[before:]
+
+    async def wait(self, predicate, timeout: float = 10.0) -> None:
+        assert await asyncio.to_thread(self.fake.wait_for, predicate, timeout), "the bot did not send what was expected"
+
+    async def settle(self) -> None:
+        """Let the outbox send what it owes now."""
+        await self.teams.delivery.deliver_due()
+
+
+def text(call: Call) -> str:
+    return card_text(card_of(call))
