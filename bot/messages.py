@@ -20,6 +20,7 @@ class Actor:
     email: str | None = None
     name: str | None = None
     timezone: str | None = None
+    aliases: tuple[str, ...] = ()  # other addresses the platform knows them by (a user principal name, say)
 
 
 @dataclass(frozen=True)

@@ -101,19 +101,20 @@ async def find_viewer(session: AsyncSession, actor: Actor) -> Viewer | None:
 
 
 async def join(session: AsyncSession, actor: Actor) -> Viewer:
-    """Match a first-time actor to a person by email, or add them as a member.
+    """Match a first-time actor to a person by email (or another address they go by), or add them as a member.
 
     The first person in an empty tenant becomes its admin, so a new install can be set up.
     """
     tenant = await tenant_by_key(session, actor.tenant, create=True)
     assert tenant is not None
     person = None
-    if actor.email:
-        person = (
-            await session.execute(
-                select(Person).where(Person.tenant_id == tenant.id, sa.func.lower(Person.email) == actor.email.lower())
-            )
-        ).scalar_one_or_none()
+    for address in (actor.email, *actor.aliases):
+        if address and person is None:
+            person = (
+                await session.execute(
+                    select(Person).where(Person.tenant_id == tenant.id, sa.func.lower(Person.email) == address.lower())
+                )
+            ).scalar_one_or_none()
     if person is None:
         anyone = (await session.execute(select(Person.id).where(Person.tenant_id == tenant.id).limit(1))).first()
         email = (actor.email or f"{actor.user_id}@{actor.platform}.invalid").lower()

@@ -298,6 +298,14 @@ class Client:
                        "timezone": self.timezone}],
         )
 
+    def mentioning(self, text: str, *people: Member) -> dict:
+        """A message that @mentions people: Teams puts `<at>Name</at>` in the text and a mention entity beside it."""
+        activity = self.message(text)
+        for person in people:
+            activity["entities"].append({"type": "mention", "text": f"<at>{person.name}</at>",
+                                         "mentioned": {"id": person.id, "name": person.name}})
+        return activity
+
     def submit(self, data: dict, inputs: dict | None = None, reply_to: str | None = None) -> dict:
         """What Teams sends when an Action.Submit is pressed: a message whose value is the data and the inputs."""
         activity = self._base("message", value={**(inputs or {}), **data}, localTimezone=self.timezone,

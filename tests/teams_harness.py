@@ -71,12 +71,20 @@ class TeamsHarness:
         return await self.send(client, client.message(text))
 
     async def send(self, client: Client, activity: dict, *, expect: int = 1) -> list[Call]:
-        before = len(self.fake.sent(client.conversation))
+        """POST an activity; returns the bot's replies to it (messages that answer it, not other notices)."""
         status, body = await self.post(activity)
         assert status in (200, 201), (status, body)
+
+        def replies(fake: FakeConnector) -> list[Call]:
+            return [c for c in fake.sent(client.conversation) if c.body.get("replyToId") == activity["id"]]
+
         if expect:
-            await self.wait(lambda f: len(f.sent(client.conversation)) >= before + expect)
-        return self.fake.sent(client.conversation)[before:]
+            await self.wait(lambda f: len(replies(f)) >= expect)
+        return replies(self.fake)
+
+    def notices(self, client: Client) -> list[Call]:
+        """What the bot sent to a person on its own (not in answer to a message)."""
+        return [c for c in self.fake.sent(client.conversation) if not c.body.get("replyToId")]
 
     async def wait(self, predicate, timeout: float = 10.0) -> None:
         assert await asyncio.to_thread(self.fake.wait_for, predicate, timeout), "the bot did not send what was expected"

@@ -28,14 +28,14 @@ from adapters.inbound import RECOVER_AFTER, Inbox
 from adapters.settings import Settings
 from adapters.teams import cards
 from adapters.teams.delivery import TeamsDelivery
-from adapters.teams.people import Directory
+from adapters.teams.people import Directory, entities
 from adapters.teams.sender import Sender
 from bot import commands
 from bot.dispatch import Bot
 from bot.errors import UserError
 from bot.messages import Action, Actor, Address, IncomingMessage, Reply
 from storage.database import Database
-from storage.models import Identity, OutboxMessage, TeamsConversation, Tenant, utcnow
+from storage.models import Identity, OutboxMessage, Person, TeamsConversation, Tenant, utcnow
 
 log = logging.getLogger("goalbot.teams")
 TURN_BUDGET = 8.0  # Teams sends a turn again after 15 s
@@ -71,8 +71,12 @@ def delivery_key(activity: Activity) -> str:
 
 def command_text(activity: Activity) -> str:
     """What the person typed, without an @mention of the bot."""
-    text = TurnContext.remove_recipient_mention(activity) if activity.entities else activity.text
-    return commands.chat_line(text or "")
+    text = activity.text or ""
+    bot_id = activity.recipient.id if activity.recipient else None
+    for mention in entities(activity, "mention"):
+        if (mention.get("mentioned") or {}).get("id") == bot_id and mention.get("text"):
+            text = text.replace(str(mention["text"]), " ")
+    return commands.chat_line(text)
 
 
 class TeamsApp:
@@ -175,7 +179,7 @@ class TeamsApp:
         await self.inbox.done(key)
 
     async def typed(self, reference: ConversationReference, activity: Activity, actor: Actor, key: str) -> None:
-        text = command_text(activity)
+        text = await self.resolve_mentions(activity, actor.tenant, command_text(activity))
         words = [word.lower() for word in text.split()]
         if words in (["add"], ["goals", "add"]):
             await self.send(reference, cards.add_goal_form(await self.bot.goal_choices(actor, "")), "Propose a goal")
@@ -188,6 +192,31 @@ class TeamsApp:
         await self.say(reference, reply)
         if not reply.error:
             self.delivery.wake()
+
+    async def resolve_mentions(self, activity: Activity, tenant: str, text: str) -> str:
+        """`<at>Ravi Patel</at>` becomes `@ravi@example.com` when Ravi uses goalbot in Teams, else `@ravi.patel`,
+        which the core matches by name."""
+        bot_id = activity.recipient.id if activity.recipient else None
+        mentions = [m for m in entities(activity, "mention")
+                    if m.get("text") and (m.get("mentioned") or {}).get("id") != bot_id]
+        if not mentions:
+            return text
+        ids = {str((m.get("mentioned") or {}).get("id")) for m in mentions}
+        async with self.db.transaction(write=False) as session:
+            emails = dict((
+                await session.execute(
+                    select(TeamsConversation.user_id, Person.email)
+                    .join(Tenant, Tenant.id == TeamsConversation.tenant_id)
+                    .join(Person, Person.id == TeamsConversation.person_id)
+                    .where(Tenant.key == tenant, TeamsConversation.user_id.in_(ids))
+                )
+            ).all())
+        for mention in mentions:
+            mentioned = mention.get("mentioned") or {}
+            handle = emails.get(str(mentioned.get("id"))) or ".".join(str(mentioned.get("name") or "").lower().split())
+            if handle:
+                text = text.replace(mention["text"], "@" + handle)
+        return text
 
     async def open_checkin(self, reference: ConversationReference, actor: Actor) -> None:
         prompt = await self.bot.run(actor, commands.CheckIn())
@@ -319,6 +348,7 @@ class TeamsApp:
         if seen in self._known_references:
             return
         data = reference.serialize()
+        data.pop("activityId", None)  # later messages start anew, they do not answer this one
         for attempt in range(3):
             try:
                 async with self.db.transaction(write=True) as session:

@@ -37,10 +37,19 @@ def user_key(activity: Activity) -> str:
     return (sender.aad_object_id or sender.id) if sender else ""
 
 
-def timezone_of(activity: Activity) -> str | None:
+def entities(activity: Activity, kind: str) -> list[dict]:
+    """The activity's entities of one type, as plain dicts (botbuilder keeps their fields aside)."""
+    found = []
     for entity in activity.entities or []:
-        data = entity.serialize() if hasattr(entity, "serialize") else entity
-        if isinstance(data, dict) and data.get("type") == "clientInfo" and data.get("timezone"):
+        data = {**entity.serialize(), **(entity.additional_properties or {})} if hasattr(entity, "serialize") else entity
+        if isinstance(data, dict) and data.get("type") == kind:
+            found.append(data)
+    return found
+
+
+def timezone_of(activity: Activity) -> str | None:
+    for data in entities(activity, "clientInfo"):
+        if data.get("timezone"):
             return str(data["timezone"])
     return activity.local_timezone or None
 
@@ -87,4 +96,7 @@ class Directory:
             log.warning("looking up Teams user %s in %s failed: %s: %s", sender.id, tenant, type(error).__name__, error)
             raise ProfileUnavailable("I could not look you up in Teams just now; please try again in a minute.") from None
         email = member.email or member.user_principal_name or None
-        return Actor("teams", key, tenant, email=email, name=member.name or sender.name or None, timezone=zone)
+        upn = member.user_principal_name
+        aliases = (upn,) if upn and email and upn.lower() != email.lower() else ()
+        return Actor("teams", key, tenant, email=email, name=member.name or sender.name or None, timezone=zone,
+                     aliases=aliases)

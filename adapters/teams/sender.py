@@ -131,9 +131,16 @@ class Sender:
         return outcome.get("value")  # type: ignore[return-value]
 
     async def send(self, reference: ConversationReference, content: dict, summary: str) -> str | None:
-        """Post a card to the conversation; returns the new message's id."""
+        """Post a card; a reference that names an activity (the message being answered) gets a reply to it.
+        Returns the new message's id."""
         async def post(context: TurnContext) -> str | None:
-            response = await context.send_activity(card_activity(content, summary))
+            activity = self._addressed(card_activity(content, summary), reference)
+            conversations = context.turn_state[BotAdapter.BOT_CONNECTOR_CLIENT_KEY].conversations
+            if reference.activity_id:
+                activity.reply_to_id = reference.activity_id
+                response = await conversations.reply_to_activity(reference.conversation.id, reference.activity_id, activity)
+            else:
+                response = await conversations.send_to_conversation(reference.conversation.id, activity)
             return response.id if response else None
 
         return await self.call(reference, post)
@@ -141,8 +148,15 @@ class Sender:
     async def update(self, reference: ConversationReference, activity_id: str, content: dict, summary: str) -> None:
         """Replace a card the bot sent earlier in this conversation."""
         async def put(context: TurnContext) -> None:
-            activity = card_activity(content, summary)
+            activity = self._addressed(card_activity(content, summary), reference)
             activity.id = activity_id
-            await context.update_activity(activity)
+            conversations = context.turn_state[BotAdapter.BOT_CONNECTOR_CLIENT_KEY].conversations
+            await conversations.update_activity(reference.conversation.id, activity_id, activity)
 
         await self.call(reference, put)
+
+    @staticmethod
+    def _addressed(activity: Activity, reference: ConversationReference) -> Activity:
+        activity = TurnContext.apply_conversation_reference(activity, reference)
+        activity.reply_to_id = None
+        return activity
