@@ -49,6 +49,7 @@ class Call:
     activity_id: str | None
     body: dict | None
     authorization: str | None
+    result_id: str | None = None  # the id the connector gave a posted message
 
 
 @dataclass
@@ -114,11 +115,11 @@ class FakeConnector:
 
     # The connector -------------------------------------------------------------------------
 
-    def _record(self, request: web.Request, body: dict | None) -> None:
+    def _record(self, request: web.Request, body: dict | None, result_id: str | None = None) -> None:
         with self.changed:
             self.calls.append(Call(
                 request.method, request.path, request.match_info["conversation"], request.match_info.get("activity"),
-                body, request.headers.get("Authorization"),
+                body, request.headers.get("Authorization"), result_id,
             ))
             self.changed.notify_all()
 
@@ -134,10 +135,12 @@ class FakeConnector:
     async def _send(self, request: web.Request) -> web.Response:
         failure = self._failure()
         body = await request.json()
-        self._record(request, {**body, "_failed": failure is not None} if failure else body)
         if failure:
+            self._record(request, {**body, "_failed": True})
             return failure
-        return web.json_response({"id": f"1:{next(self._ids)}"}, status=201)
+        message_id = f"1:{next(self._ids)}"
+        self._record(request, body, message_id)
+        return web.json_response({"id": message_id}, status=201)
 
     async def _update(self, request: web.Request) -> web.Response:
         failure = self._failure()

@@ -127,3 +127,133 @@ async def test_a_line_starting_with_a_goal_reference_is_a_check_in_answer(teams,
     [reply] = await teams.say(ana, "G-1 60% at-risk waiting on legal")
     assert "your check-in" in text(reply)
     assert (await goal(org.db, 1)).progress == 60
+
+
+async def test_the_add_form_card_proposes_a_goal_and_becomes_its_outcome(teams, org, fake, db):
+    await org.say("maya@example.com", "goals add Grow revenue 30% level:company")
+    ana = teams.client("ana")
+    [form] = await teams.say(ana, "add")
+    card = card_of(form)
+    inputs = {element["id"]: element for element in card["body"] if element["type"].startswith("Input.")}
+    assert set(inputs) == {"title", "description", "parent", "level", "due", "key_results", "private"}
+    assert {"title": "G-1 Grow revenue 30%", "value": "G-1"} in inputs["parent"]["choices"]
+    assert inputs["parent"]["choices.data"] == {"type": "Data.Query", "dataset": "goals"}
+    data = submit_data(card, "Propose")
+
+    # A bad field: the same card again, in place, with what was typed and the error beside the field.
+    typed = {"title": "Cut churn", "description": "", "parent": "G-1", "level": "individual", "due": "2099-02-30",
+             "key_results": "Monthly churn 5->3 %", "private": ""}
+    card_id = form.result_id
+    await teams.send(ana, ana.submit(data, typed, reply_to=card_id), expect=0)
+    await teams.wait(lambda f: len(f.updates(ana.conversation)) == 1)
+    [update] = fake.updates(ana.conversation)
+    assert update.activity_id == card_id
+    again = card_of(update)
+    shown = text(update)
+    assert "⚠️" in shown and "2099-02-30" in shown.replace("\\", "")
+    due_at = next(i for i, e in enumerate(again["body"]) if e.get("id") == "due")
+    assert "⚠️" in again["body"][due_at + 1]["text"]  # right under the field
+    assert {e["id"]: e.get("value") for e in again["body"] if e["type"] == "Input.Text"}["title"] == "Cut churn"
+    async with db.transaction(write=False) as session:
+        assert (await session.execute(select(sa.func.count()).select_from(Goal))).scalar() == 1  # nothing added
+
+    # A problem the core finds (a parent nobody can see): the form again, the error on top.
+    await teams.send(ana, ana.submit(data, {**typed, "due": "2099-03-31", "parent": "G-77"}, reply_to=card_id),
+                     expect=0)
+    await teams.wait(lambda f: len(f.updates(ana.conversation)) == 2)
+    again = card_of(fake.updates(ana.conversation)[-1])
+    assert "⚠️" in again["body"][1]["text"] and "G-77" in again["body"][1]["text"].replace("\\", "")
+
+    typed["due"] = "2099-03-31"
+    await teams.send(ana, ana.submit(data, typed, reply_to=card_id), expect=0)
+    await teams.wait(lambda f: len(f.updates(ana.conversation)) == 3)
+    outcome = text(fake.updates(ana.conversation)[-1])
+    assert "Proposed G-2" in outcome.replace("\\", "")
+    added = await goal(db, 2)
+    assert (added.title, added.level, str(added.due_date), added.status) == ("Cut churn", "individual", "2099-03-31", "proposed")
+
+
+async def test_the_parent_picker_searches_goals_the_sender_may_see(teams, org):
+    await org.say("maya@example.com", "goals add Grow revenue 30% level:company")
+    await org.say("maya@example.com", "goals add Secret merger level:company private")
+    ana = teams.client("ana")
+    await teams.say(ana, "list")
+    status, body = await teams.post(ana.search("grow"))
+    assert status == 200
+    import json
+
+    answer = json.loads(body)
+    assert answer["type"] == "application/vnd.microsoft.search.searchResponse"
+    assert answer["value"]["results"] == [{"title": "G-1 Grow revenue 30%", "value": "G-1"}]
+    status, body = await teams.post(ana.search("merger"))
+    assert json.loads(body)["value"]["results"] == []  # private to Maya
+
+
+async def test_the_check_in_form_takes_the_one_message_answer(teams, org, fake):
+    await org.say("ana@example.com", "goals add Cut churn")
+    await org.say("bo@example.com", "goals approve G-1")
+    ana = teams.client("ana")
+    [form] = await teams.say(ana, "checkin")
+    shown = text(form)
+    assert "Check-in for the week of" in shown and "Cut churn" in shown
+    card_id = form.result_id
+    data = submit_data(card_of(form), "Send")
+    await teams.send(ana, ana.submit(data, {"answer": "G-9 50%"}, reply_to=card_id), expect=0)
+    await teams.wait(lambda f: len(f.updates(ana.conversation)) == 1)
+    assert "⚠️" in text(fake.updates(ana.conversation)[0])  # G-9 is not hers: the form again, with the error
+    assert (await goal(org.db, 1)).progress == 0
+    await teams.send(ana, ana.submit(data, {"answer": "G-1 70% on-track"}, reply_to=card_id), expect=0)
+    await teams.wait(lambda f: len(f.updates(ana.conversation)) == 2)
+    assert "your check-in" in text(fake.updates(ana.conversation)[-1])
+    assert (await goal(org.db, 1)).progress == 70
+
+
+async def test_an_approval_request_card_is_approved_and_updated_in_place(teams, org, fake):
+    ana, bo = teams.client("ana"), teams.client("bo")
+    await teams.say(bo, "list")  # Bo has goalbot in Teams
+    [reply] = await teams.say(ana, "add Cut churn to 3%")
+    assert "Proposed G-1" in text(reply)
+    await teams.wait(lambda f: len(teams.notices(bo)) == 1)
+    [request] = teams.notices(bo)
+    assert "A goal to approve" in text(request) and "Cut churn to 3%" in text(request).replace("\\", "")
+    request_id = request.result_id
+    await teams.send(bo, bo.submit(submit_data(card_of(request), "Approve"), reply_to=request_id), expect=0)
+    await teams.wait(lambda f: len(f.updates(bo.conversation)) == 1)
+    [update] = fake.updates(bo.conversation)
+    assert update.activity_id == request_id
+    assert "approved by Bo Larsen" in text(update) and "[Approve]" not in text(update)
+    assert (await goal(org.db, 1)).status == "active"
+    await teams.wait(lambda f: any("approved G-1" in text(c) for c in teams.notices(ana)))
+
+
+async def test_return_asks_for_a_reason_inside_the_card(teams, org, fake):
+    ana, bo = teams.client("ana"), teams.client("bo")
+    await teams.say(bo, "list")
+    await teams.say(ana, "add Write the runbook")
+    await teams.wait(lambda f: len(teams.notices(bo)) == 1)
+    [request] = teams.notices(bo)
+    shown_card = [a for a in card_of(request)["body"][-1]["actions"] if a["type"] == "Action.ShowCard"][0]
+    assert shown_card["card"]["body"][0]["id"] == "reason" and shown_card["card"]["body"][0]["isRequired"]
+    data = submit_data(card_of(request), "Return")
+    request_id = request.result_id
+    [error] = await teams.send(bo, bo.submit(data, {"reason": "  "}, reply_to=request_id))
+    assert "⚠️" in text(error)
+    assert (await goal(org.db, 1)).status == "proposed"
+    await teams.send(bo, bo.submit(data, {"reason": "needs a measure"}, reply_to=request_id), expect=0)
+    await teams.wait(lambda f: len(f.updates(bo.conversation)) == 1)
+    assert "returned by Bo Larsen: needs a measure" in text(fake.updates(bo.conversation)[0])
+    assert (await goal(org.db, 1)).status == "returned"
+
+
+async def test_a_card_forged_to_act_on_someone_elses_goal_is_refused(teams, org, fake):
+    await org.say("ana@example.com", "goals add Cut churn")  # waits for Bo, her manager
+    ravi = teams.client("ravi")
+    [reply] = await teams.send(ravi, ravi.submit({"goalbot": "goal.approve", "value": "G-1"}))
+    assert "⚠️" in text(reply)
+    [reply] = await teams.send(ravi, ravi.submit({"goalbot": "goal.return", "value": "G-1", "reason": "mine now"}))
+    assert "⚠️" in text(reply)
+    [reply] = await teams.send(ravi, ravi.submit({"goalbot": "goal.delete", "value": "G-1"}))
+    assert "⚠️" in text(reply)
+    after = await goal(org.db, 1)
+    assert after.status == "proposed" and after.return_reason is None
+    assert fake.updates() == []

@@ -108,26 +108,27 @@ class TeamsApp:
     # The door --------------------------------------------------------------------------
 
     async def messages(self, request: web.Request) -> web.Response:
-        """POST /api/messages: botbuilder checks the Bot Framework token, then runs the turn."""
+        """POST /api/messages: the Bot Framework token is checked first; only then does the turn run."""
         if request.content_type != "application/json":
             return web.json_response({"error": "expected application/json"}, status=415)
         try:
             body = await request.json()
+            activity = Activity().deserialize(body) if isinstance(body, dict) else None
         except ValueError:
-            return web.json_response({"error": "the body is not JSON"}, status=400)
-        if not isinstance(body, dict) or not body.get("type"):
+            activity = None
+        if activity is None or not activity.type:
             return web.json_response({"error": "the body is not an activity"}, status=400)
         try:
-            response = await self.adapter.process(request, self.handler)
-        except web.HTTPUnauthorized:
-            log.warning("refused a request to /api/messages without a valid Bot Framework token")
+            verified = await self.adapter.bot_framework_authentication.authenticate_request(
+                activity, request.headers.get("Authorization", "")
+            )
+        except Exception as error:  # noqa: BLE001 - whatever fails here, the request is not verified
+            log.warning("refused a request to /api/messages: no valid Bot Framework token (%s)", type(error).__name__)
             return web.json_response({"error": "unauthorized"}, status=401)
-        except web.HTTPException:
-            raise
-        except Exception as error:  # noqa: BLE001 - a token that fails to decode or verify
-            log.warning("refused a request to /api/messages: its token did not verify (%s)", type(error).__name__)
-            return web.json_response({"error": "unauthorized"}, status=401)
-        return response or web.Response(status=200)
+        answer = await self.adapter.process_activity(verified, activity, self.handler.on_turn)
+        if answer is not None:
+            return web.json_response(answer.body, status=answer.status)
+        return web.Response(status=200)
 
     async def _turn_failed(self, context: TurnContext, error: Exception) -> None:
         incident = secrets.token_hex(4)
@@ -245,7 +246,11 @@ class TeamsApp:
             pass  # not a form problem (say, a bad goal reference): the core answers it below
         reply = await self.bot.act(action)
         if reply.error:
-            await self.say(reference, reply)
+            if name in ("goal.add", "checkin.answer"):
+                await self.show_form_error(reference, actor, card_id, name, form,
+                                           commands.FormError(cards.FORM_ERROR, reply.summary))
+            else:
+                await self.say(reference, reply)
             return
         self.delivery.wake()
         if name in ("goal.add", "checkin.answer") and card_id:
@@ -332,7 +337,7 @@ class TeamsApp:
             try:
                 actor = await self.directory.actor(reference, activity, tenant)
                 choices = await self.bot.goal_choices(actor, str(value.get("queryText") or "")[:200])
-                results = [{"title": label[:150], "value": ref} for ref, label in choices[:SEARCH_RESULTS]]
+                results = [{"title": f"{ref} {label}"[:150], "value": ref} for ref, label in choices[:SEARCH_RESULTS]]
             except UserError:
                 results = []
         return InvokeResponse(status=200, body={

@@ -21,6 +21,7 @@ CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 MAX_CARD_CHARS = 36_000
 MAX_ACTIONS = 6
 ACTION = "goalbot"  # the key of Action.Submit data that names the core action
+FORM_ERROR = ""  # the errors key of a problem with the whole form rather than one field
 HEALTH_MARKS = {"on_track": "🟢 on track", "at_risk": "🟡 at risk", "off_track": "🔴 off track"}
 LEVELS = (("individual", "Individual"), ("team", "Team"), ("department", "Department"), ("company", "Company"))
 
@@ -186,7 +187,7 @@ def add_goal_form(choices: list[tuple[str, str]], values: dict[str, str] | None 
     """Propose a goal: the same fields as the command, with the parent picked from a searchable list."""
     values = values or {}
     errors = errors or {}
-    parent_choices = [{"title": label[:150], "value": value} for value, label in choices]
+    parent_choices = [{"title": f"{value} {label}"[:150], "value": value} for value, label in choices]
     parent = {
         "type": "Input.ChoiceSet", "id": "parent", "label": "Supports", "style": "filtered", "isRequired": False,
         "placeholder": "Search goals by title or G-number", "choices": parent_choices,
@@ -196,6 +197,7 @@ def add_goal_form(choices: list[tuple[str, str]], values: dict[str, str] | None 
         parent["value"] = values["parent"]
     elements = [
         _text("Propose a goal", size="Medium", weight="Bolder"),
+        *_field_error(errors, FORM_ERROR),
         {"type": "Input.Text", "id": "title", "label": "Title", "isRequired": True, "maxLength": MAX_TITLE,
          "errorMessage": "A goal needs a title.", "placeholder": "Cut churn to 3%", "value": values.get("title", "")},
         *_field_error(errors, "title"),
