@@ -89,9 +89,27 @@ class TeamsHarness:
     async def wait(self, predicate, timeout: float = 10.0) -> None:
         assert await asyncio.to_thread(self.fake.wait_for, predicate, timeout), "the bot did not send what was expected"
 
-    async def settle(self) -> None:
-        """Let the outbox send what it owes now."""
-        await self.teams.delivery.deliver_due()
+    async def settle(self, timeout: float = 15.0) -> None:
+        """Wait until the outbox has sent what is due now (its worker runs in the background)."""
+        import sqlalchemy as sa
+
+        from storage.models import OutboxMessage, utcnow
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            async with self.db.transaction(write=False) as session:
+                busy = (await session.execute(
+                    sa.select(sa.func.count()).select_from(OutboxMessage).where(
+                        OutboxMessage.platform == "teams",
+                        sa.or_(OutboxMessage.state == "sending",
+                               sa.and_(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= utcnow())),
+                    )
+                )).scalar()
+            if not busy:
+                return
+            assert asyncio.get_running_loop().time() < deadline, "the outbox did not settle"
+            self.teams.delivery.wake()
+            await asyncio.sleep(0.05)
 
 
 def text(call: Call) -> str:

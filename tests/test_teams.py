@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from storage.models import Goal, Identity, InboundDelivery, OutboxMessage, Person, TeamsConversation
-from tests.fake_teams import APP_ID, TENANT, card_of, submit_data
+from tests.fake_teams import card_of, card_text, submit_data
 from tests.teams_harness import PEOPLE, TeamsHarness, started_fake_connector, text
 
 
@@ -257,3 +257,200 @@ async def test_a_card_forged_to_act_on_someone_elses_goal_is_refused(teams, org,
     after = await goal(org.db, 1)
     assert after.status == "proposed" and after.return_reason is None
     assert fake.updates() == []
+
+
+async def test_installing_stores_the_conversation_and_welcomes_once(teams, fake, db):
+    nina = teams.client("nina")
+    # Teams sends both on a personal install; the welcome comes once.
+    for activity in (nina.install(), nina.members_added()):
+        status, _ = await teams.post(activity)
+        assert status in (200, 201)
+    await teams.wait(lambda f: len(teams.notices(nina)) >= 1)
+    await teams.settle()
+    [welcome] = teams.notices(nina)
+    assert "Hi Nina, I'm goalbot" in text(welcome)
+    assert welcome.path == f"/v3/conversations/{nina.conversation}/activities"  # a message of its own, not a reply
+    async with db.transaction(write=False) as session:
+        stored = (await session.execute(select(TeamsConversation))).scalar_one()
+        nina_row = (await session.execute(select(Person).where(Person.email == "nina@example.com"))).scalar_one()
+    assert stored.person_id == nina_row.id and "activityId" not in stored.reference
+
+    status, _ = await teams.post(nina.uninstall())
+    assert status in (200, 201)
+    async with db.transaction(write=False) as session:
+        assert (await session.execute(select(TeamsConversation))).first() is None
+
+
+async def test_messages_wait_for_someone_without_goalbot_and_go_out_when_they_install(teams, org, fake, db):
+    ana, bo = teams.client("ana"), teams.client("bo")
+    await teams.say(ana, "add Cut churn to 3%")  # Bo, her manager, has never opened goalbot in Teams
+    await teams.settle()
+    async with db.transaction(write=False) as session:
+        request = (await session.execute(select(OutboxMessage).where(OutboxMessage.kind == "approval"))).scalar_one()
+    assert (request.platform, request.state, request.attempts) == ("teams", "pending", 0)
+    assert "waiting" in request.last_error
+    assert fake.sent(bo.conversation) == []
+
+    await teams.post(bo.install())
+    await teams.wait(lambda f: any("A goal to approve" in text(c) for c in teams.notices(bo)))
+    await teams.settle()
+    async with db.transaction(write=False) as session:
+        request = await session.get(OutboxMessage, request.id)
+    assert request.state == "sent" and request.channel == bo.conversation and request.message_id
+
+
+async def test_a_proactive_send_retries_what_teams_asks_and_respects_retry_after(teams, org, fake, db):
+    import time
+
+    bo = teams.client("bo")
+    await teams.post(bo.install())
+    await teams.wait(lambda f: len(teams.notices(bo)) == 1)
+    fake.fail_next.extend([(429, 1), (503, None), (412, None)])
+    started = time.monotonic()
+    await org.say("ana@example.com", "goals add Cut churn")  # through the core, as any notice would be
+    teams.teams.delivery.wake()
+    await teams.wait(lambda f: len(teams.notices(bo)) == 2, timeout=20)
+    took = time.monotonic() - started
+    await teams.settle()
+    failed = [c for c in fake.calls if (c.body or {}).get("_failed")]
+    assert len(failed) == 3
+    assert took >= 1.0  # the Retry-After second was waited
+    async with db.transaction(write=False) as session:
+        request = (await session.execute(select(OutboxMessage).where(OutboxMessage.kind == "approval"))).scalar_one()
+    assert request.state == "sent"
+
+
+async def test_a_proactive_send_refused_too_often_is_put_back_for_later(teams, org, fake, db):
+    bo = teams.client("bo")
+    await teams.post(bo.install())
+    await teams.wait(lambda f: len(teams.notices(bo)) == 1)
+    fake.fail_next.extend([(429, 120)] * 4)  # more than one send's bounded retries
+    await org.say("ana@example.com", "goals add Cut churn")
+    await teams.settle()
+    async with db.transaction(write=False) as session:
+        request = (await session.execute(select(OutboxMessage).where(OutboxMessage.kind == "approval"))).scalar_one()
+    assert request.state == "pending" and "429" in request.last_error
+    assert (request.next_attempt_at - request.created_at).total_seconds() > 100  # Teams' Retry-After
+
+
+async def test_a_bad_request_to_teams_fails_the_message_without_retrying(teams, org, fake, db):
+    bo = teams.client("bo")
+    await teams.post(bo.install())
+    await teams.wait(lambda f: len(teams.notices(bo)) == 1)
+    fake.fail_next.append((403, None))
+    await org.say("ana@example.com", "goals add Cut churn")
+    await teams.settle()
+    async with db.transaction(write=False) as session:
+        request = (await session.execute(select(OutboxMessage).where(OutboxMessage.kind == "approval"))).scalar_one()
+    assert request.state == "failed" and "403" in request.last_error
+
+
+async def test_sends_to_one_conversation_keep_to_a_few_per_second(teams, fake):
+    import time
+
+    from adapters.teams import cards
+    from botbuilder.schema import ConversationReference
+
+    ana = teams.client("ana")
+    await teams.say(ana, "list")
+    async with teams.db.transaction(write=False) as session:
+        stored = (await session.execute(select(TeamsConversation))).scalar_one()
+    reference = ConversationReference().deserialize(stored.reference)
+    before = len(fake.sent(ana.conversation))
+    started = time.monotonic()
+    content = cards.card([{"type": "TextBlock", "text": "ping"}])
+    for _ in range(12):
+        await teams.teams.sender.send(reference, content, "ping")
+    took = time.monotonic() - started
+    assert len(fake.sent(ana.conversation)) == before + 12
+    assert took >= 1.0  # 12 sends at 5 a second need more than a second
+
+
+async def test_a_redelivered_activity_does_nothing_twice(teams, org, db, fake):
+    ana = teams.client("ana")
+    activity = ana.message("add Cut churn")
+    [first] = await teams.send(ana, activity)
+    assert "Proposed G-1" in text(first)
+    for _ in range(2):
+        status, _ = await teams.post(activity)  # Teams sends the same activity again
+        assert status in (200, 201)
+    await teams.settle()
+    async with db.transaction(write=False) as session:
+        assert (await session.execute(select(sa.func.count()).select_from(Goal))).scalar() == 1
+        delivery = (await session.execute(select(InboundDelivery).where(InboundDelivery.platform == "teams"))).scalar_one()
+    assert delivery.delivery_key == f"{ana.conversation}:{activity['id']}" and delivery.done_at is not None
+    assert len([c for c in fake.sent(ana.conversation) if c.body.get("replyToId") == activity["id"]]) == 1
+
+
+async def test_an_activity_cut_short_is_run_again_once(teams, org, db, fake):
+    """The process stopped after taking the activity in: housekeeping runs it again from what was kept."""
+    import json
+    from datetime import timedelta
+
+    from storage.models import utcnow
+
+    ana = teams.client("ana")
+    await teams.say(ana, "list")
+    activity = ana.message("add Cut churn")
+    async with db.transaction(write=True) as session:
+        session.add(InboundDelivery(platform="teams", delivery_key=f"{ana.conversation}:{activity['id']}",
+                                    payload=json.dumps(activity), received_at=utcnow() - timedelta(minutes=2)))
+    assert await teams.teams.recover() == 1
+    await teams.wait(lambda f: any(c.body.get("replyToId") == activity["id"] for c in f.sent(ana.conversation)))
+    await teams.teams.background.drain(5)
+    assert await teams.teams.recover() == 0
+    status, _ = await teams.post(activity)  # and Teams' own redelivery finds it done
+    async with db.transaction(write=False) as session:
+        assert (await session.execute(select(sa.func.count()).select_from(Goal))).scalar() == 1
+
+
+async def test_text_full_of_markdown_and_card_syntax_shows_as_typed(teams, org, fake, db):
+    title = "*bold* _it_ [click](https://evil.example) `code` {{DATE(2017-02-14T06:08:39Z, SHORT)}} <at>x</at> & ~s~"
+    ana = teams.client("ana")
+    [reply] = await teams.say(ana, f"add {title}")
+    async with db.transaction(write=False) as session:
+        stored = (await session.execute(select(Goal))).scalar_one()
+    assert stored.title == title
+    [line] = [b["text"] for b in card_of(reply)["body"] if b["type"] == "TextBlock" and "Proposed" in b["text"]]
+    import re
+
+    assert not re.search(r"(?<!\\)[*_\[\]()`~<>&{}]", line), line  # every control character is escaped
+    assert "{{" not in line.replace("\\", "")
+    unescaped = line.replace("\\", "").replace("\u200b", "")
+    assert title in unescaped
+    # Line starts that would become a heading or a list stay text too.
+    [reply] = await teams.say(ana, "progress G-1 10 on-track\n# not a heading\n- not a list\n1. not numbered")
+    notes = card_text(card_of(reply))
+    for raw in ("\n# not", "\n- not", "\n1. not"):
+        assert raw not in notes
+
+
+async def test_each_teams_tenant_is_its_own_tenant(teams, fake, db):
+    from storage.models import Tenant
+
+    other = teams.client("ana", tenant="0f0f0f0f-0000-4000-8000-000000000001")
+    other.conversation = "a:1other"
+    [reply] = await teams.say(other, "add Grow in Contoso")
+    assert "G-1" in text(reply)
+    async with db.transaction(write=False) as session:
+        tenants = set((await session.execute(select(Tenant.key))).scalars())
+        created = (await session.execute(select(Goal).join(Tenant, Tenant.id == Goal.tenant_id))).all()
+    assert "teams:0f0f0f0f-0000-4000-8000-000000000001" in tenants
+    assert len(created) == 1
+
+
+async def test_an_answer_teams_keeps_out_for_long_arrives_later(teams, org, fake, db):
+    ana = teams.client("ana")
+    await teams.say(ana, "list")
+    fake.fail_next.append((429, 60))
+    activity = ana.message("add Cut churn")
+    status, _ = await teams.post(activity)
+    assert status in (200, 201)
+    async with db.transaction(write=False) as session:
+        owed = (await session.execute(select(OutboxMessage).where(OutboxMessage.kind == "answer"))).scalar_one()
+        assert (await session.execute(select(sa.func.count()).select_from(Goal))).scalar() == 1
+    assert owed.state == "pending" and owed.dedupe_key == f"answer:{ana.conversation}:{activity['id']}"
+    async with db.transaction(write=True) as session:
+        (await session.get(OutboxMessage, owed.id)).next_attempt_at = owed.created_at  # the wait is over
+    await teams.settle()
+    assert any("Proposed G-1" in text(c) for c in teams.notices(ana))

@@ -29,11 +29,11 @@ from adapters.settings import Settings
 from adapters.teams import cards
 from adapters.teams.delivery import TeamsDelivery
 from adapters.teams.people import Directory, entities
-from adapters.teams.sender import Sender
+from adapters.teams.sender import Sender, retryable
 from bot import commands
 from bot.dispatch import Bot
 from bot.errors import UserError
-from bot.messages import Action, Actor, Address, IncomingMessage, Reply
+from bot.messages import Action, Actor, Address, IncomingMessage, Reply, reply_to_dict
 from storage.database import Database
 from storage.models import Identity, OutboxMessage, Person, TeamsConversation, Tenant, utcnow
 
@@ -190,7 +190,7 @@ class TeamsApp:
             return
         address = Address("teams", reference.conversation.id)
         reply = await self.bot.handle(IncomingMessage(actor, text, address, key))
-        await self.say(reference, reply)
+        await self.answer(reference, actor, key, reply)
         if not reply.error:
             self.delivery.wake()
 
@@ -259,7 +259,7 @@ class TeamsApp:
         elif name in ("goal.approve", "goal.return") and card_id and await self._is_request(reference, card_id):
             pass  # the request card is rewritten in place through the outbox
         else:
-            await self.say(reference, reply)
+            await self.answer(reference, actor, key, reply)
 
     async def show_form_error(self, reference: ConversationReference, actor: Actor, card_id: str | None, name: str,
                               form: dict[str, str], error: commands.FormError) -> None:
@@ -396,6 +396,36 @@ class TeamsApp:
 
     async def say(self, reference: ConversationReference, reply: Reply) -> str | None:
         return await self.send(reference, cards.render(reply), cards.summary(reply))
+
+    async def answer(self, reference: ConversationReference, actor: Actor, key: str, reply: Reply) -> None:
+        """The answer to what someone wrote. If Teams keeps it out for long (a long Retry-After), the outbox
+        owes it to them instead, so it arrives later rather than never."""
+        try:
+            await self.sender.send(reference, cards.render(reply), cards.summary(reply))
+            return
+        except Exception as error:  # noqa: BLE001 - sorted below
+            if not retryable(error):
+                log.warning("an answer in Teams conversation %s could not be sent: %s", reference.conversation.id, error)
+                return
+        async with self.db.transaction(write=True) as session:
+            found = (
+                await session.execute(
+                    select(Identity.tenant_id, Identity.person_id).where(
+                        Identity.platform == "teams", Identity.external_id == actor.user_id
+                    ).join(Tenant, Tenant.id == Identity.tenant_id).where(Tenant.key == actor.tenant)
+                )
+            ).first()
+            if found is None:
+                return
+            exists = (await session.execute(select(OutboxMessage.id).where(
+                OutboxMessage.tenant_id == found.tenant_id, OutboxMessage.dedupe_key == f"answer:{key}"[:200]))).first()
+            if exists is None:
+                session.add(OutboxMessage(
+                    tenant_id=found.tenant_id, person_id=found.person_id, platform="teams", kind="answer",
+                    dedupe_key=f"answer:{key}"[:200], body=reply_to_dict(reply),
+                    next_attempt_at=utcnow() + timedelta(seconds=30), last_error="teams asked to wait",
+                ))
+        log.info("Teams asked to wait; the answer to %s will be sent later", key)
 
     async def send(self, reference: ConversationReference, content: dict, summary: str) -> str | None:
         try:

@@ -30,7 +30,7 @@ T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({412, 429, 502, 503, 504})
 ATTEMPTS = 4
-MAX_PAUSE = 30.0
+MAX_PAUSE = 5.0  # a longer wait is not spent holding the caller: the outbox tries again later instead
 PER_CONVERSATION = ((5, 1.0), (50, 30.0))  # Teams allows 7 per second and 60 per 30 seconds
 PER_TENANT = (40, 1.0)  # of about 50 requests per second per app and tenant
 KEPT_LIMITERS = 10_000
@@ -62,7 +62,7 @@ def retryable(error: BaseException) -> bool:
 
 
 class _Pause:
-    """Wait what Teams asked for, else back off exponentially with jitter; never more than MAX_PAUSE."""
+    """Wait what Teams asked for, else back off exponentially with jitter."""
 
     def __init__(self) -> None:
         self._backoff = wait_exponential_jitter(multiplier=0.5, max=MAX_PAUSE)
@@ -70,7 +70,18 @@ class _Pause:
     def __call__(self, retry_state) -> float:
         error = retry_state.outcome.exception() if retry_state.outcome else None
         asked = retry_after(error) if error else None
-        return min(MAX_PAUSE, asked) if asked is not None else self._backoff(retry_state)
+        return asked if asked is not None else self._backoff(retry_state)
+
+
+class _Stop:
+    """After a bounded number of attempts, or at once when Teams asks for a longer pause than MAX_PAUSE."""
+
+    def __init__(self, attempts: int) -> None:
+        self._attempts = stop_after_attempt(attempts)
+
+    def __call__(self, retry_state) -> bool:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        return self._attempts(retry_state) or (retry_after(error) or 0.0) > MAX_PAUSE
 
 
 def card_activity(content: dict, summary: str) -> Activity:
@@ -108,7 +119,7 @@ class Sender:
     async def call(self, reference: ConversationReference, work: Callable[[TurnContext], Awaitable[T]]) -> T:
         """Run `work` in a proactive turn on the conversation, within Teams' limits, retrying what Teams asks."""
         async for attempt in AsyncRetrying(
-            retry=retry_if_exception(retryable), wait=_Pause(), stop=stop_after_attempt(self.attempts), reraise=True,
+            retry=retry_if_exception(retryable), wait=_Pause(), stop=_Stop(self.attempts), reraise=True,
         ):
             with attempt:
                 await self._wait_turn(reference)
