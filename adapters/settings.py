@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storage.database import default_url
@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     # cloud's by default; set both for a sovereign cloud or a private channel.
     teams_openid_metadata_url: str | None = Field(default=None, alias="GOALBOT_TEAMS_OPENID_METADATA_URL")
     teams_token_issuer: str | None = Field(default=None, alias="GOALBOT_TEAMS_TOKEN_ISSUER")
+
+    @field_validator("teams_insecure_local", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value):
+        """`GOALBOT_TEAMS_INSECURE_LOCAL=` (set but empty) means off, as unset does."""
+        return False if isinstance(value, str) and not value.strip() else value
 
     def describe_database(self) -> str:
         """The database URL without its password, for messages and logs."""

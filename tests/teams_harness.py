@@ -43,7 +43,7 @@ class TeamsHarness:
 
     async def start(self) -> None:
         self.app, _ = await build(self.settings, db=self.db)
-        self.teams = self.app[TEAMS_KEY]
+        self.teams = self.app.get(TEAMS_KEY)
         self.server = TestServer(self.app, host="127.0.0.1")
         await self.server.start_server()
         self.http = aiohttp.ClientSession()
