@@ -105,3 +105,45 @@ async def test_serve_in_socket_mode_takes_commands_from_the_websocket(tmp_path):
         output = await stop(process)
         await fake.close()
     assert "connected to Slack over Socket Mode" in output and "xapp-1-cli" not in output
+
+
+async def test_serve_with_the_local_teams_switch_warns_and_answers_teams(tmp_path):
+    from tests.fake_teams import TENANT
+    from tests.teams_harness import started_fake_connector
+
+    fake = started_fake_connector()
+    env = {"GOALBOT_TEAMS_INSECURE_LOCAL": "1", "MICROSOFT_APP_TENANT_ID": TENANT, "MICROSOFT_APP_ID": "",
+           "SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": "", "SLACK_APP_TOKEN": ""}
+    process, base = await start_serve(tmp_path, env)
+    try:
+        from tests.teams_harness import PEOPLE, text
+        from tests.fake_teams import Client
+
+        ana = Client(PEOPLE["ana"], fake.url)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(base + "/healthz") as response:
+                assert (await response.json())["platforms"] == ["teams"]
+            for activity in (ana.install(), ana.message("add Cut churn due:2027-03-31")):
+                async with http.post(base + "/api/messages", json=activity) as response:
+                    assert response.status in (200, 201)
+        assert await asyncio.to_thread(fake.wait_for, lambda f: len(f.sent(ana.conversation)) >= 2, 20)
+        shown = [text(call) for call in fake.sent(ana.conversation)]
+        assert any("Hi Ana, I'm goalbot" in line for line in shown)
+        assert any("Added G-1 Cut churn" in line for line in shown)  # Ana is the first person: the admin
+    finally:
+        output = await stop(process)
+        fake.stop()
+    assert "WITHOUT checking any Bot Framework token" in output and "never use it in production" in output
+
+
+async def test_serve_refuses_teams_credentials_without_a_password(tmp_path):
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "adapters.cli", "serve", "--port", str(port),
+        cwd=tmp_path, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "GOALBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'goalbot.db'}",
+             "MICROSOFT_APP_ID": "00000000-0000-4000-8000-000000000001", "MICROSOFT_APP_PASSWORD": ""},
+    )
+    output = (await asyncio.wait_for(process.stdout.read(), 60)).decode()
+    assert await process.wait() != 0
+    assert "MICROSOFT_APP_PASSWORD is needed" in output
