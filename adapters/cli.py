@@ -103,6 +103,30 @@ def serve(host: str, port: int, socket_mode: bool, database_url: str | None) -> 
 
 
 @main.group()
+def teams() -> None:
+    """Microsoft Teams: the app package to upload."""
+
+
+@teams.command("package")
+@click.option("--app-id", required=True, help="The bot's Microsoft App ID (MICROSOFT_APP_ID), a GUID.")
+@click.option("--host", required=True, help="The https address goalbot serves, e.g. https://bot.example.com.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("goalbot-teams.zip"),
+              show_default=True, help="Where to write the package.")
+@click.option("--name", default="goalbot", show_default=True, help="The app's name in Teams (30 characters at most).")
+@click.option("--developer", default="goalbot", show_default=True, help="Who publishes the app in your organisation.")
+def teams_package(app_id: str, host: str, out: Path, name: str, developer: str) -> None:
+    """Write the Teams app package (manifest.json and icons) to upload to Teams."""
+    from adapters.teams.package import PackageError, build
+
+    try:
+        data = build(app_id, host, name=name, developer=developer)
+    except PackageError as error:
+        raise click.ClickException(str(error)) from None
+    out.write_bytes(data)
+    click.echo(f"Wrote {out} ({len(data):,} bytes). Upload it in Teams: Apps > Manage your apps > Upload an app.")
+
+
+@main.group()
 def db() -> None:
     """Database schema migrations."""
 

@@ -39,6 +39,23 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "database": "ok", "platforms": platforms})
 
 
+PAGES = {
+    "/privacy": (
+        "goalbot privacy\n\ngoalbot is run by your organisation on its own servers. It keeps what you tell it (goals, "
+        "progress, check-ins, kudos) and what the chat platform tells it about you (name, email, time zone) in your "
+        "organisation's database, and sends nothing anywhere else. Ask your administrator to export or delete it.\n"
+    ),
+    "/terms": (
+        "goalbot terms of use\n\ngoalbot is open-source software run by your organisation; your organisation's own "
+        "policies apply to its use. It is provided as is, without warranty.\n"
+    ),
+}
+
+
+async def page(request: web.Request) -> web.Response:
+    return web.Response(text=PAGES[request.path], content_type="text/plain")
+
+
 async def build(
     settings: Settings, *, socket_mode: bool = False, db: Database | None = None
 ) -> tuple[web.Application, object | None]:
@@ -52,6 +69,8 @@ async def build(
     app = web.Application(client_max_size=MAX_BODY)
     app[DB_KEY] = db
     app.router.add_get("/healthz", healthz)
+    for path in PAGES:
+        app.router.add_get(path, page)
     slack = None
     if settings.slack_enabled:
         from adapters.slack.app import SlackApp
