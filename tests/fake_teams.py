@@ -57,6 +57,7 @@ class FakeConnector:
     members: dict[str, Member] = field(default_factory=dict)  # by chat id
     calls: list[Call] = field(default_factory=list)
     fail_next: list[tuple[int, float | None]] = field(default_factory=list)  # (status, Retry-After) per next send
+    lookup_delay: float = 0.0  # seconds each member lookup takes
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
@@ -157,6 +158,7 @@ class FakeConnector:
 
     async def _member(self, request: web.Request) -> web.Response:
         self._record(request, None)
+        await asyncio.sleep(self.lookup_delay)
         member = self.members.get(request.match_info["member"])
         if member is None:
             return web.json_response({"error": {"code": "MemberNotFoundInConversation", "message": "no such member"}},

@@ -454,3 +454,19 @@ async def test_an_answer_teams_keeps_out_for_long_arrives_later(teams, org, fake
         (await session.get(OutboxMessage, owed.id)).next_attempt_at = owed.created_at  # the wait is over
     await teams.settle()
     assert any("Proposed G-1" in text(c) for c in teams.notices(ana))
+
+
+async def test_a_slow_turn_answers_teams_in_time_and_the_reply_follows(teams, fake):
+    import time
+
+    teams.teams.turn_budget = 0.3  # Teams' own limit is 15 s; the default budget is 8 s
+    fake.lookup_delay = 1.5  # Teams is slow to say who Ana is
+    ana = teams.client("ana")
+    activity = ana.message("add Cut churn")
+    started = time.monotonic()
+    status, _ = await teams.post(activity)
+    answered = time.monotonic() - started
+    assert status in (200, 201) and answered < 1.2
+    await teams.wait(lambda f: any(c.body.get("replyToId") == activity["id"] for c in f.sent(ana.conversation)))
+    [reply] = [c for c in fake.sent(ana.conversation) if c.body.get("replyToId") == activity["id"]]
+    assert "G-1" in text(reply)

@@ -103,6 +103,7 @@ class TeamsApp:
 
         self.handler = GoalbotHandler(self)
         self._known_references: set[tuple[str, str, str, str]] = set()
+        self.turn_budget = TURN_BUDGET
         self._tasks: set[asyncio.Task] = set()
 
     # The door --------------------------------------------------------------------------
@@ -160,7 +161,7 @@ class TeamsApp:
         if not await self.inbox.claim(key, json.dumps(activity.serialize())):
             return
         task = self.background.spawn(self.work(activity, tenant, key))
-        await asyncio.wait({task}, timeout=TURN_BUDGET)
+        await asyncio.wait({task}, timeout=self.turn_budget)
 
     async def work(self, activity: Activity, tenant: str, key: str) -> None:
         reference = TurnContext.get_conversation_reference(activity)
@@ -298,7 +299,7 @@ class TeamsApp:
             return
         reference = TurnContext.get_conversation_reference(activity)
         task = self.background.spawn(self._welcome(reference, activity, tenant))
-        await asyncio.wait({task}, timeout=TURN_BUDGET)
+        await asyncio.wait({task}, timeout=self.turn_budget)
 
     async def _welcome(self, reference: ConversationReference, activity: Activity, tenant: str) -> None:
         try:
