@@ -42,6 +42,19 @@ class Inbox:
         return True
 
     async def done(self, key: str) -> None:
+        """Mark a delivery done (a command that changed something has done so in its own transaction)."""
+        async with self.db.transaction(write=False) as session:
+            pending = (
+                await session.execute(
+                    select(InboundDelivery.id).where(
+                        InboundDelivery.platform == self.platform,
+                        InboundDelivery.delivery_key == key[:KEY_LENGTH],
+                        InboundDelivery.done_at.is_(None),
+                    )
+                )
+            ).first()
+        if pending is None:
+            return
         async with self.db.transaction(write=True) as session:
             await session.execute(
                 sa.update(InboundDelivery)

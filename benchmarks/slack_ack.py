@@ -21,7 +21,6 @@ import asyncio
 import itertools
 import os
 import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -33,17 +32,12 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.servers import free_port, wait_healthy  # noqa: E402
 from tests.fake_slack import BOT_TOKEN, SIGNING_SECRET, command_body, sign  # noqa: E402
 
 CONCURRENCY = (1, 50)
 COMMANDS = ("list mine", "add Cut churn to 3% due:2027-03-31")
 TARGET_RATIO = 1.5
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # The two helper servers, each run as `slack_ack.py --fake-slack PORT` / `--bare PORT` ----------
@@ -92,21 +86,6 @@ async def run_bare(port: int) -> None:
 
 
 # The measurement ---------------------------------------------------------------------------
-
-
-async def wait_healthy(base: str, process: asyncio.subprocess.Process) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(300):
-            if process.returncode is not None:
-                raise SystemExit(f"{base} exited with {process.returncode}")
-            try:
-                async with http.get(base + "/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    raise SystemExit(f"{base} did not come up")
 
 
 async def measure(base: str, text: str, clients: int, requests: int, fake_url: str, counter) -> list[float]:

@@ -68,6 +68,7 @@ class FakeConnector:
         self.port = 0
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.changed = threading.Condition(self._lock)
+        self.answered_at: dict[str, float] = {}  # activity id -> when the bot's reply to it arrived (perf_counter)
 
     # Serving -------------------------------------------------------------------------------
 
@@ -140,6 +141,8 @@ class FakeConnector:
             self._record(request, {**body, "_failed": True})
             return failure
         message_id = f"1:{next(self._ids)}"
+        if body.get("replyToId"):
+            self.answered_at.setdefault(body["replyToId"], time.perf_counter())
         self._record(request, body, message_id)
         return web.json_response({"id": message_id}, status=201)
 

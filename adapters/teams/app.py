@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from aiohttp import web
 from botbuilder.core import InvokeResponse, TurnContext
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ConversationReference
 from botframework.connector.auth import AuthenticationConstants
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +27,7 @@ from adapters.background import Background
 from adapters.inbound import RECOVER_AFTER, Inbox
 from adapters.settings import Settings
 from adapters.teams import cards
+from adapters.teams.adapter import ReusingCloudAdapter
 from adapters.teams.delivery import TeamsDelivery
 from adapters.teams.people import Directory, entities
 from adapters.teams.sender import Sender, retryable
@@ -69,6 +70,22 @@ def delivery_key(activity: Activity) -> str:
     return f"{activity.conversation.id}:{activity.id}"
 
 
+def teams_tenant(activity: Activity) -> str | None:
+    """The Teams tenant an activity comes from (Teams puts it in channelData and in the conversation)."""
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    conversation = activity.conversation
+    extra = (conversation.additional_properties or {}) if conversation else {}
+    return ((data.get("tenant") or {}).get("id") or (conversation.tenant_id if conversation else None)
+            or extra.get("tenantId") or None)
+
+
+def reference_of(activity: Activity) -> ConversationReference:
+    """Where to answer an activity, with its tenant kept (botbuilder's own reference drops Teams' tenantId)."""
+    reference = TurnContext.get_conversation_reference(activity)
+    reference.conversation.tenant_id = teams_tenant(activity)
+    return reference
+
+
 def command_text(activity: Activity) -> str:
     """What the person typed, without an @mention of the bot."""
     text = activity.text or ""
@@ -92,7 +109,7 @@ class TeamsApp:
         self.bot = bot
         self.db = db
         self.app_id = settings.microsoft_app_id or ""
-        self.adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_BotConfig(settings)))
+        self.adapter = ReusingCloudAdapter(ConfigurationBotFrameworkAuthentication(_BotConfig(settings)))
         self.adapter.on_turn_error = self._turn_failed
         self.sender = Sender(self.adapter, self.app_id)
         self.directory = Directory(db, self.sender)
@@ -137,9 +154,7 @@ class TeamsApp:
 
     def tenant_for(self, activity: Activity) -> str | None:
         """The goalbot tenant of an activity; None when this app must not serve it."""
-        tenant_id = (activity.conversation.tenant_id if activity.conversation else None) or (
-            ((activity.channel_data or {}).get("tenant") or {}).get("id") if isinstance(activity.channel_data, dict) else None
-        )
+        tenant_id = teams_tenant(activity)
         home = self.settings.microsoft_app_tenant_id
         if self.settings.microsoft_app_type != "MultiTenant" and self.app_id:
             if tenant_id and tenant_id != home:
@@ -164,7 +179,7 @@ class TeamsApp:
         await asyncio.wait({task}, timeout=self.turn_budget)
 
     async def work(self, activity: Activity, tenant: str, key: str) -> None:
-        reference = TurnContext.get_conversation_reference(activity)
+        reference = reference_of(activity)
         try:
             actor = await self.directory.actor(reference, activity, tenant)
         except UserError as error:
@@ -297,7 +312,7 @@ class TeamsApp:
         tenant = self.tenant_for(activity)
         if tenant is None or (activity.conversation.conversation_type or "personal") != "personal":
             return
-        reference = TurnContext.get_conversation_reference(activity)
+        reference = reference_of(activity)
         task = self.background.spawn(self._welcome(reference, activity, tenant))
         await asyncio.wait({task}, timeout=self.turn_budget)
 
@@ -334,7 +349,7 @@ class TeamsApp:
         value = activity.value if isinstance(activity.value, dict) else {}
         results: list[dict] = []
         if tenant is not None and value.get("dataset") == "goals":
-            reference = TurnContext.get_conversation_reference(activity)
+            reference = reference_of(activity)
             try:
                 actor = await self.directory.actor(reference, activity, tenant)
                 choices = await self.bot.goal_choices(actor, str(value.get("queryText") or "")[:200])
