@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import secrets
+import time
 from datetime import timedelta
 
 from aiohttp import web
@@ -44,6 +45,8 @@ RECOVER_WITHIN = timedelta(hours=12)  # a reply can reach a personal chat at any
 MAX_BODY = 512 * 1024
 FORM_CHOICES = 50
 SEARCH_RESULTS = 15
+REFERENCE_RECHECK = 3600.0
+KEPT_REFERENCES = 50_000
 
 
 class _BotConfig:
@@ -119,7 +122,8 @@ class TeamsApp:
         from adapters.teams.handler import GoalbotHandler
 
         self.handler = GoalbotHandler(self)
-        self._known_references: set[tuple[str, str, str, str]] = set()
+        # References stored lately, so a busy chat is not rewritten on every message (rechecked hourly).
+        self._known_references: dict[tuple[str, str, str, str], float] = {}
         self.turn_budget = TURN_BUDGET
         self._tasks: set[asyncio.Task] = set()
 
@@ -170,7 +174,7 @@ class TeamsApp:
     async def take(self, activity: Activity) -> None:
         """A message from a person: recorded once, then worked on; the turn waits a little for the work."""
         tenant = self.tenant_for(activity)
-        if tenant is None or not activity.id or not activity.conversation:
+        if tenant is None or not activity.id or not activity.conversation or not activity.from_property:
             return
         key = delivery_key(activity)
         if not await self.inbox.claim(key, json.dumps(activity.serialize())):
@@ -341,7 +345,7 @@ class TeamsApp:
             ).scalar_one_or_none()
             if row is not None:
                 await session.delete(row)
-        self._known_references = {k for k in self._known_references if k[1] != activity.from_property.id}
+        self._known_references = {k: v for k, v in self._known_references.items() if k[1] != activity.from_property.id}
 
     async def search(self, activity: Activity) -> InvokeResponse:
         """The parent picker's typeahead (`application/search`): goals the sender may link to."""
@@ -366,7 +370,7 @@ class TeamsApp:
         """Store (or refresh) the personal chat's reference, tied to the person, and send what waited for it."""
         user_id = reference.user.id if reference.user else ""
         seen = (tenant, user_id, reference.conversation.id, reference.service_url or "")
-        if seen in self._known_references:
+        if self._known_references.get(seen, 0.0) > time.monotonic():
             return
         data = reference.serialize()
         data.pop("activityId", None)  # later messages start anew, they do not answer this one
@@ -405,7 +409,9 @@ class TeamsApp:
             except IntegrityError:
                 if attempt == 2:
                     raise
-        self._known_references.add(seen)
+        if len(self._known_references) >= KEPT_REFERENCES:
+            self._known_references.clear()
+        self._known_references[seen] = time.monotonic() + REFERENCE_RECHECK
         self.delivery.wake()
 
     # Sending --------------------------------------------------------------------------
