@@ -14,8 +14,21 @@ from storage.database import Database
 from storage.migrate import SchemaOutOfDate, current_revision, ensure_schema, head_revision, upgrade
 
 
+def load_settings() -> Settings:
+    """The environment's settings; a bad value is one clear line, not a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}" for problem in error.errors()
+        )
+        raise click.ClickException(f"Bad setting: {problems}.") from None
+
+
 def _database(url: str | None) -> Database:
-    settings = Settings()
+    settings = load_settings()
     return Database(url or settings.database_url)
 
 
@@ -88,7 +101,7 @@ def serve(host: str, port: int, socket_mode: bool, database_url: str | None) -> 
     """Run the bot: Slack at /slack/events, Teams at /api/messages, health at /healthz."""
     from adapters.server import serve as run_server
 
-    settings = Settings()
+    settings = load_settings()
     if database_url:
         settings = settings.model_copy(update={"database_url": database_url})
     logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))

@@ -147,3 +147,30 @@ async def test_serve_refuses_teams_credentials_without_a_password(tmp_path):
     output = (await asyncio.wait_for(process.stdout.read(), 60)).decode()
     assert await process.wait() != 0
     assert "MICROSOFT_APP_PASSWORD is needed" in output
+
+
+async def test_serve_with_teams_credentials_refuses_unsigned_activities_and_keeps_the_password_out_of_its_log(tmp_path):
+    from tests.fake_teams import APP_ID, TENANT, Client
+    from tests.teams_harness import PEOPLE, started_fake_connector
+
+    fake = started_fake_connector()
+    password = "s3cret-teams-client-secret"
+    env = {"MICROSOFT_APP_ID": APP_ID, "MICROSOFT_APP_PASSWORD": password, "MICROSOFT_APP_TENANT_ID": TENANT,
+           "MICROSOFT_APP_TYPE": "SingleTenant", "GOALBOT_TEAMS_OPENID_METADATA_URL": fake.metadata_url,
+           "GOALBOT_TEAMS_INSECURE_LOCAL": "", "SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": ""}
+    process, base = await start_serve(tmp_path, env)
+    try:
+        ana = Client(PEOPLE["ana"], fake.url)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(base + "/healthz") as response:
+                assert (await response.json())["platforms"] == ["teams"]
+            forged = {"Authorization": "Bearer " + fake.token(fake.url, audience="someone-else")}
+            for headers in ({}, forged):
+                async with http.post(base + "/api/messages", json=ana.message("add Sneaky"), headers=headers) as response:
+                    assert response.status == 401
+        assert [c for c in fake.calls if c.path.startswith("/v3/")] == []
+    finally:
+        output = await stop(process)
+        fake.stop()
+    assert password not in output
+    assert "WITHOUT checking" not in output and "refused a request to /api/messages" in output
