@@ -10,10 +10,11 @@ import sys
 import time
 
 import aiohttp
-import pytest
 
 from tests.fake_slack import BOT_TOKEN, SIGNING_SECRET, command_body, sign
+from tests.fake_teams import APP_ID, TENANT, Client
 from tests.slack_harness import started_fake_slack, text_of
+from tests.teams_harness import PEOPLE, started_fake_connector, text
 
 
 def free_port() -> int:
@@ -41,6 +42,12 @@ async def start_serve(tmp_path, env: dict, *flags: str) -> tuple[asyncio.subproc
                 await asyncio.sleep(0.2)
     process.kill()
     raise AssertionError((await process.stdout.read()).decode())
+
+
+async def platforms(base: str) -> list[str]:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(base + "/healthz") as response:
+            return (await response.json())["platforms"]
 
 
 async def stop(process: asyncio.subprocess.Process) -> str:
@@ -108,21 +115,14 @@ async def test_serve_in_socket_mode_takes_commands_from_the_websocket(tmp_path):
 
 
 async def test_serve_with_the_local_teams_switch_warns_and_answers_teams(tmp_path):
-    from tests.fake_teams import TENANT
-    from tests.teams_harness import started_fake_connector
-
     fake = started_fake_connector()
     env = {"GOALBOT_TEAMS_INSECURE_LOCAL": "1", "MICROSOFT_APP_TENANT_ID": TENANT, "MICROSOFT_APP_ID": "",
            "SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": "", "SLACK_APP_TOKEN": ""}
     process, base = await start_serve(tmp_path, env)
     try:
-        from tests.teams_harness import PEOPLE, text
-        from tests.fake_teams import Client
-
         ana = Client(PEOPLE["ana"], fake.url)
+        assert await platforms(base) == ["teams"]
         async with aiohttp.ClientSession() as http:
-            async with http.get(base + "/healthz") as response:
-                assert (await response.json())["platforms"] == ["teams"]
             for activity in (ana.install(), ana.message("add Cut churn due:2027-03-31")):
                 async with http.post(base + "/api/messages", json=activity) as response:
                     assert response.status in (200, 201)
@@ -150,9 +150,6 @@ async def test_serve_refuses_teams_credentials_without_a_password(tmp_path):
 
 
 async def test_serve_with_teams_credentials_refuses_unsigned_activities_and_keeps_the_password_out_of_its_log(tmp_path):
-    from tests.fake_teams import APP_ID, TENANT, Client
-    from tests.teams_harness import PEOPLE, started_fake_connector
-
     fake = started_fake_connector()
     password = "s3cret-teams-client-secret"
     env = {"MICROSOFT_APP_ID": APP_ID, "MICROSOFT_APP_PASSWORD": password, "MICROSOFT_APP_TENANT_ID": TENANT,
@@ -161,9 +158,8 @@ async def test_serve_with_teams_credentials_refuses_unsigned_activities_and_keep
     process, base = await start_serve(tmp_path, env)
     try:
         ana = Client(PEOPLE["ana"], fake.url)
+        assert await platforms(base) == ["teams"]
         async with aiohttp.ClientSession() as http:
-            async with http.get(base + "/healthz") as response:
-                assert (await response.json())["platforms"] == ["teams"]
             forged = {"Authorization": "Bearer " + fake.token(fake.url, audience="someone-else")}
             for headers in ({}, forged):
                 async with http.post(base + "/api/messages", json=ana.message("add Sneaky"), headers=headers) as response:
