@@ -470,3 +470,16 @@ async def test_a_slow_turn_answers_teams_in_time_and_the_reply_follows(teams, fa
     await teams.wait(lambda f: any(c.body.get("replyToId") == activity["id"] for c in f.sent(ana.conversation)))
     [reply] = [c for c in fake.sent(ana.conversation) if c.body.get("replyToId") == activity["id"]]
     assert "G-1" in text(reply)
+
+
+async def test_a_request_decided_by_typing_is_updated_in_place_too(teams, org, fake):
+    ana, bo = teams.client("ana"), teams.client("bo")
+    await teams.post(bo.install())
+    await teams.say(ana, "add Cut churn to 3%")
+    await teams.wait(lambda f: any("A goal to approve" in text(c) for c in teams.notices(bo)))
+    [request] = [c for c in teams.notices(bo) if "A goal to approve" in text(c)]
+    [reply] = await teams.say(bo, "approve G-1")
+    assert "Approved G-1" in text(reply)
+    await teams.wait(lambda f: len(f.updates(bo.conversation)) == 1)
+    [update] = fake.updates(bo.conversation)
+    assert update.activity_id == request.result_id and "[Approve]" not in text(update)
