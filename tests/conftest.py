@@ -98,3 +98,32 @@ async def org(db) -> Org:
         tenant = await tenant_by_key(session, "default", create=True)
         await import_people(session, tenant, rows)
     return Org(db)
+
+
+# A test stuck for 90 seconds prints what each of its unfinished asyncio tasks is waiting on (the
+# faulthandler dump at 120 s shows threads only, and an event loop's thread just shows it waiting).
+STUCK_AFTER = 90.0
+
+
+def _print_waiting_tasks(name: str) -> None:
+    import gc
+    import sys
+
+    print(f"\n--- {name} is still running after {STUCK_AFTER:.0f} s; its unfinished tasks:", file=sys.stderr)
+    for obj in gc.get_objects():
+        if isinstance(obj, asyncio.Task) and not obj.done():
+            print(f"task {obj.get_name()}: {obj.get_coro()!r}", file=sys.stderr)
+            obj.print_stack(file=sys.stderr)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    import threading
+
+    watchdog = threading.Timer(STUCK_AFTER, _print_waiting_tasks, args=(item.nodeid,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        yield
+    finally:
+        watchdog.cancel()
