@@ -32,3 +32,39 @@ class Background:
 
     def __len__(self) -> int:
         return len(self._tasks)
+
+
+class Loops:
+    """Loops that run while the server does and stop between rounds when asked, so none is cut off in
+    the middle of a database transaction (which, on PostgreSQL, can leave its locks held)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.stopping = asyncio.Event()
+        self._tasks: set[asyncio.Task] = set()
+        self._on_stop: list = []
+
+    def start(self, *jobs: Coroutine, on_stop=()) -> None:
+        self.stopping.clear()
+        loop = asyncio.get_running_loop()
+        self._tasks.update(loop.create_task(job) for job in jobs)
+        self._on_stop = list(on_stop)
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep between rounds; returns at once when the loops are stopping."""
+        try:
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        self.stopping.set()
+        for callback in self._on_stop:
+            callback()
+        if self._tasks:
+            _, late = await asyncio.wait(list(self._tasks), timeout=timeout)
+            for task in late:
+                log.warning("%s: a loop did not stop within %.0f s; cancelling it", self.what, timeout)
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()

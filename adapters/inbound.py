@@ -9,12 +9,14 @@ after a minute, a bounded number of times, while it can still be answered.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from adapters.background import Loops
 from storage.database import Database
 from storage.models import InboundDelivery, utcnow
 
@@ -97,3 +99,17 @@ class Inbox:
                     InboundDelivery.platform == self.platform, InboundDelivery.received_at < utcnow() - KEPT
                 )
             )
+
+
+async def housekeeping(inbox: Inbox, recover: Callable[[], Awaitable[int]], loops: Loops) -> None:
+    """Every half minute: run again what was cut short; now and then, forget old deliveries."""
+    rounds = 0
+    while not loops.stopping.is_set():
+        try:
+            await recover()
+            if rounds % 120 == 0:
+                await inbox.forget_old()
+        except Exception:  # noqa: BLE001 - the loop must outlive one bad round
+            log.exception("%s housekeeping failed", inbox.platform)
+        rounds += 1
+        await loops.pause(RECOVER_AFTER.total_seconds() / 2)

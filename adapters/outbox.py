@@ -57,19 +57,28 @@ class OutboxWorker:
         # Each send waits for its turn, so deliveries give way to requests waiting for their answer.
         self.turn = turn or contextlib.nullcontext
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def wake(self) -> None:
         self._wake.set()
 
+    def stop(self) -> None:
+        """Finish the message in hand, then stop (between transactions, never inside one)."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
-        """Deliver until cancelled: at once when woken, else every couple of seconds."""
-        while True:
+        """Deliver until stopped: at once when woken, else every couple of seconds."""
+        self._stopping = False
+        while not self._stopping:
             try:
                 await self.release_stuck()
-                while await self.deliver_due():
+                while not self._stopping and await self.deliver_due():
                     pass
             except Exception:  # noqa: BLE001 - the worker must outlive one bad round
                 log.exception("%s outbox round failed", self.platform)
+            if self._stopping:
+                break
             try:
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             except TimeoutError:
@@ -137,10 +146,18 @@ class OutboxWorker:
     async def deliver_due(self) -> int:
         """Send one batch of due messages; returns how many were claimed."""
         claimed = await self._claim()
-        for item in claimed:
+        for index, item in enumerate(claimed):
+            if self._stopping:
+                await self._unclaim(claimed[index:])
+                break
             async with self.turn():
                 await self.deliver(item)
         return len(claimed)
+
+    async def _unclaim(self, items: list[Claimed]) -> None:
+        """Claimed but not tried (the worker is stopping): due again, this attempt not counted."""
+        for item in items:
+            await self.finish(item, "pending", error=None, delay=timedelta(0), count_attempt=False)
 
     async def deliver(self, item: Claimed) -> None:
         raise NotImplementedError

@@ -73,8 +73,30 @@ async def db(request, tmp_path):
         yield database
     finally:
         await database.dispose()
+        try:
+            await _drop_schema(admin, schema)
+        finally:
+            await admin.close()
+
+
+async def _drop_schema(admin, schema: str) -> None:
+    """Drop a test's schema. A connection the test left inside a transaction would make the drop wait
+    forever; instead it is ended after a while and the test fails, naming the leak."""
+    await admin.execute("SET lock_timeout = '15s'")
+    try:
         await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()
+        return
+    except asyncpg.exceptions.LockNotAvailableError:
+        holders = await admin.fetch(
+            "SELECT DISTINCT l.pid, a.state, a.query FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE n.nspname = $1 AND l.pid <> pg_backend_pid()", schema,
+        )
+        for holder in holders:
+            await admin.execute("SELECT pg_terminate_backend($1)", holder["pid"])
+        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        leaks = "; ".join(f"{h['state']}: {h['query'][:200]}" for h in holders)
+        pytest.fail(f"the test left a database connection holding locks ({leaks})")
 
 
 class Org:

@@ -21,8 +21,8 @@ from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstall
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.background import Background
-from adapters.inbound import RECOVER_AFTER, Inbox
+from adapters.background import Background, Loops
+from adapters.inbound import Inbox, housekeeping
 from adapters.settings import SLACK_API_URL, Settings
 from adapters.slack import render
 from adapters.slack.delivery import SlackDelivery
@@ -123,7 +123,7 @@ class SlackApp:
         self.delivery = SlackDelivery(db, self.client_for, on_delivered=self.refresh_home, turn=self.after_ack)
         self._homes: set[tuple[str, str]] = set()
         self._home_task: asyncio.Task | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self.loops = Loops("Slack")
         # What this app answers, by kind, in the manifest's words (tests hold manifest.json to it).
         self.registered: dict[str, set[str]] = {"command": set(), "action": set(), "view": set(), "event": set(), "options": set()}
         if settings.slack_oauth:
@@ -304,32 +304,19 @@ class SlackApp:
     # Background work ------------------------------------------------------------------
 
     def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        for job in (self.delivery.run(), self._housekeeping()):
-            task = loop.create_task(job)
-            self._tasks.add(task)
+        self.loops.start(self.delivery.run(), housekeeping(self.inbox, self.recover, self.loops),
+                         on_stop=[self.delivery.stop])
 
     async def stop(self) -> None:
         # Requests already acknowledged finish their work first: Slack will not send them again.
         await self.background.drain(10)
-        tasks = [*self._tasks, *([self._home_task] if self._home_task else [])]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._tasks.clear()
+        await self.loops.stop()
+        if self._home_task is not None:
+            self._homes.clear()
+            _, late = await asyncio.wait({self._home_task}, timeout=5)
+            for task in late:
+                task.cancel()
 
     async def close(self) -> None:
         await self.stop()
         await self.http.close()
-
-    async def _housekeeping(self) -> None:
-        rounds = 0
-        while True:
-            try:
-                await self.recover()
-                if rounds % 120 == 0:
-                    await self.inbox.forget_old()
-            except Exception:  # noqa: BLE001
-                log.exception("Slack housekeeping failed")
-            rounds += 1
-            await asyncio.sleep(RECOVER_AFTER.total_seconds() / 2)

@@ -24,8 +24,8 @@ from botframework.connector.auth import AuthenticationConstants
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from adapters.background import Background
-from adapters.inbound import RECOVER_AFTER, Inbox
+from adapters.background import Background, Loops
+from adapters.inbound import Inbox, housekeeping
 from adapters.settings import Settings
 from adapters.teams import cards
 from adapters.teams.adapter import ReusingCloudAdapter
@@ -125,7 +125,7 @@ class TeamsApp:
         # References stored lately, so a busy chat is not rewritten on every message (rechecked hourly).
         self._known_references: dict[tuple[str, str, str, str], float] = {}
         self.turn_budget = TURN_BUDGET
-        self._tasks: set[asyncio.Task] = set()
+        self.loops = Loops("Teams")
 
     # The door --------------------------------------------------------------------------
 
@@ -482,29 +482,14 @@ class TeamsApp:
         return len(work)
 
     def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        for job in (self.delivery.run(), self._housekeeping()):
-            self._tasks.add(loop.create_task(job))
+        self.loops.start(self.delivery.run(), housekeeping(self.inbox, self.recover, self.loops),
+                         on_stop=[self.delivery.stop])
 
     async def close(self) -> None:
         # Activities already taken in finish first: Teams will not send them again.
         await self.background.drain(10)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await self.loops.stop()
 
-    async def _housekeeping(self) -> None:
-        rounds = 0
-        while True:
-            try:
-                await self.recover()
-                if rounds % 120 == 0:
-                    await self.inbox.forget_old()
-            except Exception:  # noqa: BLE001
-                log.exception("Teams housekeeping failed")
-            rounds += 1
-            await asyncio.sleep(RECOVER_AFTER.total_seconds() / 2)
 
 
 def routes(teams: TeamsApp) -> list[web.RouteDef]:
