@@ -82,3 +82,12 @@ async def test_the_slack_tables_are_what_slack_sdk_stores_expect(db):
             )
         )
     assert diff == []
+
+
+def test_botbuilder_stays_inside_the_teams_adapter():
+    # botbuilder-python is archived upstream; keeping it in one folder keeps it replaceable.
+    for package in ("bot", "adapters", "storage", "benchmarks"):
+        for path, names in imported_packages(package).items():
+            if names & {"botbuilder", "botframework", "msrest"}:
+                assert path.startswith("adapters/teams/"), f"{path} imports {names & {'botbuilder', 'botframework'}}"
+    assert "botbuilder" in imported_packages("adapters")["adapters/teams/app.py"]
