@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -15,7 +17,7 @@ from bot.errors import UserError
 from bot.messages import Action, Actor, IncomingMessage, Reply
 from bot.people import Viewer, find_viewer, join, refresh_profile, valid_timezone
 from storage.database import Database
-from storage.models import InboundDelivery, utcnow
+from storage.models import InboundDelivery, Person, utcnow
 
 log = logging.getLogger("goalbot.core")
 RETRIES = 3
@@ -114,13 +116,25 @@ class Bot:
 
     async def welcome(self, actor: Actor, occasion: str) -> None:
         """Someone installed goalbot: they join if new, and are owed one welcome per occasion (a conversation)."""
+        await self._owe_self(actor, "welcome", views.welcome, f"welcome:{actor.platform}:{occasion}", may_join=True)
+
+    async def owe(self, actor: Actor, kind: str, reply: Reply, key: str, not_before: datetime | None = None) -> None:
+        """A message for the actor themselves, sent through the outbox (an answer the platform kept out, say)."""
+        await self._owe_self(actor, kind, lambda person: reply, key, not_before=not_before)
+
+    async def _owe_self(self, actor: Actor, kind: str, make: Callable[[Person], Reply], key: str, *,
+                        may_join: bool = False, not_before: datetime | None = None) -> None:
         for attempt in range(RETRIES):
             try:
                 async with self.db.transaction(write=True) as session:
-                    viewer = await find_viewer(session, actor) or await join(session, actor)
+                    viewer = await find_viewer(session, actor)
+                    if viewer is None:
+                        if not may_join:
+                            return
+                        viewer = await join(session, actor)
                     await refresh_profile(session, viewer, actor)
-                    await notify.enqueue(session, viewer, viewer.person, "welcome", views.welcome(viewer.person),
-                                         f"welcome:{actor.platform}:{occasion}"[:200])
+                    await notify.enqueue(session, viewer, viewer.person, kind, make(viewer.person), key[:200],
+                                         not_before=not_before)
                     return
             except DBAPIError as error:
                 if not (_is_transient(error) and attempt < RETRIES - 1):

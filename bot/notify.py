@@ -7,6 +7,8 @@ notice about a decision also updates, in place, the request it answers.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
@@ -43,8 +45,9 @@ async def enqueue(
     reply: Reply,
     key: str,
     goal: Goal | None = None,
+    not_before: datetime | None = None,
 ) -> OutboxMessage | None:
-    """Owe `person` a message; the same key twice is one message."""
+    """Owe `person` a message (not before `not_before`, when given); the same key twice is one message."""
     existing = (
         await session.execute(
             select(OutboxMessage).where(OutboxMessage.tenant_id == viewer.tenant.id, OutboxMessage.dedupe_key == key)
@@ -59,6 +62,8 @@ async def enqueue(
         tenant_id=viewer.tenant.id, person_id=person.id, platform=platform, kind=kind,
         goal_id=goal.id if goal else None, dedupe_key=key, body=reply_to_dict(reply),
     )
+    if not_before is not None:
+        message.next_attempt_at = not_before
     session.add(message)
     await session.flush()
     return message

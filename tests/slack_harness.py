@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import time
 
-import aiohttp
-from aiohttp.test_utils import TestServer
 
-from adapters.server import build
 from adapters.settings import Settings
+from tests.served import Served
 from tests.fake_slack import BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlack, command_body, event_body, interaction_body, sign
 
 PEOPLE = {
@@ -32,31 +30,18 @@ async def started_fake_slack() -> FakeSlack:
     return fake
 
 
-class SlackWorkspace:
+class SlackWorkspace(Served):
     """A Slack workspace talking to goalbot over HTTP."""
 
+    path = "/slack/events"
+
     def __init__(self, db, fake: FakeSlack, **settings) -> None:
-        self.db = db
-        self.fake = fake
-        self.settings = Settings(
+        super().__init__(db, Settings(
             SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=fake.api_url,
             GOALBOT_DATABASE_URL="sqlite+aiosqlite:///unused.db", **settings,
-        )
+        ))
+        self.fake = fake
         self._triggers = 0
-
-    async def start(self) -> None:
-        self.app, self.slack = await build(self.settings, db=self.db)
-        self.server = TestServer(self.app, host="127.0.0.1")
-        await self.server.start_server()
-        self.http = aiohttp.ClientSession()
-
-    async def close(self) -> None:
-        await self.http.close()
-        await self.server.close()
-
-    @property
-    def url(self) -> str:
-        return str(self.server.make_url("/slack/events"))
 
     def trigger(self) -> str:
         self._triggers += 1

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 
-import aiohttp
-from aiohttp.test_utils import TestServer
+import pytest
 
-from adapters.server import TEAMS_KEY, build
 from adapters.settings import Settings
+from tests.served import Served
 from tests.fake_teams import TENANT, Call, Client, FakeConnector, Member, card_of, card_text
 
 PEOPLE = {
@@ -24,6 +23,14 @@ PEOPLE = {
 }
 
 
+@pytest.fixture
+def fake():
+    """A fake Bot Connector that knows the people of the test org (import this fixture to use it)."""
+    connector = started_fake_connector()
+    yield connector
+    connector.stop()
+
+
 def started_fake_connector() -> FakeConnector:
     fake = FakeConnector()
     for member in PEOPLE.values():
@@ -32,29 +39,15 @@ def started_fake_connector() -> FakeConnector:
     return fake
 
 
-class TeamsHarness:
+class TeamsHarness(Served):
     """Teams clients talking to goalbot's /api/messages over HTTP."""
 
+    path = "/api/messages"
+
     def __init__(self, db, fake: FakeConnector, **settings) -> None:
-        self.db = db
-        self.fake = fake
         options = {"GOALBOT_TEAMS_INSECURE_LOCAL": "1", "MICROSOFT_APP_TENANT_ID": TENANT, **settings}
-        self.settings = Settings(GOALBOT_DATABASE_URL="sqlite+aiosqlite:///unused.db", **options)
-
-    async def start(self) -> None:
-        self.app, _ = await build(self.settings, db=self.db)
-        self.teams = self.app.get(TEAMS_KEY)
-        self.server = TestServer(self.app, host="127.0.0.1")
-        await self.server.start_server()
-        self.http = aiohttp.ClientSession()
-
-    async def close(self) -> None:
-        await self.http.close()
-        await self.server.close()
-
-    @property
-    def url(self) -> str:
-        return str(self.server.make_url("/api/messages"))
+        super().__init__(db, Settings(GOALBOT_DATABASE_URL="sqlite+aiosqlite:///unused.db", **options))
+        self.fake = fake
 
     def client(self, name: str, **options) -> Client:
         return Client(PEOPLE[name], self.fake.url, **options)

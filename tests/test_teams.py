@@ -8,14 +8,7 @@ from sqlmodel import select
 
 from storage.models import Goal, Identity, InboundDelivery, OutboxMessage, Person, TeamsConversation
 from tests.fake_teams import card_of, card_text, submit_data
-from tests.teams_harness import PEOPLE, TeamsHarness, started_fake_connector, text
-
-
-@pytest.fixture
-def fake():
-    connector = started_fake_connector()
-    yield connector
-    connector.stop()
+from tests.teams_harness import PEOPLE, TeamsHarness, fake, text  # noqa: F401 - fake is a fixture
 
 
 @pytest.fixture

@@ -16,14 +16,7 @@ from sqlmodel import select
 from bot.people import tenant_by_key
 from storage.models import Identity, InboundDelivery, Person
 from tests.fake_teams import APP_ID
-from tests.teams_harness import PEOPLE, TeamsHarness, started_fake_connector
-
-
-@pytest.fixture
-def fake():
-    connector = started_fake_connector()
-    yield connector
-    connector.stop()
+from tests.teams_harness import PEOPLE, TeamsHarness, fake  # noqa: F401 - fake is a fixture
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ from adapters.teams.sender import Sender, retryable
 from bot import commands
 from bot.dispatch import Bot
 from bot.errors import UserError
-from bot.messages import Action, Actor, Address, IncomingMessage, Reply, reply_to_dict
+from bot.messages import Action, Actor, Address, IncomingMessage, Reply
 from storage.database import Database
 from storage.models import Identity, OutboxMessage, Person, TeamsConversation, Tenant, utcnow
 
@@ -429,24 +429,7 @@ class TeamsApp:
             if not retryable(error):
                 log.warning("an answer in Teams conversation %s could not be sent: %s", reference.conversation.id, error)
                 return
-        async with self.db.transaction(write=True) as session:
-            found = (
-                await session.execute(
-                    select(Identity.tenant_id, Identity.person_id).where(
-                        Identity.platform == "teams", Identity.external_id == actor.user_id
-                    ).join(Tenant, Tenant.id == Identity.tenant_id).where(Tenant.key == actor.tenant)
-                )
-            ).first()
-            if found is None:
-                return
-            exists = (await session.execute(select(OutboxMessage.id).where(
-                OutboxMessage.tenant_id == found.tenant_id, OutboxMessage.dedupe_key == f"answer:{key}"[:200]))).first()
-            if exists is None:
-                session.add(OutboxMessage(
-                    tenant_id=found.tenant_id, person_id=found.person_id, platform="teams", kind="answer",
-                    dedupe_key=f"answer:{key}"[:200], body=reply_to_dict(reply),
-                    next_attempt_at=utcnow() + timedelta(seconds=30), last_error="teams asked to wait",
-                ))
+        await self.bot.owe(actor, "answer", reply, f"answer:{key}", not_before=utcnow() + timedelta(seconds=30))
         log.info("Teams asked to wait; the answer to %s will be sent later", key)
 
     async def send(self, reference: ConversationReference, content: dict, summary: str) -> str | None:

@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from adapters.outbox import Claimed, OutboxWorker, backoff, log
 from adapters.teams import cards
-from adapters.teams.sender import Sender, retry_after, status_of
+from adapters.teams.sender import Sender, retry_after, retryable, status_of
 from bot.messages import reply_from_dict
 from storage.database import Database
 from storage.models import OutboxMessage, TeamsConversation, utcnow
@@ -70,7 +70,7 @@ class TeamsDelivery(OutboxWorker):
                 await self.finish(item, "sent", channel=reference.conversation.id, message_id=message_id)
         except Exception as error:  # noqa: BLE001 - sorted by what Teams said, below
             status = status_of(error)
-            if status in (429, 412, 502, 503, 504):
+            if retryable(error):
                 pause = retry_after(error)
                 await self.finish(item, "pending", error=f"teams answered {status}",
                                   delay=timedelta(seconds=pause) if pause is not None else backoff(item.attempts))
