@@ -11,6 +11,7 @@ import signal
 import sqlalchemy as sa
 from aiohttp import web
 
+from adapters.bodies import MAX_BODY
 from adapters.settings import Settings
 from bot.dispatch import Bot
 from storage.database import Database
@@ -60,8 +61,6 @@ async def build(
     settings: Settings, *, socket_mode: bool = False, db: Database | None = None
 ) -> tuple[web.Application, object | None]:
     """The web application, and the Slack app when Slack is configured (the Teams app is at `app[TEAMS_KEY]`)."""
-    from adapters.slack.door import MAX_BODY
-
     owns_db = db is None
     db = db or Database(settings.database_url)
     await ensure_schema(db)

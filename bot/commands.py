@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass
 from datetime import date, time
 
+from bot import values
 from bot.errors import ParseError
+from bot.values import BadValue, quote
 
 LEVEL_WORDS = {
     "company": "company",
@@ -74,18 +76,19 @@ SUMMARY: dict[str, str] = {
     "checkin": "answer your check-in in one message (say `checkin` alone to see your goals)",
 }
 
-GOAL_REF = re.compile(r"^g-?(\d{1,9})$", re.IGNORECASE)
-KR_REF = re.compile(r"^g-?(\d{1,9})\.(\d{1,4})$", re.IGNORECASE)
-NUMBER = r"[-+]?\d+(?:[.,]\d+)?"
-PERCENT = re.compile(rf"^({NUMBER})%?$")
+GOAL_REF = re.compile(r"^g-?([0-9]{1,9})$", re.IGNORECASE | re.ASCII)
+KR_REF = re.compile(r"^g-?([0-9]{1,9})\.([0-9]{1,4})$", re.IGNORECASE | re.ASCII)
+# A number as the key result form reads it; values.number decides whether it is one.
+NUMBER = r"[-+]?[0-9]+(?:[.,][0-9]+)*"
 KR_SPEC = re.compile(
-    rf"^(?P<metric>.+?)\s+(?P<start>{NUMBER})(?P<u1>[^\s\d.,+-]*)\s*(?:->|→|\bto\b)\s*"
-    rf"(?P<target>{NUMBER})(?P<u2>[^\s\d]*)\s*(?P<unit>.*)$",
+    rf"^(?P<metric>.+?)\s+(?P<start>{NUMBER})(?P<u1>[^\s0-9.,+-]*)\s*(?:->|→|\bto\b)\s*"
+    rf"(?P<target>{NUMBER})(?P<u2>[^\s0-9]*)\s*(?P<unit>.*)$",
     re.IGNORECASE,
 )
 MENTION = re.compile(r"^(?:<@([A-Za-z0-9._-]+)(?:\|[^>]*)?>|@(\S+))$")
 MAX_TITLE = 200
 MAX_NOTE = 1000
+MAX_PAGE = 10_000
 
 
 # The commands ---------------------------------------------------------------
@@ -294,7 +297,7 @@ def fail(command: str, problem: str) -> ParseError:
     return ParseError(f"{problem}. Try: {USAGE[command]}")
 
 
-CHECKIN_ANSWER = re.compile(r"^\s*g-?\d+\b", re.IGNORECASE)
+CHECKIN_ANSWER = re.compile(r"^\s*g-?[0-9]+\b", re.IGNORECASE)
 
 
 def chat_line(text: str) -> str:
@@ -317,7 +320,7 @@ def parse(text: str) -> Command:
     if parser is None:
         suggestion = _closest_verb(verb)
         hint = f" Did you mean `goals {suggestion}`?" if suggestion else ""
-        raise ParseError(f"I don't know the command `{words[0]}`.{hint} Say `goals help` for the list.")
+        raise ParseError(f"I don't know the command {quote(words[0])}.{hint} Say `goals help` for the list.")
     return parser(rest)
 
 
@@ -331,27 +334,27 @@ def _closest_verb(verb: str) -> str | None:
 def goal_ref(token: str, command: str, what: str = "goal") -> int:
     match = GOAL_REF.match(token)
     if not match:
-        raise fail(command, f"`{token}` is not a {what} reference like G-12")
+        raise fail(command, f"{quote(token)} is not a {what} reference like G-12")
     return int(match.group(1))
 
 
 def parse_date(value: str, command: str, what: str) -> date:
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise fail(command, f"{what} must be a date like 2027-03-31, not `{value}`") from None
+        return values.calendar_date(value)
+    except BadValue as error:
+        raise fail(command, f"{what} {error.problem}") from None
 
 
-def parse_number(value: str, command: str, what: str) -> float:
-    match = PERCENT.match(value)
-    if not match:
-        raise fail(command, f"{what} must be a number, not `{value}`")
-    return float(match.group(1).replace(",", "."))
+def parse_number(value: str, command: str, what: str, **limits) -> float:
+    try:
+        return values.number(value, **limits)
+    except BadValue as error:
+        raise fail(command, f"{what}: {error.problem}") from None
 
 
 def _require_text(text: str, command: str, what: str, limit: int) -> str:
     text = text.strip()
-    if not text:
+    if not values.visible(text):
         raise fail(command, f"{what} is missing")
     if len(text) > limit:
         raise fail(command, f"{what} is {len(text)} characters; the limit is {limit}")
@@ -367,9 +370,9 @@ def _parse_draft(words: list[str], command: str) -> GoalDraft:
         key = key.lower()
         if sep and key in known:
             if not value:
-                raise fail(command, f"`{key}:` needs a value")
+                raise fail(command, f"`{values.excerpt(key)}:` needs a value")
             if key in options or (key == "cat" and "category" in options):
-                raise fail(command, f"`{key}:` is given twice")
+                raise fail(command, f"`{values.excerpt(key)}:` is given twice")
             options["category" if key == "cat" else key] = value
         else:
             title_words.append(word)
@@ -383,12 +386,12 @@ def _parse_draft(words: list[str], command: str) -> GoalDraft:
     if "level" in options:
         level = LEVEL_WORDS.get(options["level"].lower())
         if level is None:
-            raise fail(command, f"level must be company, department, team or individual, not `{options['level']}`")
+            raise fail(command, f"level must be company, department, team or individual, not {quote(options['level'])}")
     category = None
     if "category" in options:
         category = options["category"].lower()
         if category not in CATEGORIES:
-            raise fail(command, f"category must be one of {', '.join(CATEGORIES)}, not `{options['category']}`")
+            raise fail(command, f"category must be one of {', '.join(CATEGORIES)}, not {quote(options['category'])}")
     due = parse_date(options["due"], command, "due") if "due" in options else None
     start = parse_date(options["start"], command, "start") if "start" in options else None
     if due and start and due < start:
@@ -415,7 +418,7 @@ def _parse_help(words: list[str]) -> Help:
     if topic == "goals" and len(words) > 1:
         topic = words[1].lower()
     if topic not in USAGE:
-        raise ParseError(f"There is no command `{words[0]}`. Say `goals help` for the list.")
+        raise ParseError(f"There is no command {quote(words[0])}. Say `goals help` for the list.")
     return Help(topic)
 
 
@@ -438,16 +441,16 @@ def _parse_list(words: list[str]) -> ListGoals:
         if lowered == "all":
             include_all = True
         elif lowered.startswith("page:"):
-            value = lowered[5:]
-            if not value.isdigit() or int(value) < 1:
-                raise fail("list", f"page must be a whole number from 1, not `{word[5:]}`")
-            page = int(value)
+            try:
+                page = values.whole_number(word[5:], low=1, high=MAX_PAGE, what="page")
+            except BadValue as error:
+                raise fail("list", error.problem) from None
         elif not seen_scope and lowered in ("mine", "team", "company"):
             scope, seen_scope = lowered, True
         elif not seen_scope and (MENTION.match(word) or "@" in word):
             scope, person, seen_scope = "person", word, True
         else:
-            raise fail("list", f"I don't understand `{word}` here")
+            raise fail("list", f"I don't understand {quote(word)} here")
     return ListGoals(scope=scope, person=person, include_all=include_all, page=page)
 
 
@@ -503,10 +506,19 @@ def _parse_progress(words: list[str]) -> Progress:
     goal = goal_ref(words[0], "progress")
     rest = words[1:]
     percent = None
-    if rest and PERCENT.match(rest[0]):
-        percent = parse_number(rest[0], "progress", "progress")
+    if rest and rest[0].lower().startswith("note:"):
+        # `note:` says the rest is a note, even when it starts with a number.
+        rest = [rest[0][5:], *rest[1:]]
+        return _progress_with_note(goal, None, None, rest)
+    if rest and values.looks_numeric(rest[0]):
+        # A word meant as a number is one, or the command is refused: it never becomes a note.
+        try:
+            percent = values.number(rest[0], percent=True)
+        except BadValue as error:
+            raise fail("progress", f"progress is a percentage from 0 to 100: {error.problem}"
+                                   f" (for a note that starts with it, write note: first)") from None
         if not 0 <= percent <= 100:
-            raise fail("progress", f"progress is a percentage from 0 to 100, not {rest[0]}")
+            raise fail("progress", f"progress is a percentage from 0 to 100, not {values.excerpt(rest[0])}")
         rest = rest[1:]
     health = None
     if rest:
@@ -516,7 +528,13 @@ def _parse_progress(words: list[str]) -> Progress:
             health, rest = HEALTH_WORDS[two], rest[2:]
         elif one in HEALTH_WORDS:
             health, rest = HEALTH_WORDS[one], rest[1:]
+    return _progress_with_note(goal, percent, health, rest)
+
+
+def _progress_with_note(goal: int, percent: float | None, health: str | None, rest: list[str]) -> Progress:
     note = " ".join(rest).strip()
+    if not values.visible(note):
+        note = ""
     if percent is None and health is None and not note:
         raise fail("progress", "give a percentage, a health or a note")
     if len(note) > MAX_NOTE:
@@ -534,8 +552,8 @@ def _parse_kr(words: list[str]) -> KeyResultAdd | KeyResultUpdate:
         match = KR_SPEC.match(" ".join(words[2:]))
         if not match:
             raise fail("kr", "give a metric, then where it starts and its target, like `Monthly churn 5->3 %`")
-        start = float(match["start"].replace(",", "."))
-        target = float(match["target"].replace(",", "."))
+        start = parse_number(match["start"], "kr", "the start")
+        target = parse_number(match["target"], "kr", "the target")
         if start == target:
             raise fail("kr", f"start and target are both {match['start']}; a key result must move")
         metric = _require_text(match["metric"], "kr", "The metric", MAX_TITLE)
@@ -545,13 +563,16 @@ def _parse_kr(words: list[str]) -> KeyResultAdd | KeyResultUpdate:
         return KeyResultAdd(goal, metric, start, target, unit)
     match = KR_REF.match(words[0])
     if not match:
-        raise fail("kr", f"`{words[0]}` is not a key result reference like G-12.1")
+        raise fail("kr", f"{quote(words[0])} is not a key result reference like G-12.1")
     if len(words) < 2:
         raise fail("kr", f"give the current value of {words[0]}")
-    value = re.match(rf"^({NUMBER})\S*$", words[1])
+    value = re.fullmatch(rf"({NUMBER})([^\s0-9.,+-]*)", words[1], re.ASCII)
     if not value or len(words) > 3:
-        raise fail("kr", f"the current value must be a number, not `{' '.join(words[1:])}`")
-    return KeyResultUpdate(int(match.group(1)), int(match.group(2)), float(value.group(1).replace(",", ".")))
+        raise fail("kr", f"the current value must be a number, not {quote(' '.join(words[1:]))}")
+    if value.group(2).lower() in ("k", "m", "b", "bn", "e"):
+        raise fail("kr", f"{quote(words[1])} could be read more than one way; write the whole number, like 28000")
+    current = parse_number(value.group(1), "kr", "the current value")
+    return KeyResultUpdate(int(match.group(1)), int(match.group(2)), current)
 
 
 def _parse_milestone(words: list[str]) -> MilestoneAdd:
@@ -596,9 +617,12 @@ def _parse_settings(words: list[str]) -> CheckinSettings | TimezoneSetting:
     if topic in ("timezone", "tz"):
         if len(rest) != 1:
             raise fail("settings", "give one time zone name, like Europe/Paris")
-        return TimezoneSetting(rest[0])
+        name = values.zone(rest[0])
+        if name is None:
+            raise fail("settings", f"{quote(rest[0])} is not a time zone I know; use a region name like Europe/Paris")
+        return TimezoneSetting(name)
     if topic != "checkin":
-        raise fail("settings", f"there is no setting `{words[0]}`")
+        raise fail("settings", f"there is no setting {quote(words[0])}")
     if not rest:
         return CheckinSettings()
     weekday = at = cadence = None
@@ -607,15 +631,15 @@ def _parse_settings(words: list[str]) -> CheckinSettings | TimezoneSetting:
         days = [i for i, day in enumerate(WEEKDAYS) if len(lowered) >= 3 and day.startswith(lowered)]
         if len(days) == 1 and weekday is None:
             weekday = days[0]
-        elif re.match(r"^\d{1,2}:\d{2}$", word) and at is None:
+        elif re.fullmatch(r"[0-9]{1,2}:[0-9]{2}", word, re.ASCII) and at is None:
             hours, minutes = (int(part) for part in word.split(":"))
             if hours > 23 or minutes > 59:
-                raise fail("settings", f"`{word}` is not a time of day")
+                raise fail("settings", f"{quote(word)} is not a time of day")
             at = time(hours, minutes)
         elif lowered in ("weekly", "biweekly") and cadence is None:
             cadence = lowered
         else:
-            raise fail("settings", f"I don't understand `{word}`")
+            raise fail("settings", f"I don't understand {quote(word)}")
     return CheckinSettings(weekday, at, cadence)
 
 
@@ -657,7 +681,7 @@ def parse_goal_form(form: dict[str, str]) -> AddFromForm:
     level_text = form.get("level", "").strip().lower()
     level = LEVEL_WORDS.get(level_text) if level_text else None
     if level_text and level is None:
-        raise FormError("level", f"Level must be company, department, team or individual, not `{level_text}`.")
+        raise FormError("level", f"Level must be company, department, team or individual, not {quote(level_text)}.")
     due_text = form.get("due", "").strip()
     due = field("due", lambda: parse_date(due_text, "add", "due")) if due_text else None
     key_results = []
@@ -689,7 +713,7 @@ def parse_checkin(answer: str) -> CheckIn:
         if not words:
             continue
         if not GOAL_REF.match(words[0]):
-            raise fail("checkin", f"each part starts with a goal like G-12; `{part.strip()[:40]}` does not")
+            raise fail("checkin", f"each part starts with a goal like G-12; {quote(part.strip())} does not")
         number = goal_ref(words[0], "checkin")
         if number in seen:
             raise fail("checkin", f"G-{number} appears twice")

@@ -5,17 +5,18 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import browse, checkins, commands, goals, home, notify, views
+from bot import browse, checkins, commands, goals, home, notify, values, views
 from bot.commands import Command
 from bot.errors import UserError
 from bot.messages import Action, Actor, IncomingMessage, Reply
-from bot.people import Viewer, find_viewer, join, refresh_profile, valid_timezone
+from bot.people import Viewer, find_viewer, join, refresh_profile
 from storage.database import Database
 from storage.models import InboundDelivery, Person, utcnow
 
@@ -78,7 +79,7 @@ class Bot:
 
     async def handle(self, message: IncomingMessage) -> Reply:
         try:
-            command = commands.parse(message.text)
+            command = commands.parse(values.clean(message.text))
         except UserError as error:
             return Reply.failure(error.message)
         return await self.run(message.actor, command, message.delivery_id)
@@ -94,7 +95,8 @@ class Bot:
     @staticmethod
     def command_for(action: Action) -> Command:
         """The command an action stands for. Raises UserError (FormError for a form field) when it is malformed."""
-        form = dict(action.form)
+        form = {values.clean(key, lines=False): values.clean(value) for key, value in action.form}
+        action = replace(action, value=values.clean(action.value, lines=False).strip())
         if action.name == "goal.add":
             return commands.parse_goal_form(form)
         if action.name in ("checkin.open", "checkin.answer"):
@@ -108,7 +110,7 @@ class Bot:
             except UserError as error:
                 raise commands.FormError("reason", error.message.split(". Try:")[0] + ".") from None
             return commands.Return(number, reason)
-        raise UserError(f"I don't know the action `{action.name}`.")
+        raise UserError(f"I don't know the action {values.quote(action.name)}.")
 
     async def home(self, actor: Actor) -> Reply:
         """The actor's dashboard."""
@@ -124,6 +126,7 @@ class Bot:
 
     async def _owe_self(self, actor: Actor, kind: str, make: Callable[[Person], Reply], key: str, *,
                         may_join: bool = False, not_before: datetime | None = None) -> None:
+        actor = values.actor(actor)
         for attempt in range(RETRIES):
             try:
                 async with self.db.transaction(write=True) as session:
@@ -142,6 +145,7 @@ class Bot:
 
     async def goal_choices(self, actor: Actor, query: str) -> list[tuple[str, str]]:
         """Goals the actor may pick as a parent, matching what they typed."""
+        actor, query = values.actor(actor), values.clean(query, lines=False)[:200]
         async with self.db.transaction(write=False) as session:
             viewer = await find_viewer(session, actor)
             if viewer is not None:
@@ -153,6 +157,10 @@ class Bot:
     async def run(self, actor: Actor, command: Command | _Home, delivery_id: str | None = None) -> Reply:
         """Run one command in one transaction; `delivery_id` (the platform's) is marked done in it,
         so a request run again after a crash cannot apply twice."""
+        try:
+            actor = values.actor(actor)
+        except UserError as error:
+            return Reply.failure(error.message)
         write = command.writes
         for attempt in range(RETRIES):
             try:
@@ -263,8 +271,6 @@ class Bot:
                 person.updated_at = utcnow()
                 return views.checkin_settings(person)
             case commands.TimezoneSetting(name):
-                if not valid_timezone(name):
-                    raise UserError(f"`{name}` is not a time zone I know. Try: goals settings timezone Europe/Paris")
                 viewer.person.timezone = name
                 viewer.person.updated_at = utcnow()
                 return views.checkin_settings(viewer.person)

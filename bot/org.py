@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from bot.people import company_unit, valid_timezone
+from bot.people import company_unit
+from bot.values import clean, quote, visible, zone
 from storage.models import ROLES, OrgUnit, Person, Tenant, utcnow
 
 COLUMNS = ("email", "name", "manager_email", "department", "team", "role", "timezone")
@@ -71,7 +72,7 @@ def read_csv(text: str) -> tuple[list[PersonRow], list[str]]:
     reader.fieldnames = header
     rows = []
     for record in reader:
-        values = {key: (record.get(key) or "").strip() for key in COLUMNS}
+        values = {key: " ".join(clean(record.get(key) or "", lines=False).split()) for key in COLUMNS}
         rows.append(
             PersonRow(
                 line=reader.line_num,
@@ -81,7 +82,7 @@ def read_csv(text: str) -> tuple[list[PersonRow], list[str]]:
                 department=values["department"],
                 team=values["team"],
                 role=values["role"].lower() or "member",
-                timezone=values["timezone"],
+                timezone=zone(values["timezone"]) or values["timezone"],
             )
         )
     return rows, [name for name in header if name not in COLUMNS and name]
@@ -138,20 +139,20 @@ def _check(rows: list[PersonRow], existing: dict[str, Person]) -> None:
     problems: list[str] = []
     first_line: dict[str, int] = {}
     for row in rows:
-        if not EMAIL.match(row.email):
-            problems.append(f"line {row.line}: `{row.email or '(empty)'}` is not an email address")
+        if not EMAIL.match(row.email) or len(row.email) > 320:
+            problems.append(f"line {row.line}: {quote(row.email or '(empty)')} is not an email address")
         elif row.email in first_line:
             problems.append(f"line {row.line}: {row.email} appears twice (first on line {first_line[row.email]})")
         else:
             first_line[row.email] = row.line
-        if not row.name:
+        if not visible(row.name):
             problems.append(f"line {row.line}: the name is empty")
         if len(row.name) > 200 or len(row.department) > 200 or len(row.team) > 200:
             problems.append(f"line {row.line}: names are limited to 200 characters")
         if row.role not in ROLES:
-            problems.append(f"line {row.line}: role `{row.role}` is not one of {', '.join(ROLES)}")
-        if row.timezone and not valid_timezone(row.timezone):
-            problems.append(f"line {row.line}: `{row.timezone}` is not a time zone (try Europe/Paris)")
+            problems.append(f"line {row.line}: role {quote(row.role)} is not one of {', '.join(ROLES)}")
+        if row.timezone and zone(row.timezone) is None:
+            problems.append(f"line {row.line}: {quote(row.timezone)} is not a time zone (try Europe/Paris)")
         if row.manager_email:
             if row.manager_email == row.email:
                 problems.append(f"line {row.line}: {row.email} cannot be their own manager")

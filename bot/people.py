@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
+from bot import values
 from bot.errors import NotFound, UserError
 from bot.messages import Actor
 from storage import repository
@@ -19,13 +19,7 @@ MENTION = re.compile(r"^<@([A-Za-z0-9._-]+)(?:\|[^>]*)?>$")
 
 
 def valid_timezone(name: str) -> bool:
-    if not name or name.startswith(("/", ".")) or ".." in name:
-        return False
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+    return values.zone(name) is not None
 
 
 @dataclass
@@ -118,7 +112,7 @@ async def join(session: AsyncSession, actor: Actor) -> Viewer:
     if person is None:
         anyone = (await session.execute(select(Person.id).where(Person.tenant_id == tenant.id).limit(1))).first()
         email = (actor.email or f"{actor.user_id}@{actor.platform}.invalid").lower()
-        timezone = actor.timezone if actor.timezone and valid_timezone(actor.timezone) else "UTC"
+        timezone = actor.timezone or "UTC"
         unit = await company_unit(session, tenant, create=True)
         person = Person(
             tenant_id=tenant.id,
@@ -137,7 +131,7 @@ async def join(session: AsyncSession, actor: Actor) -> Viewer:
 
 async def refresh_profile(session: AsyncSession, viewer: Viewer, actor: Actor) -> None:
     """Keep the time zone the platform reports."""
-    if actor.timezone and actor.timezone != viewer.person.timezone and valid_timezone(actor.timezone):
+    if actor.timezone and actor.timezone != viewer.person.timezone:
         viewer.person.timezone = actor.timezone
         viewer.person.updated_at = utcnow()
 

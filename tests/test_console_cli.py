@@ -82,7 +82,8 @@ def test_switching_people_inside_one_console(imported):
 def test_user_text_cannot_drive_the_terminal(imported):
     replies = converse(imported, "ana@example.com", "goals add Evil \x1b[2J\x1b]0;pwned\x07 title \u202eexe.txt")
     assert "\x1b" not in replies[0] and "\u202e" not in replies[0]
-    assert "Evil \\x1b[2J\\x1b]0;pwned\\x07 title \\u202eexe.txt" in replies[0]
+    # Control characters never get in (the core drops them); a bidi override is shown escaped.
+    assert "Evil [2J]0;pwned title \\u202eexe.txt" in replies[0]
 
 
 def test_demo_loads_once_and_answers(tmp_path):

@@ -291,6 +291,8 @@ class SlackApp:
                 if client is not None:
                     async with self.after_ack():
                         await self.publish_home(client, tenant, user_id)
+            except UserError as error:
+                log.warning("the Home tab of %s in %s was not drawn: %s", user_id, tenant, error.message)
             except Exception:  # noqa: BLE001 - one person's Home must not stop the others'
                 log.exception("publishing the Home tab of %s in %s failed", user_id, tenant)
 

@@ -1,30 +1,34 @@
-"""The HTTP door to Slack: size cap and signature check on the raw body, before anything is parsed."""
+"""The HTTP door to Slack: size cap and signature check on the whole raw body, before anything is parsed;
+then the body's shape, before Bolt or a listener reads it."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import time
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.request.internals import parse_body
 
+from adapters.bodies import Malformed, json_object, refuse, whole_body
+from adapters.slack import shapes
 from adapters.slack.app import REPLAY_HEADER, SlackApp
 
 log = logging.getLogger("goalbot.slack.door")
-MAX_BODY = 512 * 1024  # Slack's largest payloads (a 100-block view submission) are far below this
 WINDOW_SECONDS = 300
+CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded")
+MAX_FORM_FIELDS = 100
 
 
 def signature_ok(secret: str, headers, body: bytes, now: float | None = None) -> bool:
     """Slack's v0 signature over `v0:timestamp:body`, within five minutes of now."""
     timestamp = headers.get("X-Slack-Request-Timestamp", "")
     signature = headers.get("X-Slack-Signature", "")
-    if not timestamp.isdigit() or len(timestamp) > 12 or not signature.startswith("v0="):
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12 or not signature.startswith("v0="):
         return False
     if abs((now or time.time()) - int(timestamp)) > WINDOW_SECONDS:
         return False
@@ -32,18 +36,26 @@ def signature_ok(secret: str, headers, body: bytes, now: float | None = None) ->
     return hmac.compare_digest(expected, signature)
 
 
-def acknowledged_empty(body: str, content_type: str) -> bool:
+def parsed(text: str, content_type: str) -> tuple[dict, str]:
+    """The body as Bolt will read it (Bolt's own parser), and the text to hand Bolt; Malformed when that is
+    not a Slack request."""
+    if text.count("&") >= MAX_FORM_FIELDS and not text.lstrip().startswith("{"):
+        raise Malformed("too many form fields")
+    form = None
+    if content_type == "application/x-www-form-urlencoded" and not text.startswith("{"):
+        form = parse_qsl(text, keep_blank_values=True)
+        if "payload" in text and not any(key == "payload" for key, _ in form):
+            # Bolt takes any form containing the word for an interaction and drops the rest (a slash command
+            # saying `/goals add payload migration`, say): the same fields, with the word spelt %70ayload.
+            text = urlencode(form).replace("payload", "%70ayload")
+    body = json_object(text, lambda raw: parse_body(raw, content_type) if raw else {})
+    shapes.check(body)
+    return body, text
+
+
+def acknowledged_empty(body: dict) -> bool:
     """A slash command or a block action: requests whose ack never carries a body."""
-    if content_type != "application/x-www-form-urlencoded":
-        return False
-    if body.startswith("payload=") or "&payload=" in body:
-        form = dict(parse_qsl(body))
-        try:
-            return json.loads(form.get("payload", "")).get("type") == "block_actions"
-        except (ValueError, AttributeError):
-            return False
-    form = dict(parse_qsl(body))
-    return bool(form.get("command")) and "ssl_check" not in form
+    return body.get("type") == "block_actions" or (bool(body.get("command")) and "ssl_check" not in body)
 
 
 def routes(slack: SlackApp) -> list[web.RouteDef]:
@@ -55,22 +67,24 @@ def routes(slack: SlackApp) -> list[web.RouteDef]:
             return await take(request)
 
     async def take(request: web.Request) -> web.Response:
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            return web.Response(status=413, text="too large")
-        body = await request.content.read(MAX_BODY + 1)
-        if len(body) > MAX_BODY:
-            return web.Response(status=413, text="too large")
+        body = await whole_body(request)
+        if isinstance(body, web.Response):
+            return body
         if not signature_ok(secret, request.headers, body):
             log.warning("refused a Slack request with a missing, stale or wrong signature from %s", request.remote)
             return web.Response(status=401, text="invalid signature")
+        if request.content_type not in CONTENT_TYPES:
+            return refuse(415, f"unexpected content type {request.content_type[:60]!r}", request, "Slack")
         try:
-            text = body.decode("utf-8")
+            payload, text = parsed(body.decode("utf-8"), request.content_type)
         except UnicodeDecodeError:
-            return web.Response(status=400, text="not UTF-8")
+            return refuse(400, "the body is not UTF-8", request, "Slack")
+        except Malformed as problem:
+            return refuse(400, str(problem), request, "Slack")
         # Only goalbot itself may mark a request as one it runs again.
         headers = {k: v for k, v in request.headers.items() if k.lower() != REPLAY_HEADER}
         bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=headers)
-        if acknowledged_empty(text, request.content_type):
+        if acknowledged_empty(payload):
             # A slash command or a button press is acknowledged with an empty 200 whatever
             # happens next, so it gets it now; Bolt runs its listener (which acks too) right after.
             slack.spawn(slack.app.async_dispatch(bolt_request))

@@ -89,16 +89,17 @@ def form_values(view: dict) -> dict[str, str]:
         for element in actions.values():
             kind = element.get("type")
             if kind == "plain_text_input":
-                value = element.get("value") or ""
+                value = element.get("value")
             elif kind in ("static_select", "external_select"):
-                value = (element.get("selected_option") or {}).get("value", "")
+                option = element.get("selected_option")
+                value = option.get("value") if isinstance(option, dict) else None
             elif kind == "datepicker":
-                value = element.get("selected_date") or ""
+                value = element.get("selected_date")
             elif kind == "checkboxes":
                 value = "true" if element.get("selected_options") else ""
             else:
                 continue
-            values[block_id] = value
+            values[block_id] = value if isinstance(value, str) else ""
     return values
 
 

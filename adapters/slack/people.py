@@ -16,8 +16,24 @@ PROFILE_TTL = 3600.0
 MAX_CACHED = 50_000
 
 
+# Answers from users.info that will not change by asking again.
+PERMANENT = {
+    "user_not_found": "Slack does not know this user, so I did nothing.",
+    "user_not_visible": "Slack does not let goalbot see this user, so I did nothing.",
+    "invalid_auth": "goalbot is not installed properly in this workspace; ask an admin to reinstall it.",
+    "not_authed": "goalbot is not installed properly in this workspace; ask an admin to reinstall it.",
+    "account_inactive": "goalbot's access to this workspace was turned off; ask an admin to reinstall it.",
+    "token_revoked": "goalbot's access to this workspace was revoked; ask an admin to reinstall it.",
+    "missing_scope": "goalbot may not read profiles in this workspace; ask an admin to reinstall it.",
+}
+
+
 class ProfileUnavailable(UserError):
     """Slack would not tell us who the user is; acting without an email could split one person in two."""
+
+
+class UnknownUser(UserError):
+    """Slack answered that it will not tell us who the user is, and asking again will not change that."""
 
 
 class Profiles:
@@ -34,7 +50,10 @@ class Profiles:
         try:
             response = await client.users_info(user=user_id)
         except SlackApiError as error:
-            log.warning("users.info for %s in %s failed: %s", user_id, tenant, error.response.get("error"))
+            code = str(error.response.get("error") or error.response.status_code)
+            log.warning("users.info for %s in %s failed: %s", user_id, tenant, code)
+            if code in PERMANENT:
+                raise UnknownUser(PERMANENT[code]) from None
             if hit:  # a stale profile beats none
                 return hit[1]
             raise ProfileUnavailable("I could not look you up in Slack just now; please try again in a minute.") from None

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from adapters.background import Background, Loops
+from adapters.bodies import Malformed, json_object, refuse, whole_body
 from adapters.inbound import Inbox, housekeeping
 from adapters.settings import Settings
 from adapters.teams import cards
@@ -42,8 +43,6 @@ from storage.models import Identity, OutboxMessage, Person, TeamsConversation, T
 log = logging.getLogger("goalbot.teams")
 TURN_BUDGET = 8.0  # Teams sends a turn again after 15 s
 RECOVER_WITHIN = timedelta(hours=12)  # a reply can reach a personal chat at any time
-MAX_BODY = 512 * 1024
-FORM_CHOICES = 50
 SEARCH_RESULTS = 15
 REFERENCE_RECHECK = 3600.0
 KEPT_REFERENCES = 50_000
@@ -67,6 +66,20 @@ class _BotConfig:
             self.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE = AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
             self.OAUTH_URL = AuthenticationConstants.OAUTH_URL
             self.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL = AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL
+
+
+def activity_problem(activity: Activity) -> str | None:
+    """What keeps a parsed activity from being one Teams sends: every activity names its type, channel,
+    service URL, conversation and sender."""
+    if not isinstance(activity.type, str) or not activity.type:
+        return "an activity without a type"
+    if not isinstance(activity.service_url, str) or not activity.service_url:
+        return "an activity without a serviceUrl"
+    if activity.conversation is None or not isinstance(activity.conversation.id, str) or not activity.conversation.id:
+        return "an activity without a conversation"
+    if activity.from_property is None or not isinstance(activity.from_property.id, str) or not activity.from_property.id:
+        return "an activity without a sender"
+    return None
 
 
 def delivery_key(activity: Activity) -> str:
@@ -130,27 +143,43 @@ class TeamsApp:
     # The door --------------------------------------------------------------------------
 
     async def messages(self, request: web.Request) -> web.Response:
-        """POST /api/messages: the Bot Framework token is checked first; only then does the turn run."""
+        """POST /api/messages: the Bot Framework token is checked before a byte of the body is parsed;
+        then the body must be an activity the token vouches for; only then does the turn run."""
         if request.content_type != "application/json":
-            return web.json_response({"error": "expected application/json"}, status=415)
+            return refuse(415, "expected application/json", request, "Teams")
+        body = await whole_body(request)
+        if isinstance(body, web.Response):
+            return body
+        header = request.headers.get("Authorization", "")
+        # Signature, issuer, audience and expiry first, with nothing taken from the body.
+        if await self._verified(Activity(), header) is None:
+            return web.json_response({"error": "unauthorized"}, status=401)
         try:
-            body = await request.json()
-            activity = Activity().deserialize(body) if isinstance(body, dict) else None
-        except ValueError:
-            activity = None
-        if activity is None or not activity.type:
-            return web.json_response({"error": "the body is not an activity"}, status=400)
-        try:
-            verified = await self.adapter.bot_framework_authentication.authenticate_request(
-                activity, request.headers.get("Authorization", "")
-            )
-        except Exception as error:  # noqa: BLE001 - whatever fails here, the request is not verified
-            log.warning("refused a request to /api/messages: no valid Bot Framework token (%s)", type(error).__name__)
+            activity = Activity().deserialize(json_object(body))
+        except Malformed as problem:
+            return refuse(400, str(problem), request, "Teams")
+        except Exception as error:  # noqa: BLE001 - msrest refuses a field of the wrong type in many ways
+            return refuse(400, f"the body is not an activity ({type(error).__name__})", request, "Teams")
+        problem = activity_problem(activity)
+        if problem:
+            return refuse(400, problem, request, "Teams")
+        # Then the token must be for this activity: its channel's endorsement and its serviceUrl claim.
+        verified = await self._verified(activity, header)
+        if verified is None:
             return web.json_response({"error": "unauthorized"}, status=401)
         answer = await self.adapter.process_activity(verified, activity, self.handler.on_turn)
         if answer is not None:
-            return web.json_response(answer.body, status=answer.status)
+            # An invoke's body may be one of botbuilder's models rather than plain data.
+            data = answer.body.serialize() if hasattr(answer.body, "serialize") else answer.body
+            return web.json_response(data, status=answer.status)
         return web.Response(status=200)
+
+    async def _verified(self, activity: Activity, header: str):
+        try:
+            return await self.adapter.bot_framework_authentication.authenticate_request(activity, header)
+        except Exception as error:  # noqa: BLE001 - whatever fails here, the request is not verified
+            log.warning("refused a request to /api/messages: no valid Bot Framework token (%s)", type(error).__name__)
+            return None
 
     async def _turn_failed(self, context: TurnContext, error: Exception) -> None:
         incident = secrets.token_hex(4)
