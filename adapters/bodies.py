@@ -17,6 +17,7 @@ from aiohttp import web
 log = logging.getLogger("goalbot.door")
 MAX_BODY = 512 * 1024  # the platforms' largest payloads (a 100-block view, an 80 KB card) are far below this
 BODY_TIMEOUT = 20.0  # seconds to receive a whole body once its headers are in
+BODY_TIMEOUT_KEY = web.AppKey("body_timeout", float)
 MAX_DEPTH = 32  # real payloads nest about 10 deep
 
 
@@ -24,8 +25,9 @@ class Malformed(ValueError):
     """A body that is not what the platform sends; the text says what was wrong, for the log and the 400."""
 
 
-async def whole_body(request: web.Request, timeout: float = BODY_TIMEOUT) -> bytes | web.Response:
+async def whole_body(request: web.Request) -> bytes | web.Response:
     """The whole body (not only what has arrived so far), or the response that refuses it."""
+    timeout = request.app.get(BODY_TIMEOUT_KEY, BODY_TIMEOUT)
     if request.content_length is not None and request.content_length > MAX_BODY:
         return web.Response(status=413, text="too large")
     try:

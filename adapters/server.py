@@ -11,7 +11,8 @@ import signal
 import sqlalchemy as sa
 from aiohttp import web
 
-from adapters.bodies import MAX_BODY
+from adapters.bodies import BODY_TIMEOUT_KEY, MAX_BODY
+from adapters.connections import Guard, GuardedRunner
 from adapters.settings import Settings
 from bot.dispatch import Bot
 from storage.database import Database
@@ -67,6 +68,7 @@ async def build(
     bot = Bot(db)
     app = web.Application(client_max_size=MAX_BODY)
     app[DB_KEY] = db
+    app[BODY_TIMEOUT_KEY] = settings.body_timeout
     app.router.add_get("/healthz", healthz)
     for path in PAGES:
         app.router.add_get(path, page)
@@ -113,6 +115,11 @@ async def build(
     return app, slack
 
 
+def guard(settings: Settings) -> Guard:
+    """The limits every connection to the server is held to."""
+    return Guard(settings.header_timeout, settings.connections_per_client)
+
+
 async def connect_socket_mode(slack, settings: Settings):
     """Open Slack's Socket Mode websocket for the same Bolt app; returns the handler to close."""
     from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -130,7 +137,7 @@ async def serve(settings: Settings, host: str, port: int, *, socket_mode: bool =
     if slack is None and TEAMS_KEY not in app:
         log.warning("No platform credentials are set (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or SLACK_CLIENT_ID "
                     "and SLACK_CLIENT_SECRET; MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD): serving only /healthz.")
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=10)
+    runner = GuardedRunner(app, guard(settings), access_log=None, shutdown_timeout=10)
     await runner.setup()
     # Everything loaded so far lives as long as the process: keep the collector from rescanning it,
     # which otherwise pauses every request now and then for as long as a full pass takes.

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     teams_openid_metadata_url: str | None = Field(default=None, alias="GOALBOT_TEAMS_OPENID_METADATA_URL")
     teams_token_issuer: str | None = Field(default=None, alias="GOALBOT_TEAMS_TOKEN_ISSUER")
 
+    # How long a client may take to send a request's headers, then its body; how many connections one
+    # client address may hold at once (behind a reverse proxy, the proxy is that one client).
+    header_timeout: float = Field(default=10.0, gt=0, le=300, alias="GOALBOT_HEADER_TIMEOUT")
+    body_timeout: float = Field(default=20.0, gt=0, le=300, alias="GOALBOT_BODY_TIMEOUT")
+    connections_per_client: int = Field(default=128, ge=1, le=100_000, alias="GOALBOT_CONNECTIONS_PER_CLIENT")
+
     @field_validator("teams_insecure_local", mode="before")
     @classmethod
     def _empty_is_off(cls, value):

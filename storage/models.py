@@ -228,7 +228,8 @@ class InboundDelivery(SQLModel, table=True):
     """A platform request already taken in, by its delivery id, so a retry or replay does nothing twice.
 
     `payload` keeps what the person sent until `done_at` is set; a request whose work was
-    cut short (a crash, a restart) is run again from it.
+    cut short (a crash, a restart) is run again from it. The process working on a request
+    keeps renewing `lease_until`, so only a request nobody works on any more is run again.
     """
 
     __tablename__ = "inbound_delivery"
@@ -241,6 +242,7 @@ class InboundDelivery(SQLModel, table=True):
     payload: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
     done_at: datetime | None = None
     attempts: int = Field(default=1)
+    lease_until: datetime | None = None
 
 
 OUTBOX_STATES = ("pending", "sending", "sent", "failed", "uncertain", "cancelled")

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+
 import aiohttp
+import sqlalchemy as sa
 from aiohttp.test_utils import TestServer
 
-from adapters.server import TEAMS_KEY, build
+from adapters.connections import GuardedRunner
+from adapters.server import TEAMS_KEY, build, guard
 from adapters.settings import Settings
+
+
+class GuardedTestServer(TestServer):
+    """aiohttp's test server, with the connection limits `goalbot serve` keeps."""
+
+    def __init__(self, app, settings: Settings, **kwargs) -> None:
+        super().__init__(app, **kwargs)
+        self.settings = settings
+
+    async def _make_runner(self, **kwargs):
+        return GuardedRunner(self.app, guard(self.settings), **kwargs)
 
 
 class Served:
@@ -18,10 +33,13 @@ class Served:
         self.db = db
         self.settings = settings
 
-    async def start(self) -> None:
+    async def start(self, prepare=None) -> None:
+        """Build and serve the app; `prepare(self)` runs in between (to shorten a lease, say)."""
         self.app, self.slack = await build(self.settings, db=self.db)
         self.teams = self.app.get(TEAMS_KEY)
-        self.server = TestServer(self.app, host="127.0.0.1")
+        if prepare is not None:
+            prepare(self)
+        self.server = GuardedTestServer(self.app, self.settings, host="127.0.0.1")
         await self.server.start_server()
         self.http = aiohttp.ClientSession()
 
@@ -32,3 +50,15 @@ class Served:
     @property
     def url(self) -> str:
         return str(self.server.make_url(self.path))
+
+
+async def count(db, model) -> int:
+    """How many rows a table holds."""
+    async with db.transaction(write=False) as session:
+        return (await session.execute(sa.select(sa.func.count()).select_from(model))).scalar()
+
+
+def no_tracebacks(caplog) -> None:
+    """Nothing was logged as an error, and nothing with a traceback."""
+    bad = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert not bad, [f"{r.name}: {r.getMessage()}" for r in bad]

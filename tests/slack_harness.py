@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 
 from adapters.settings import Settings
 from tests.served import Served
@@ -19,6 +20,14 @@ PEOPLE = {
     "ULENA": ("lena@example.com", "Lena Vogel"),
     "UNINA": ("nina@example.com", "Nina Kowalski"),
 }
+
+
+@pytest.fixture
+async def fake():
+    """A fake Slack serving on a free port (import this fixture to use it)."""
+    slack = await started_fake_slack()
+    yield slack
+    await slack.close()
 
 
 async def started_fake_slack() -> FakeSlack:

@@ -39,6 +39,15 @@ def started_fake_connector() -> FakeConnector:
     return fake
 
 
+@pytest.fixture
+async def teams(db, fake, org):
+    """goalbot with Teams on (the local switch), serving the test org (import this fixture, with `fake`)."""
+    harness = TeamsHarness(db, fake)
+    await harness.start()
+    yield harness
+    await harness.close()
+
+
 class TeamsHarness(Served):
     """Teams clients talking to goalbot's /api/messages over HTTP."""
 

@@ -8,15 +8,7 @@ from sqlmodel import select
 
 from storage.models import Goal, Identity, InboundDelivery, OutboxMessage, Person, TeamsConversation
 from tests.fake_teams import card_of, card_text, submit_data
-from tests.teams_harness import PEOPLE, TeamsHarness, fake, text  # noqa: F401 - fake is a fixture
-
-
-@pytest.fixture
-async def teams(db, fake, org):
-    harness = TeamsHarness(db, fake)
-    await harness.start()
-    yield harness
-    await harness.close()
+from tests.teams_harness import PEOPLE, TeamsHarness, fake, teams, text  # noqa: F401 - fake and teams are fixtures
 
 
 async def goal(db, number: int) -> Goal:

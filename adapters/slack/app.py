@@ -211,9 +211,12 @@ class SlackApp:
         key = delivery_key(body)
         replayed = (request.headers.get(REPLAY_HEADER) or [None])[0] == key if request is not None else False
         mine = replayed or await self.inbox.claim(key, json.dumps(body) if keep else None)
-        yield mine
-        if mine:
-            await self.inbox.done(key)
+        if not mine:
+            yield False
+            return
+        async with self.inbox.working(key):
+            yield True
+        await self.inbox.done(key)
 
     async def recover(self) -> int:
         """Run again the requests acknowledged but never finished (the process stopped mid-way)."""
@@ -313,6 +316,7 @@ class SlackApp:
         # Requests already acknowledged finish their work first: Slack will not send them again.
         await self.background.drain(10)
         await self.loops.stop()
+        await self.inbox.stop()
         if self._home_task is not None:
             self._homes.clear()
             _, late = await asyncio.wait({self._home_task}, timeout=5)

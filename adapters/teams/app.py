@@ -28,7 +28,7 @@ from adapters.background import Background, Loops
 from adapters.bodies import Malformed, json_object, refuse, whole_body
 from adapters.inbound import Inbox, housekeeping
 from adapters.settings import Settings
-from adapters.teams import cards
+from adapters.teams import cards, shapes
 from adapters.teams.adapter import ReusingCloudAdapter
 from adapters.teams.delivery import TeamsDelivery
 from adapters.teams.people import Directory, entities
@@ -66,20 +66,6 @@ class _BotConfig:
             self.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE = AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
             self.OAUTH_URL = AuthenticationConstants.OAUTH_URL
             self.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL = AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL
-
-
-def activity_problem(activity: Activity) -> str | None:
-    """What keeps a parsed activity from being one Teams sends: every activity names its type, channel,
-    service URL, conversation and sender."""
-    if not isinstance(activity.type, str) or not activity.type:
-        return "an activity without a type"
-    if not isinstance(activity.service_url, str) or not activity.service_url:
-        return "an activity without a serviceUrl"
-    if activity.conversation is None or not isinstance(activity.conversation.id, str) or not activity.conversation.id:
-        return "an activity without a conversation"
-    if activity.from_property is None or not isinstance(activity.from_property.id, str) or not activity.from_property.id:
-        return "an activity without a sender"
-    return None
 
 
 def delivery_key(activity: Activity) -> str:
@@ -155,23 +141,20 @@ class TeamsApp:
         if await self._verified(Activity(), header) is None:
             return web.json_response({"error": "unauthorized"}, status=401)
         try:
-            activity = Activity().deserialize(json_object(body))
+            data = json_object(body)
+            shapes.check(data)
+            activity = Activity().deserialize(data)
         except Malformed as problem:
             return refuse(400, str(problem), request, "Teams")
         except Exception as error:  # noqa: BLE001 - msrest refuses a field of the wrong type in many ways
             return refuse(400, f"the body is not an activity ({type(error).__name__})", request, "Teams")
-        problem = activity_problem(activity)
-        if problem:
-            return refuse(400, problem, request, "Teams")
         # Then the token must be for this activity: its channel's endorsement and its serviceUrl claim.
         verified = await self._verified(activity, header)
         if verified is None:
             return web.json_response({"error": "unauthorized"}, status=401)
         answer = await self.adapter.process_activity(verified, activity, self.handler.on_turn)
         if answer is not None:
-            # An invoke's body may be one of botbuilder's models rather than plain data.
-            data = answer.body.serialize() if hasattr(answer.body, "serialize") else answer.body
-            return web.json_response(data, status=answer.status)
+            return web.json_response(answer.body, status=answer.status)
         return web.Response(status=200)
 
     async def _verified(self, activity: Activity, header: str):
@@ -212,6 +195,10 @@ class TeamsApp:
         await asyncio.wait({task}, timeout=self.turn_budget)
 
     async def work(self, activity: Activity, tenant: str, key: str) -> None:
+        async with self.inbox.working(key):
+            await self._work(activity, tenant, key)
+
+    async def _work(self, activity: Activity, tenant: str, key: str) -> None:
         reference = reference_of(activity)
         try:
             actor = await self.directory.actor(reference, activity, tenant)
@@ -501,6 +488,7 @@ class TeamsApp:
         # Activities already taken in finish first: Teams will not send them again.
         await self.background.drain(10)
         await self.loops.stop()
+        await self.inbox.stop()
 
 
 

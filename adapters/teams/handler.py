@@ -34,6 +34,13 @@ class GoalbotHandler(TeamsActivityHandler):
             await self.teams.installed(turn_context.activity)
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        # Only the parent picker's search is an invoke goalbot answers; its cards submit messages
+        # (Action.Submit). botbuilder's own answers to other invokes are models that do not serialize.
         if turn_context.activity.name == "application/search":
             return await self.teams.search(turn_context.activity)
-        return await super().on_invoke_activity(turn_context)
+        if turn_context.activity.name == "adaptiveCard/action":
+            return InvokeResponse(status=200, body={
+                "statusCode": 400, "type": "application/vnd.microsoft.error",
+                "value": {"code": "BadRequest", "message": "goalbot's cards do not use Action.Execute."},
+            })
+        return InvokeResponse(status=501)

@@ -16,7 +16,7 @@ from botbuilder.schema import Activity, ConversationReference
 from botbuilder.schema.teams import TeamsChannelAccount
 from sqlmodel import select
 
-from adapters.teams.sender import Sender
+from adapters.teams.sender import Sender, status_of
 from bot.errors import UserError
 from bot.messages import Actor
 from storage.database import Database
@@ -94,6 +94,8 @@ class Directory:
             member = await self.sender.call(reference, lookup)
         except Exception as error:  # noqa: BLE001 - any failure means the same to the person
             log.warning("looking up Teams user %s in %s failed: %s: %s", sender.id, tenant, type(error).__name__, error)
+            if status_of(error) in (403, 404):  # asking again will not change Teams' answer
+                raise UserError("Teams does not know you as a member of this chat, so I did nothing.") from None
             raise ProfileUnavailable("I could not look you up in Teams just now; please try again in a minute.") from None
         email = member.email or member.user_principal_name or None
         upn = member.user_principal_name

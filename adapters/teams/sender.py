@@ -97,6 +97,7 @@ class Sender:
         self.adapter = adapter
         self.app_id = app_id
         self.attempts = attempts
+        self.per_conversation = PER_CONVERSATION
         self._limiters: OrderedDict[str, tuple[AsyncLimiter, ...]] = OrderedDict()
 
     def _limits(self, key: str, rates: tuple[tuple[int, float], ...]) -> tuple[AsyncLimiter, ...]:
@@ -113,7 +114,7 @@ class Sender:
     async def _wait_turn(self, reference: ConversationReference) -> None:
         tenant = getattr(reference.conversation, "tenant_id", None) or ""
         for limiter in (*self._limits("tenant:" + tenant, (PER_TENANT,)),
-                        *self._limits("conversation:" + reference.conversation.id, PER_CONVERSATION)):
+                        *self._limits("conversation:" + reference.conversation.id, self.per_conversation)):
             await limiter.acquire()
 
     async def call(self, reference: ConversationReference, work: Callable[[TurnContext], Awaitable[T]]) -> T:
