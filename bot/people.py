@@ -153,7 +153,7 @@ async def find_person(session: AsyncSession, viewer: Viewer, token: str) -> Pers
             )
         ).scalar_one_or_none()
         if person is None:
-            raise NotFound(f"I don't know {token} yet: they need to say hello to goalbot first.")
+            raise NotFound(f"I don't know {values.excerpt(token)} yet: they need to say hello to goalbot first.")
         return person
     handle = token.lstrip("@").strip().lower()
     if not handle:
@@ -175,9 +175,10 @@ async def find_person(session: AsyncSession, viewer: Viewer, token: str) -> Pers
     if len(people) == 1:
         return people[0]
     if not people:
-        raise NotFound(f"I don't know anyone called @{handle}. Try their email, like @{handle}@example.com.")
+        said = values.excerpt(handle)
+        raise NotFound(f"I don't know anyone called @{said}. Try their email, like @{said}@example.com.")
     names = ", ".join(f"{p.name} ({p.email})" for p in people[:5])
-    raise UserError(f"@{handle} could be {names}. Use their email to say which.")
+    raise UserError(f"@{values.excerpt(handle)} could be {names}. Use their email to say which.")
 
 
 def _escape_like(text: str) -> str:
