@@ -97,6 +97,14 @@ async def test_a_malformed_activity_gets_a_4xx_one_warning_and_changes_nothing(t
     assert fake.calls == [] and await count(db, InboundDelivery) == 0 and await count(db, Goal) == 0
 
 
+@pytest.mark.parametrize("case", list(MALFORMED))
+async def test_a_malformed_activity_with_a_valid_token_is_refused_the_same_way(secured, fake, db, caplog, case):
+    status = await raw_post(secured, MALFORMED[case](secured), token=fake.token(fake.url))
+    assert 400 <= status < 500
+    no_tracebacks(caplog)
+    assert [c for c in fake.calls if "/v3/conversations" in c.path] == [] and await count(db, InboundDelivery) == 0
+
+
 async def test_an_adaptive_card_invoke_without_a_value_is_answered_without_a_5xx(teams, caplog):
     ana = teams.client("ana")
     invoke = ana._base("invoke", name="adaptiveCard/action", value=None)
