@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from hypothesis import strategies as st
 
-from bot.commands import KR_SPEC, USAGE, _PARSERS
+from bot.commands import USAGE, _PARSERS
 from bot.messages import Reply
 from storage.models import (
     LEVELS, CheckIn, Goal, GoalEvent, KeyResult, Kudos, Milestone, OrgUnit, OutboxMessage, Person, Tenant,
@@ -436,6 +436,8 @@ def random_conversation_line(rng: random.Random) -> tuple[str, str]:
 _REF_SHAPE = re.compile(r"^g-?\d+(?:\.\d+)?$", re.IGNORECASE)  # \d: any script's digits
 _NUMBER_SHAPE = re.compile(r"^[+-]?\d+(?:[.,]\d+)?(?:e[+-]?\d+)?%?$", re.IGNORECASE)
 _NOT_A_NUMBER = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
+# A key result's `<start>-><target>` (or `→`, `to`), with any script's digits.
+_KR_RANGE = re.compile(r"(?:^|\s)([-+]?\d+(?:[.,]\d+)?)\S*?\s*(?:->|→|\bto\b)\s*([-+]?\d+(?:[.,]\d+)?)", re.IGNORECASE)
 _SINGLE_REF_VERBS = {"show", "tree", "unlink", "approve", "accept", "done", "archive", "return", "decline", "progress"}
 
 
@@ -448,8 +450,10 @@ def _unusable_number(token: str) -> str | None:
     lowered = token.lower().rstrip("%")
     if lowered in _NOT_A_NUMBER:
         return f"`{token}` is not a number"
-    if not _NUMBER_SHAPE.match(token) or not token.isascii():
+    if not _NUMBER_SHAPE.match(token):
         return None
+    if not token.isascii():
+        return f"`{token[:20]}` has digits other than ASCII ones"
     if "e" in lowered:
         return f"`{token[:20]}` is in exponent form"
     if not math.isfinite(float(lowered.replace(",", "."))):
@@ -475,7 +479,8 @@ def must_refuse(line: str) -> str | None:
 
     Deliberately narrow: a goal or key result reference written with digits other than ASCII ones
     (G-٣ is not G-3), and where progress or a key result's value goes, a number that is not one
-    (NaN, inf), in exponent form (1e309) or too large (400 digits); such a thing is not a note either.
+    (NaN, inf), in exponent form (1e309), too large (400 digits) or in other digits (٣, ３); such a
+    thing is not a note either.
     """
     words = line.split()
     if not words:
@@ -508,9 +513,9 @@ def must_refuse(line: str) -> str | None:
     if verb == "kr" and args and args[0].lower() != "add" and len(args) >= 2:
         return _unusable_number(args[1])
     if verb == "kr" and args[:1] and args[0].lower() == "add":
-        match = KR_SPEC.match(" ".join(args[2:]))
-        if match and not (match["start"].isascii() and match["target"].isascii()):
-            return f"the key result's numbers {match['start']!r} -> {match['target']!r} have non-ASCII digits"
+        match = _KR_RANGE.search(" ".join(args[2:]))
+        if match and not (match[1].isascii() and match[2].isascii()):
+            return f"the key result's numbers {match[1]!r} -> {match[2]!r} have non-ASCII digits"
     return None
 
 
