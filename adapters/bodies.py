@@ -58,13 +58,19 @@ def json_object(text: str | bytes, parse: Callable[[Any], Any] = json.loads) -> 
     """A JSON object, or Malformed: not JSON, not an object, or nested deeper than real payloads ever are."""
     try:
         value = parse(text)
-    except (ValueError, RecursionError, UnicodeDecodeError) as error:
-        raise Malformed(f"the body is not JSON ({type(error).__name__})") from None
+    except RecursionError:
+        raise Malformed(f"the body nests deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, UnicodeDecodeError):
+        raise Malformed("the body is not JSON") from None
     if not isinstance(value, dict):
-        raise Malformed(f"the body is JSON but not an object ({type(value).__name__})")
+        raise Malformed(f"the body is JSON but not an object (it is {_JSON_KINDS.get(type(value), 'a value')})")
     if nested_too_deep(value):
         raise Malformed(f"the body nests deeper than {MAX_DEPTH} levels")
     return value
+
+
+_JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false",
+               type(None): "null"}
 
 
 def refuse(status: int, problem: str, request: web.Request, door: str) -> web.Response:

@@ -89,6 +89,7 @@ MENTION = re.compile(r"^(?:<@([A-Za-z0-9._-]+)(?:\|[^>]*)?>|@(\S+))$")
 MAX_TITLE = 200
 MAX_NOTE = 1000
 MAX_PAGE = 10_000
+MULTIPLIERS = ("k", "m", "b", "bn", "mn")  # 28k: 28 thousand, or 28 of a unit called k? Never guessed.
 
 
 # The commands ---------------------------------------------------------------
@@ -513,13 +514,20 @@ def _parse_progress(words: list[str]) -> Progress:
     if rest and values.looks_numeric(rest[0]):
         # A word meant as a number is one, or the command is refused: it never becomes a note.
         try:
-            percent = values.number(rest[0], percent=True)
+            percent = values.number(rest[0], low=0, high=100, percent=True)
         except BadValue as error:
+            if error.out_of_range:
+                raise fail("progress", f"progress is a percentage from 0 to 100, not {values.excerpt(rest[0])}") from None
             raise fail("progress", f"progress is a percentage from 0 to 100: {error.problem}"
                                    f" (for a note that starts with it, write note: first)") from None
-        if not 0 <= percent <= 100:
-            raise fail("progress", f"progress is a percentage from 0 to 100, not {values.excerpt(rest[0])}")
         rest = rest[1:]
+        if rest and rest[0] == "%":  # `60 %`
+            rest = rest[1:]
+        if rest and values.looks_numeric(rest[0]):
+            # `1 000`: one number written with a space, or a number and a note? Neither is guessed.
+            said = values.excerpt(f"{words[1]} {rest[0]}")
+            raise fail("progress", f"`{said}` could be one number or a number and a note; write the number"
+                                   f" without spaces, and put a note after note:")
     health = None
     if rest:
         one = rest[0].lower()
@@ -532,6 +540,8 @@ def _parse_progress(words: list[str]) -> Progress:
 
 
 def _progress_with_note(goal: int, percent: float | None, health: str | None, rest: list[str]) -> Progress:
+    if rest and rest[0].lower().startswith("note:"):
+        rest = [rest[0][5:], *rest[1:]]
     note = " ".join(rest).strip()
     if not values.visible(note):
         note = ""
@@ -552,6 +562,10 @@ def _parse_kr(words: list[str]) -> KeyResultAdd | KeyResultUpdate:
         match = KR_SPEC.match(" ".join(words[2:]))
         if not match:
             raise fail("kr", "give a metric, then where it starts and its target, like `Monthly churn 5->3 %`")
+        for suffix in (match["u1"], match["u2"]):
+            if suffix.lower() in MULTIPLIERS:
+                raise fail("kr", f"`{suffix}` after a number could be read more than one way;"
+                                 f" write the whole number, like 28000")
         start = parse_number(match["start"], "kr", "the start")
         target = parse_number(match["target"], "kr", "the target")
         if start == target:
@@ -569,7 +583,10 @@ def _parse_kr(words: list[str]) -> KeyResultAdd | KeyResultUpdate:
     value = re.fullmatch(rf"({NUMBER})([^\s0-9.,+-]*)", words[1], re.ASCII)
     if not value or len(words) > 3:
         raise fail("kr", f"the current value must be a number, not {quote(' '.join(words[1:]))}")
-    if value.group(2).lower() in ("k", "m", "b", "bn", "e"):
+    if len(words) == 3 and values.looks_numeric(words[2]) and words[2] != "%":
+        said = values.excerpt(" ".join(words[1:]))
+        raise fail("kr", f"`{said}` could be one number or two; write the number without spaces")
+    if value.group(2).lower() in (*MULTIPLIERS, "e"):
         raise fail("kr", f"{quote(words[1])} could be read more than one way; write the whole number, like 28000")
     current = parse_number(value.group(1), "kr", "the current value")
     return KeyResultUpdate(int(match.group(1)), int(match.group(2)), current)

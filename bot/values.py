@@ -40,9 +40,10 @@ _NOT_NUMBERS = ("nan", "inf", "infinity", "+inf", "-inf", "+infinity", "-infinit
 class BadValue(ValueError):
     """A value that cannot be taken as it is; `problem` says why, for the person who typed it."""
 
-    def __init__(self, problem: str) -> None:
+    def __init__(self, problem: str, *, out_of_range: bool = False) -> None:
         super().__init__(problem)
         self.problem = problem
+        self.out_of_range = out_of_range
 
 
 def clean(text: str, *, lines: bool = True) -> str:
@@ -124,7 +125,7 @@ def number(token: str, *, low: float = -MAX_MAGNITUDE, high: float = MAX_MAGNITU
     else:
         raise BadValue(f"{quoted} is not a number")
     if not math.isfinite(value) or not low <= value <= high:
-        raise BadValue(f"{quoted} is out of range: it must be from {_plain(low)} to {_plain(high)}")
+        raise BadValue(f"{quoted} is out of range: it must be from {_plain(low)} to {_plain(high)}", out_of_range=True)
     return value + 0.0  # -0 is 0
 
 

@@ -73,6 +73,27 @@ async def test_numbers_are_finite_in_range_and_never_become_a_note(org, text, fr
     assert (kr.start, kr.target, kr.current) == (5.0, 3.0, 5.0)
 
 
+@pytest.mark.parametrize("text, fragment", [
+    ("goals progress G-1 1 000", "`1 000` could be one number or a number and a note"),
+    ("goals progress G-1 60 3 vendors signed", "put a note after note:"),
+    ("goals kr G-1.1 1 000", "`1 000` could be one number or two"),
+    ("goals kr add G-1 Revenue 0->28k", "could be read more than one way"),
+    ("checkin G-1 70 1 vendor late", "could be one number or a number and a note"),
+])
+async def test_numbers_split_by_a_space_or_with_a_multiplier_are_never_guessed(org, text, fragment):
+    await org.say("ana@example.com", "goals add Cut churn")
+    await org.say("ana@example.com", "goals kr add G-1 Churn 5->3 %")
+    assert fragment in await refused(org, "ana@example.com", text)
+
+
+async def test_a_percent_sign_after_a_space_belongs_to_the_number(org):
+    await org.say("ana@example.com", "goals add Cut churn")
+    await org.say("ana@example.com", "goals progress G-1 60 %")
+    await org.say("ana@example.com", "goals progress G-1 70 note: 3 vendors signed")
+    [goal] = await rows(org, Goal)
+    assert (goal.manual_progress, goal.note) == (70.0, "3 vendors signed")
+
+
 async def test_a_note_may_start_with_a_number_when_it_says_so(org):
     await org.say("ana@example.com", "goals add Cut churn")
     assert "2nd vendor signed" in await org.say("ana@example.com", "goals progress G-1 note: 2nd vendor signed")
