@@ -73,6 +73,18 @@ _JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a num
                type(None): "null"}
 
 
+def validated(model, body: dict):
+    """The body read as a pydantic model of what the platform sends, or Malformed naming the first bad field."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the body"
+        raise Malformed(f"`{where[:80]}`: {first['msg'][:80]}") from None
+
+
 def refuse(status: int, problem: str, request: web.Request, door: str) -> web.Response:
     """One warning line, and a short answer that says what was wrong."""
     log.warning("refused a %s request from %s: %s", door, request.remote, problem)

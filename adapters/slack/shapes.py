@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from adapters.bodies import Malformed
+from adapters.bodies import Malformed, validated
 
 
 class _Open(BaseModel):
@@ -142,12 +142,7 @@ def _required(envelope: Envelope) -> str | None:
 
 def check(body: dict) -> None:
     """Raise Malformed when a parsed Slack body is not shaped like anything Slack sends."""
-    try:
-        envelope = Envelope.model_validate(body)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the body"
-        raise Malformed(f"`{where[:80]}`: {first['msg'][:80]}") from None
+    envelope = validated(Envelope, body)
     problem = _required(envelope)
     if problem:
         raise Malformed(problem)

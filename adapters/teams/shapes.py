@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.bodies import Malformed
+from adapters.bodies import validated
 
 
 class _Open(BaseModel):
@@ -56,9 +56,4 @@ class Activity(_Open):
 
 def check(body: dict) -> None:
     """Raise Malformed when a body is not shaped like an activity Teams sends."""
-    try:
-        Activity.model_validate(body)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the body"
-        raise Malformed(f"`{where[:80]}`: {first['msg'][:80]}") from None
+    validated(Activity, body)
