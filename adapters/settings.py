@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from storage.database import default_url
+from storage.database import default_url, describe_url
 
 SLACK_API_URL = "https://slack.com/api/"
 
@@ -52,9 +52,7 @@ class Settings(BaseSettings):
 
     def describe_database(self) -> str:
         """The database URL without its password, for messages and logs."""
-        from sqlalchemy.engine import make_url
-
-        return make_url(self.database_url).render_as_string(hide_password=True)
+        return describe_url(self.database_url)
 
     @property
     def slack_oauth(self) -> bool:

@@ -193,7 +193,7 @@ async def measure(bot: Bot, counter: StatementCounter, email: str, texts: list[s
     statements = 0
     reply_text = ""
     for text in texts:
-        message = IncomingMessage(actor=actor, text=text, address=Address("console", email))
+        message = IncomingMessage(actor=actor, text=text, address=Address.direct("console", email))
         before = counter.count
         started = time.perf_counter()
         reply = await bot.handle(message)

@@ -295,7 +295,9 @@ Command = (
 
 
 def fail(command: str, problem: str) -> ParseError:
-    return ParseError(f"{problem}. Try: {USAGE[command]}")
+    """A malformed `command`: what was wrong, as a sentence, and the command's usage."""
+    stop = "" if problem.endswith((".", "?", "!")) else "."
+    return ParseError(problem + stop, USAGE[command])
 
 
 CHECKIN_ANSWER = re.compile(r"^\s*g-?[0-9]+\b", re.IGNORECASE)
@@ -687,7 +689,7 @@ def parse_goal_form(form: dict[str, str]) -> AddFromForm:
         try:
             return parse()
         except ParseError as error:
-            raise FormError(name, error.message.split(". Try:")[0] + ".") from None
+            raise FormError(name, error.problem) from None
 
     title = field("title", lambda: _require_text(form.get("title", ""), "add", "The title", MAX_TITLE))
     description = form.get("description", "").strip()
@@ -741,7 +743,7 @@ def parse_checkin(answer: str) -> CheckIn:
         try:
             progress = _parse_progress(words)
         except ParseError as error:
-            problem = error.message.split(". Try:")[0]
+            problem = error.problem
             raise fail("checkin", f"G-{number}: {problem[0].lower()}{problem[1:]}") from None
         items.append(CheckInItem(number, progress.percent, progress.health, progress.note))
     if not items:

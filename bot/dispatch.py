@@ -5,48 +5,22 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import browse, checkins, commands, goals, home, notify, values, views
+from bot import browse, checkins, commands, goals, home, inbox, notify, outbox, preferences, values, views
 from bot.commands import Command
 from bot.errors import UserError
-from bot.messages import Action, Actor, IncomingMessage, Reply
+from bot.messages import Action, Actor, Dashboard, Do, IncomingMessage, Inbound, Reply
 from bot.people import Viewer, find_viewer, join, refresh_profile
 from storage.database import Database
-from storage.models import InboundDelivery, Person, utcnow
+from storage.models import Person
 
 log = logging.getLogger("goalbot.core")
 RETRIES = 3
-
-
-async def _first_run(session: AsyncSession, platform: str, delivery_id: str) -> bool:
-    """Mark the delivery done with this transaction; False when an earlier run already did it."""
-    result = await session.execute(
-        sa.update(InboundDelivery)
-        .where(
-            InboundDelivery.platform == platform,
-            InboundDelivery.delivery_key == delivery_id[:200],
-            InboundDelivery.done_at.is_(None),
-        )
-        .values(done_at=utcnow(), payload=None)
-        .returning(InboundDelivery.id)
-    )
-    if result.first() is not None:
-        return True
-    # Either never recorded (nothing to guard) or recorded and done already.
-    done = (
-        await session.execute(
-            sa.select(InboundDelivery.id).where(
-                InboundDelivery.platform == platform, InboundDelivery.delivery_key == delivery_id[:200]
-            )
-        )
-    ).first()
-    return done is None
 
 
 class _Home:
@@ -68,47 +42,72 @@ def _is_transient(error: DBAPIError) -> bool:
     return any(word in text for word in ("deadlock", "could not serialize", "database is locked"))
 
 
+@dataclass(frozen=True)
+class Result:
+    """What running one command did."""
+
+    reply: Reply
+    changed: bool = False  # a command that changes something was applied
+    queued: bool = False  # the outbox has new rows
+    marked: bool = False  # the delivery was marked done in the command's own transaction
+
+
 class Bot:
     """Answers people: one incoming message or action in, one reply out.
 
     Each command runs in one transaction, so it applies whole or not at all.
+    Inbound turns from the platforms come through `bot.turns`, which records each
+    delivery first; `handle`, `act` and `run` are the same core for callers that
+    need no delivery record (the console, tests).
     """
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.outboxes: list = []  # every platform's outbox worker, woken when a command queues messages
 
-    async def handle(self, message: IncomingMessage) -> Reply:
-        try:
-            command = commands.parse(values.clean(message.text))
-        except UserError as error:
-            return Reply.failure(error.message)
-        return await self.run(message.actor, command, message.delivery_id)
+    def wake_outboxes(self) -> None:
+        for worker in self.outboxes:
+            worker.wake()
 
-    async def act(self, action: Action) -> Reply:
+    async def handle(self, message: IncomingMessage, delivery: str | None = None) -> Reply:
+        """A line someone typed: parsed, then run as its command."""
+        return (await self.perform(message, delivery)).reply
+
+    async def act(self, action: Action, delivery: str | None = None) -> Reply:
         """A button press or form: the action names a command; the verified actor decides who does it."""
+        return (await self.perform(action, delivery)).reply
+
+    async def perform(self, inbound: Inbound, delivery: str | None = None) -> Result:
+        """Any neutral input: a typed line, an action, an opened dashboard."""
         try:
-            command = self.command_for(action)
+            match inbound:
+                case IncomingMessage(actor, text):
+                    command: Command | _Home = commands.parse(values.clean(text))
+                case Action(actor):
+                    command = self.command_for(inbound)
+                case Dashboard(actor):
+                    command = _Home()
         except UserError as error:
-            return Reply.failure(error.message)
-        return await self.run(action.actor, command, action.delivery_id)
+            return Result(Reply.refusal(error))
+        return await self._run(inbound.actor, command, delivery)
 
     @staticmethod
     def command_for(action: Action) -> Command:
         """The command an action stands for. Raises UserError (FormError for a form field) when it is malformed."""
         form = {values.clean(key, lines=False): values.clean(value) for key, value in action.form}
         action = replace(action, value=values.clean(action.value, lines=False).strip())
-        if action.name == "goal.add":
+        if action.name == Do.ADD_GOAL:
             return commands.parse_goal_form(form)
-        if action.name in ("checkin.open", "checkin.answer"):
+        if action.name in (Do.OPEN_CHECKIN, Do.ANSWER_CHECKIN):
             return commands.parse_checkin(form.get("answer", ""))
         number = commands.goal_ref(action.value, "show")
-        if action.name == "goal.approve":
+        if action.name == Do.APPROVE:
             return commands.Approve(number)
-        if action.name == "goal.return":
+        if action.name == Do.RETURN:
             try:
                 reason = commands._require_text(form.get("reason", ""), "return", "The reason", commands.MAX_NOTE)
             except UserError as error:
-                raise commands.FormError("reason", error.message.split(". Try:")[0] + ".") from None
+                raise commands.FormError("reason", error.problem) from None
             return commands.Return(number, reason)
         raise UserError(f"I don't know the action {values.quote(action.name)}.")
 
@@ -118,7 +117,7 @@ class Bot:
 
     async def welcome(self, actor: Actor, occasion: str) -> None:
         """Someone installed goalbot: they join if new, and are owed one welcome per occasion (a conversation)."""
-        await self._owe_self(actor, "welcome", views.welcome, f"welcome:{actor.platform}:{occasion}", may_join=True)
+        await self._owe_self(actor, outbox.Kind.WELCOME, views.welcome, f"welcome:{actor.platform}:{occasion}", may_join=True)
 
     async def owe(self, actor: Actor, kind: str, reply: Reply, key: str, not_before: datetime | None = None) -> None:
         """A message for the actor themselves, sent through the outbox (an answer the platform kept out, say)."""
@@ -138,10 +137,11 @@ class Bot:
                     await refresh_profile(session, viewer, actor)
                     await notify.enqueue(session, viewer, viewer.person, kind, make(viewer.person), key[:200],
                                          not_before=not_before)
-                    return
+                break
             except DBAPIError as error:
                 if not (_is_transient(error) and attempt < RETRIES - 1):
                     raise
+        # The caller wakes the outboxes once the person can be reached (Teams: once the chat is stored).
 
     async def goal_choices(self, actor: Actor, query: str) -> list[tuple[str, str]]:
         """Goals the actor may pick as a parent, matching what they typed."""
@@ -154,13 +154,18 @@ class Bot:
             viewer = await find_viewer(session, actor) or await join(session, actor)
             return await browse.goal_choices(session, viewer, query)
 
-    async def run(self, actor: Actor, command: Command | _Home, delivery_id: str | None = None) -> Reply:
-        """Run one command in one transaction; `delivery_id` (the platform's) is marked done in it,
-        so a request run again after a crash cannot apply twice."""
+    async def run(self, actor: Actor, command: Command | _Home, delivery: str | None = None) -> Reply:
+        """Run one parsed command; see `_run`."""
+        return (await self._run(actor, command, delivery)).reply
+
+    async def _run(self, actor: Actor, command: Command | _Home, delivery: str | None = None) -> Result:
+        """Run one command in one transaction, retried whole after a transient conflict. `delivery`
+        (the platform's key for the request) is marked done in that transaction, so a request run
+        again after a crash cannot apply twice."""
         try:
             actor = values.actor(actor)
         except UserError as error:
-            return Reply.failure(error.message)
+            return Result(Reply.refusal(error))
         write = command.writes
         for attempt in range(RETRIES):
             try:
@@ -170,23 +175,31 @@ class Bot:
                         if not write:
                             raise _Unknown
                         viewer = await join(session, actor)
+                    marked = False
                     if write:
                         await refresh_profile(session, viewer, actor)
-                        if delivery_id is not None and not await _first_run(session, actor.platform, delivery_id):
-                            return Reply.text("That was done already.")
-                    return await self._execute(session, viewer, command)
+                        if delivery is not None:
+                            if not await inbox.mark_done(session, actor.platform, delivery):
+                                return Result(Reply.text("That was done already."))
+                            marked = True
+                    reply = await self._execute(session, viewer, command)
+                    queued = outbox.queued(session)
+                result = Result(reply, changed=write and command.writes, queued=queued, marked=marked)
+                if queued:
+                    self.wake_outboxes()
+                return result
             except _Unknown:
                 write = True
             except UserError as error:
-                return Reply.failure(error.message)
+                return Result(Reply.refusal(error))
             except DBAPIError as error:
                 if _is_transient(error) and attempt < RETRIES - 1:
                     log.warning("retrying %s after a transient database error: %s", type(command).__name__, error.orig)
                     continue
-                return self._crash(actor, command, error)
+                return Result(self._crash(actor, command, error))
             except Exception as error:  # noqa: BLE001 - the person gets a line, the operator the trace
-                return self._crash(actor, command, error)
-        return self._crash(actor, command, RuntimeError("retries exhausted"))
+                return Result(self._crash(actor, command, error))
+        return Result(self._crash(actor, command, RuntimeError("retries exhausted")))
 
     def _crash(self, actor: Actor, command: Command | _Home, error: BaseException) -> Reply:
         incident = secrets.token_hex(4)
@@ -261,23 +274,9 @@ class Bot:
                 await notify.kudos(session, viewer, given, receiver, goal)
                 return views.kudos(given, viewer.person, receiver, goal)
             case commands.CheckinSettings(weekday, at, cadence):
-                person = viewer.person
-                if weekday is not None:
-                    person.checkin_weekday = weekday
-                if at is not None:
-                    person.checkin_time = at.strftime("%H:%M")
-                if cadence is not None:
-                    person.checkin_cadence = cadence
-                person.updated_at = utcnow()
-                return views.checkin_settings(person)
+                return views.checkin_settings(preferences.checkin_schedule(viewer, weekday, at, cadence))
             case commands.TimezoneSetting(name):
-                viewer.person.timezone = name
-                viewer.person.updated_at = utcnow()
-                return views.checkin_settings(viewer.person)
+                return views.checkin_settings(preferences.timezone(viewer, name))
             case commands.Away(until):
-                if until is not None and until < utcnow().date():
-                    raise UserError(f"{until} has passed already. Try: goals away until 2027-01-05")
-                viewer.person.away_until = until
-                viewer.person.updated_at = utcnow()
-                return views.away(viewer.person)
+                return views.away(preferences.away(viewer, until))
         raise AssertionError(f"unhandled command {command!r}")

@@ -8,6 +8,17 @@ block kinds, never by markup inside strings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Do(StrEnum):
+    """The actions buttons and forms name, shared by the core, its views and every adapter."""
+
+    ADD_GOAL = "goal.add"
+    APPROVE = "goal.approve"
+    RETURN = "goal.return"
+    OPEN_CHECKIN = "checkin.open"
+    ANSWER_CHECKIN = "checkin.answer"
 
 
 @dataclass(frozen=True)
@@ -25,10 +36,27 @@ class Actor:
 
 @dataclass(frozen=True)
 class Address:
-    """Where to answer. Opaque to the core: only the adapter that made it reads `key`."""
+    """Where a message goes, or where one came from: a person's direct message, or a channel.
+
+    `channel` is the platform's id for a channel (None for a direct message); `user` is the
+    platform's id for the person a direct message is with.
+    """
 
     platform: str
-    key: str
+    channel: str | None = None
+    user: str | None = None
+
+    @classmethod
+    def direct(cls, platform: str, user: str) -> Address:
+        return cls(platform, user=user)
+
+    @classmethod
+    def in_channel(cls, platform: str, channel: str) -> Address:
+        return cls(platform, channel=channel)
+
+    @property
+    def is_channel(self) -> bool:
+        return self.channel is not None
 
 
 @dataclass(frozen=True)
@@ -38,7 +66,6 @@ class IncomingMessage:
     actor: Actor
     text: str
     address: Address
-    delivery_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +77,16 @@ class Action:
     value: str
     address: Address
     form: tuple[tuple[str, str], ...] = ()
-    delivery_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """A person opened their dashboard (the Slack Home tab): read like a command, changing nothing."""
+
+    actor: Actor
+
+
+Inbound = IncomingMessage | Action | Dashboard
 
 
 # Reply blocks -----------------------------------------------------------------
@@ -78,6 +114,16 @@ class Fields:
     pairs: tuple[tuple[str, str], ...]
 
 
+BAR_WIDTH = 10
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A command that would work, shown after a refusal."""
+
+    command: str
+
+
 @dataclass(frozen=True)
 class ProgressLine:
     """A goal or key result with a progress bar.
@@ -91,6 +137,16 @@ class ProgressLine:
     detail: str = ""
     health: str | None = None
     depth: int = 0
+
+    def bar(self, full: str = "█", empty: str = "░", width: int = BAR_WIDTH) -> str:
+        """The progress as a bar of `width` cells, rounded half up (25 % of 10 cells is 3)."""
+        filled = max(0, min(width, int(max(0.0, min(100.0, self.percent)) / 100 * width + 0.5)))
+        return full * filled + empty * (width - filled)
+
+    @property
+    def rounded(self) -> str:
+        """The percentage as shown: `62.5`, `60`."""
+        return f"{round(self.percent, 1):g}"
 
 
 @dataclass(frozen=True)
@@ -114,7 +170,7 @@ class Divider:
     pass
 
 
-Block = Header | Paragraph | Context | Fields | ProgressLine | Buttons | Divider
+Block = Header | Paragraph | Context | Fields | ProgressLine | Buttons | Divider | Usage
 
 
 @dataclass(frozen=True)
@@ -131,8 +187,14 @@ class Reply:
         return cls(blocks=(Paragraph(text),), shared=shared)
 
     @classmethod
-    def failure(cls, text: str) -> Reply:
-        return cls(blocks=(Paragraph(text),), error=True)
+    def failure(cls, text: str, usage: str = "") -> Reply:
+        """A refusal: what was wrong and, when given, the command that would work."""
+        return cls(blocks=(Paragraph(text), *((Usage(usage),) if usage else ())), error=True)
+
+    @classmethod
+    def refusal(cls, error) -> Reply:
+        """The reply to a UserError: its problem and usage."""
+        return cls.failure(error.problem, error.usage)
 
     @property
     def summary(self) -> str:
@@ -161,7 +223,7 @@ class ReplyBuilder:
 
 _BLOCK_KINDS: dict[str, type] = {
     "header": Header, "paragraph": Paragraph, "context": Context, "fields": Fields,
-    "progress": ProgressLine, "buttons": Buttons, "divider": Divider,
+    "progress": ProgressLine, "buttons": Buttons, "divider": Divider, "usage": Usage,
 }
 _KIND_OF = {kind: name for name, kind in _BLOCK_KINDS.items()}
 

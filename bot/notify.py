@@ -12,10 +12,10 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from bot import views
+from bot import outbox, views
 from bot.access import responsible_person
 from bot.goals import Decision, Proposal
-from bot.messages import Reply, reply_to_dict
+from bot.messages import Reply
 from bot.people import Viewer
 from storage.models import Goal, Identity, Kudos, OutboxMessage, Person
 
@@ -47,26 +47,13 @@ async def enqueue(
     goal: Goal | None = None,
     not_before: datetime | None = None,
 ) -> OutboxMessage | None:
-    """Owe `person` a message (not before `not_before`, when given); the same key twice is one message."""
-    existing = (
-        await session.execute(
-            select(OutboxMessage).where(OutboxMessage.tenant_id == viewer.tenant.id, OutboxMessage.dedupe_key == key)
-        )
-    ).scalar_one_or_none()
-    if existing is not None:
-        return existing
+    """Owe `person` a message on the platform they are reached on (not before `not_before`, when given);
+    the same key twice is one message. None when they cannot be reached on any platform."""
     platform = await _platform_for(session, viewer, person)
     if platform is None:
         return None
-    message = OutboxMessage(
-        tenant_id=viewer.tenant.id, person_id=person.id, platform=platform, kind=kind,
-        goal_id=goal.id if goal else None, dedupe_key=key, body=reply_to_dict(reply),
-    )
-    if not_before is not None:
-        message.next_attempt_at = not_before
-    session.add(message)
-    await session.flush()
-    return message
+    return await outbox.enqueue(session, viewer.tenant.id, person, platform, kind, reply, key, goal=goal,
+                                not_before=not_before)
 
 
 async def proposal(session: AsyncSession, viewer: Viewer, result: Proposal) -> None:
@@ -83,32 +70,18 @@ async def proposal(session: AsyncSession, viewer: Viewer, result: Proposal) -> N
         return
     parent = await session.get(Goal, goal.parent_id) if goal.parent_id else None
     reply = views.approval_request(goal, viewer.person, parent)
-    await enqueue(session, viewer, decider, "approval", reply, f"approval:{goal.id}", goal)
+    await enqueue(session, viewer, decider, outbox.Kind.APPROVAL, reply, f"approval:{goal.id}", goal)
 
 
 async def decision(session: AsyncSession, viewer: Viewer, result: Decision) -> None:
     """Update every request for this goal in place, and tell the other side what was decided."""
     goal = result.goal
     outcome = views.decision_outcome(goal, result.outcome, viewer.person)
-    requests = (
-        await session.execute(
-            select(OutboxMessage).where(OutboxMessage.goal_id == goal.id, OutboxMessage.kind == "approval")
-        )
-    ).scalars().all()
-    for request in requests:
-        if request.state == "pending":
-            # Not sent yet: send the outcome instead of a request nobody needs to answer.
-            request.body = reply_to_dict(outcome)
-        elif request.state == "sent":
-            session.add(OutboxMessage(
-                tenant_id=request.tenant_id, person_id=request.person_id, platform=request.platform,
-                kind="update", goal_id=goal.id, dedupe_key=f"decided:{request.id}", body=reply_to_dict(outcome),
-                replaces_id=request.id,
-            ))
+    await outbox.replace_in_place(session, goal, outbox.Kind.APPROVAL, outcome)
     # The other side is whoever created the goal: the proposer, or the manager who assigned it.
     told = await session.get(Person, goal.created_by_id) if goal.created_by_id else None
     if told is not None and told.id != viewer.id:
-        await enqueue(session, viewer, told, "decision", views.decision_notice(goal, result.outcome, viewer.person),
+        await enqueue(session, viewer, told, outbox.Kind.DECISION, views.decision_notice(goal, result.outcome, viewer.person),
                       f"decision:{goal.id}:{goal.updated_at.isoformat()}", goal)
     await session.flush()
 
@@ -116,5 +89,5 @@ async def decision(session: AsyncSession, viewer: Viewer, result: Decision) -> N
 async def kudos(session: AsyncSession, viewer: Viewer, given: Kudos, receiver: Person, goal: Goal | None) -> None:
     if receiver.id == viewer.id:
         return
-    await enqueue(session, viewer, receiver, "kudos", views.kudos(given, viewer.person, receiver, goal),
+    await enqueue(session, viewer, receiver, outbox.Kind.KUDOS, views.kudos(given, viewer.person, receiver, goal),
                   f"kudos:{given.id}", goal)

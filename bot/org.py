@@ -16,7 +16,8 @@ from sqlmodel import select
 
 from bot.people import company_unit
 from bot.values import clean, quote, visible, zone
-from storage.models import ROLES, OrgUnit, Person, Tenant, utcnow
+from storage.models import OrgUnit, Person, Tenant, utcnow
+from storage.vocabulary import Role
 
 COLUMNS = ("email", "name", "manager_email", "department", "team", "role", "timezone")
 REQUIRED = ("email", "name")
@@ -149,8 +150,8 @@ def _check(rows: list[PersonRow], existing: dict[str, Person]) -> None:
             problems.append(f"line {row.line}: the name is empty")
         if len(row.name) > 200 or len(row.department) > 200 or len(row.team) > 200:
             problems.append(f"line {row.line}: names are limited to 200 characters")
-        if row.role not in ROLES:
-            problems.append(f"line {row.line}: role {quote(row.role)} is not one of {', '.join(ROLES)}")
+        if row.role not in tuple(Role):
+            problems.append(f"line {row.line}: role {quote(row.role)} is not one of {', '.join(Role)}")
         if row.timezone and zone(row.timezone) is None:
             problems.append(f"line {row.line}: {quote(row.timezone)} is not a time zone (try Europe/Paris)")
         if row.manager_email:
@@ -246,7 +247,3 @@ async def _assign_leads(session: AsyncSession, tenant: Tenant) -> None:
         if unit.lead_id != lead and lead is not None:
             unit.lead_id = lead
     await session.flush()
-
-
-async def people_count(session: AsyncSession, tenant: Tenant) -> int:
-    return (await session.execute(select(sa.func.count()).select_from(Person).where(Person.tenant_id == tenant.id))).scalar_one()

@@ -13,6 +13,7 @@ from bot import values
 from bot.errors import NotFound, UserError
 from bot.messages import Actor
 from storage import repository
+from storage.database import Database
 from storage.models import Identity, OrgUnit, Person, Tenant, utcnow
 
 MENTION = re.compile(r"^<@([A-Za-z0-9._-]+)(?:\|[^>]*)?>$")
@@ -183,3 +184,16 @@ async def find_person(session: AsyncSession, viewer: Viewer, token: str) -> Pers
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def is_known(db: Database, tenant: str, platform: str, external_id: str) -> bool:
+    """Whether someone is already a person here by their id on the platform (no profile lookup needed)."""
+    async with db.transaction(write=False) as session:
+        found = (
+            await session.execute(
+                select(Identity.id)
+                .join(Tenant, Tenant.id == Identity.tenant_id)
+                .where(Tenant.key == tenant, Identity.platform == platform, Identity.external_id == external_id)
+            )
+        ).first()
+    return found is not None

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -20,6 +20,11 @@ def default_url(directory: Path | None = None) -> str:
     """The embedded database: an SQLite file in the working directory."""
     path = (directory or Path.cwd()) / DEFAULT_SQLITE_FILE
     return f"sqlite+aiosqlite:///{path}"
+
+
+def describe_url(url: str) -> str:
+    """A database URL without its password, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def normalise_url(url: str) -> str:
@@ -71,9 +76,10 @@ class Database:
             self.engine.execution_options(goalbot_read_only=True), expire_on_commit=False
         )
 
-    @property
-    def dialect(self) -> str:
-        return "sqlite" if self.is_sqlite else "postgresql"
+    async def ping(self) -> None:
+        """One trivial query; raises when the database cannot be reached."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:

@@ -42,16 +42,6 @@ async def upgrade(db: Database, revision: str = "head") -> None:
         await conn.run_sync(run)
 
 
-async def downgrade(db: Database, revision: str) -> None:
-    def run(sync_conn) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = sync_conn
-        command.downgrade(config, revision)
-
-    async with db.engine.begin() as conn:
-        await conn.run_sync(run)
-
-
 async def ensure_schema(db: Database) -> None:
     """Make the database ready to use.
 

@@ -11,20 +11,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import JSON, Column, Field, SQLModel
 
+from storage.vocabulary import Cadence, Category, Role, Status
+
 
 def utcnow() -> datetime:
     """Now, in UTC."""
     return datetime.now(UTC)
 
-
-# Value sets kept as plain strings so both engines store them the same way.
-LEVELS = ("company", "department", "team", "individual")
-UNIT_KINDS = ("company", "department", "team")
-ROLES = ("member", "manager", "admin")
-STATUSES = ("proposed", "active", "achieved", "missed", "archived", "returned")
-HEALTHS = ("on_track", "at_risk", "off_track")
-CADENCES = ("weekly", "biweekly")
-PLATFORMS = ("console", "slack", "teams")
 
 metadata = SQLModel.metadata
 metadata.naming_convention = {
@@ -83,11 +76,11 @@ class Person(SQLModel, table=True):
     name: str = Field(max_length=200)
     timezone: str = Field(default="UTC", max_length=64)
     manager_id: int | None = Field(default=None, foreign_key="person.id", index=True)
-    role: str = Field(default="member", max_length=20)
+    role: str = Field(default=Role.MEMBER, max_length=20)
     org_unit_id: int | None = Field(default=None, foreign_key="org_unit.id", index=True)
     checkin_weekday: int = Field(default=0)  # 0 = Monday
     checkin_time: str = Field(default="09:00", max_length=5)
-    checkin_cadence: str = Field(default="weekly", max_length=20)
+    checkin_cadence: str = Field(default=Cadence.WEEKLY, max_length=20)
     away_until: date | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -129,11 +122,11 @@ class Goal(SQLModel, table=True):
     owner_person_id: int | None = Field(default=None, foreign_key="person.id")
     owner_unit_id: int | None = Field(default=None, foreign_key="org_unit.id")
     parent_id: int | None = Field(default=None, foreign_key="goal.id", index=True)
-    category: str = Field(default="business", max_length=40)
+    category: str = Field(default=Category.BUSINESS, max_length=40)
     start_date: date | None = None
     due_date: date | None = None
     private: bool = Field(default=False)
-    status: str = Field(default="proposed", max_length=20)
+    status: str = Field(default=Status.PROPOSED, max_length=20)
     # Who must decide a proposed goal: "manager" (bottom-up) or "owner" (cascaded).
     awaiting: str | None = Field(default=None, max_length=20)
     health: str | None = Field(default=None, max_length=20)
@@ -245,26 +238,27 @@ class InboundDelivery(SQLModel, table=True):
     lease_until: datetime | None = None
 
 
-OUTBOX_STATES = ("pending", "sending", "sent", "failed", "uncertain", "cancelled")
-
-
 class OutboxMessage(SQLModel, table=True):
     """A message the bot owes someone, kept until the platform has it.
 
     Written in the same transaction as the change that causes it, so nothing is
     lost on a crash. `dedupe_key` makes enqueueing idempotent; `replaces_id`
-    names an earlier message that this one updates in place.
+    names an earlier message that this one updates in place. A message goes to
+    a person's direct message (`person_id`) or to a channel (`to_channel`, the
+    platform's id for it), never both.
     """
 
     __tablename__ = "outbox_message"
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "dedupe_key", name="uq_outbox_message_tenant_key"),
         sa.Index("ix_outbox_message_due", "platform", "state", "next_attempt_at"),
+        sa.CheckConstraint("(person_id IS NULL) <> (to_channel IS NULL)", name="one_target"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="tenant.id")
-    person_id: int = Field(foreign_key="person.id", index=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    to_channel: str | None = Field(default=None, max_length=200)
     platform: str = Field(max_length=20)
     kind: str = Field(max_length=40)
     goal_id: int | None = Field(default=None, foreign_key="goal.id", index=True)

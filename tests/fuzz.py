@@ -28,8 +28,9 @@ from hypothesis import strategies as st
 
 from bot.commands import USAGE, _PARSERS
 from bot.messages import Reply
+from storage.vocabulary import Level
 from storage.models import (
-    LEVELS, CheckIn, Goal, GoalEvent, KeyResult, Kudos, Milestone, OrgUnit, OutboxMessage, Person, Tenant,
+    CheckIn, Goal, GoalEvent, KeyResult, Kudos, Milestone, OrgUnit, OutboxMessage, Person, Tenant,
 )
 
 T = TypeVar("T")
@@ -748,7 +749,7 @@ async def find_violations(db) -> list[Violation]:
                     found.append(Violation(f"goal {ref} {column} is negative zero", "goal", column, value))
             elif value is None:
                 found.append(Violation(f"goal {ref} {column} is NULL", "goal", column, value))
-        if goal["level"] not in LEVELS:
+        if goal["level"] not in tuple(Level):
             found.append(Violation(f"goal {ref} has the level {goal['level']!r}", "goal", "level", goal["level"]))
     for person in rows["person"]:
         if isinstance(person["timezone"], str) and (problem := _timezone_problem(person["timezone"])):
@@ -756,7 +757,7 @@ async def find_violations(db) -> list[Violation]:
                                    "person", "timezone", person["timezone"]))
 
     by_id = {goal["id"]: goal for goal in rows["goal"]}
-    rank = {level: i for i, level in enumerate(LEVELS)}
+    rank = {level.value: i for i, level in enumerate(Level)}
     for goal in rows["goal"]:
         parent = by_id.get(goal["parent_id"]) if goal["parent_id"] is not None else None
         if parent is not None and rank.get(parent["level"], 99) > rank.get(goal["level"], -1):

@@ -110,7 +110,7 @@ class TeamsHarness(Served):
             if not busy:
                 return
             assert asyncio.get_running_loop().time() < deadline, "the outbox did not settle"
-            self.teams.delivery.wake()
+            self.teams.turns.outbox.wake()
             await asyncio.sleep(0.05)
 
 

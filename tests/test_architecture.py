@@ -37,6 +37,34 @@ def test_storage_imports_nothing_above_it():
         assert not names & {"bot", "adapters"}, f"{path} imports {names & {'bot', 'adapters'}}"
 
 
+def imported_modules(package: str) -> dict[str, set[str]]:
+    """Every module each file imports, by its full dotted name (`from a.b import c` counts a.b and a.b.c)."""
+    found: dict[str, set[str]] = {}
+    for path in (ROOT / package).rglob("*.py"):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+        found[str(path.relative_to(ROOT))] = names
+    return found
+
+
+def test_adapters_run_no_sql():
+    # Adapters verify, translate, render and deliver; the database is the core's (and storage's).
+    # The command line's database commands may call storage's functions (migrations, the engine).
+    for path, names in imported_modules("adapters").items():
+        sql = {name for name in names if name.split(".")[0] in ("sqlalchemy", "sqlmodel") or
+               name == "storage.models" or name.startswith("storage.models.")}
+        assert not sql, f"{path} imports {sorted(sql)}"
+
+
+def test_the_sql_check_sees_imports():
+    assert "storage.models" in imported_modules("bot")["bot/goals.py"]
+    assert "sqlalchemy" in imported_modules("storage")["storage/repository.py"]
+
+
 def test_the_layer_check_sees_imports():
     # The checks above would pass vacuously if the walker found nothing.
     assert "storage" in imported_packages("bot")["bot/goals.py"]

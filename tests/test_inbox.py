@@ -4,7 +4,7 @@ and work whose replica died is run again once its lease runs out."""
 import asyncio
 from datetime import timedelta
 
-from adapters.inbound import Inbox
+from bot.inbox import Inbox
 
 
 def replica(db) -> Inbox:

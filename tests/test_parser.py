@@ -67,7 +67,7 @@ def test_parses(text, expected):
         ("goals add X parent:G-1 parent:G-2", "`parent:` is given twice"),
         ("goals add " + "x" * 201, "The title is 201 characters; the limit is 200"),
         ("goals assign Write runbook", "say who the goal is for with owner:@name"),
-        ("goals show", "which goal?. Try: goals show G-12"),
+        ("goals show", "which goal? Try: goals show G-12"),
         ("goals show G-1 G-2", "name exactly one goal"),
         ("goals show twelve", "`twelve` is not a goal reference like G-12"),
         ("goals link G-1", "name the goal, then the parent it supports"),

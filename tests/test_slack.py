@@ -383,7 +383,7 @@ async def test_a_message_whose_answer_was_lost_is_not_sent_again(workspace, fake
             break
         await asyncio.sleep(0.05)
     assert await state() == "uncertain"
-    await workspace.slack.delivery.deliver_due()
+    await workspace.slack.turns.outbox.deliver_due()
     assert len(fake.called("chat.postMessage")) == 1  # Slack may have it: not posted twice
 
 
@@ -455,15 +455,15 @@ async def test_a_command_cut_short_is_run_again_once_after_a_restart(workspace, 
     async with org.db.transaction(write=False) as session:
         row = (await session.execute(sa.select(InboundDelivery))).scalar_one()
     assert row.done_at is None and "Cut churn" in row.payload
-    assert await workspace.slack.recover() == 0  # its lease has not run out: the first run may still be going
+    assert await workspace.slack.turns.recover() == 0  # its lease has not run out: the first run may still be going
     async with org.db.transaction() as session:
         row = (await session.execute(sa.select(InboundDelivery))).scalar_one()
         row.lease_until = utcnow() - __import__("datetime").timedelta(seconds=1)  # as when its process died
 
-    assert await workspace.slack.recover() == 1
+    assert await workspace.slack.turns.recover() == 1
     (answer,) = await fake.wait_responses(1)
     assert answer[0] == "cut" and "Proposed G-1 Cut churn" in text_of(answer[1])
-    assert await workspace.slack.recover() == 0
+    assert await workspace.slack.turns.recover() == 0
     await fake.wait_calls("chat.postMessage")  # the manager is asked once
     assert await goal_count(org.db) == 1
     async with org.db.transaction(write=False) as session:

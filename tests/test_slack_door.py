@@ -174,7 +174,7 @@ async def test_a_slack_user_that_does_not_exist_gets_one_line_and_is_not_retried
             break
         await asyncio.sleep(0.05)
     assert row.done_at is not None and row.payload is None
-    assert await workspace.slack.recover() == 0
+    assert await workspace.slack.turns.recover() == 0
 
 
 async def test_headers_trickled_byte_by_byte_are_cut_off(workspace, caplog):

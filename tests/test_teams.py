@@ -293,7 +293,7 @@ async def test_a_proactive_send_retries_what_teams_asks_and_respects_retry_after
     fake.fail_next.extend([(429, 1), (503, None), (412, None)])
     started = time.monotonic()
     await org.say("ana@example.com", "goals add Cut churn")  # through the core, as any notice would be
-    teams.teams.delivery.wake()
+    teams.teams.turns.outbox.wake()
     await teams.wait(lambda f: len(teams.notices(bo)) == 2, timeout=20)
     took = time.monotonic() - started
     await teams.settle()
@@ -380,10 +380,10 @@ async def test_an_activity_cut_short_is_run_again_once(teams, org, db, fake):
     async with db.transaction(write=True) as session:
         session.add(InboundDelivery(platform="teams", delivery_key=f"{ana.conversation}:{activity['id']}",
                                     payload=json.dumps(activity), received_at=utcnow() - timedelta(minutes=2)))
-    assert await teams.teams.recover() == 1
+    assert await teams.teams.turns.recover() == 1
     await teams.wait(lambda f: any(c.body.get("replyToId") == activity["id"] for c in f.sent(ana.conversation)))
-    await teams.teams.background.drain(5)
-    assert await teams.teams.recover() == 0
+    await teams.teams.turns.background.drain(5)
+    assert await teams.teams.turns.recover() == 0
     status, _ = await teams.post(activity)  # and Teams' own redelivery finds it done
     async with db.transaction(write=False) as session:
         assert (await session.execute(select(sa.func.count()).select_from(Goal))).scalar() == 1

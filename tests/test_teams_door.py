@@ -119,7 +119,7 @@ async def test_an_install_by_someone_teams_does_not_know_is_one_warning_not_an_i
     stranger.member = type(stranger.member)("29:1ghost", "a0000000-0000-4000-8000-0000000000ff", "Ghost", "g@example.com")
     status, _ = await teams.post(stranger.members_added())
     assert status == 200
-    await teams.teams.background.drain(5)
+    await teams.teams.turns.background.drain(5)
     no_tracebacks(caplog)
     assert "incident" not in caplog.text
 
@@ -128,7 +128,7 @@ async def test_an_install_by_someone_teams_does_not_know_is_one_warning_not_an_i
 async def paced(db, fake, org):
     """Leases short enough to run out many times over while answers wait for Teams' pace (sped up here)."""
     def prepare(harness) -> None:
-        harness.teams.inbox.lease = timedelta(seconds=2)
+        harness.teams.turns.inbox.lease = timedelta(seconds=2)
         harness.teams.turn_budget = 0.2
         harness.teams.sender.per_conversation = ((20, 1.0), (60, 3.0))
 

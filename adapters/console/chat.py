@@ -28,7 +28,7 @@ class ConsoleChat:
         return Actor(platform=CONSOLE, user_id=self.email, tenant=self.tenant, email=self.email)
 
     async def send(self, text: str) -> Reply:
-        message = IncomingMessage(actor=self.actor, text=text, address=Address(CONSOLE, self.email))
+        message = IncomingMessage(actor=self.actor, text=text, address=Address.direct(CONSOLE, self.email))
         return await self.bot.handle(message)
 
     async def say(self, text: str) -> str:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 
-from bot.messages import Buttons, Context, Divider, Fields, Header, Paragraph, ProgressLine, Reply
+from bot.messages import Buttons, Context, Divider, Fields, Header, Paragraph, ProgressLine, Reply, Usage
+from storage.vocabulary import Health
 
-BAR_WIDTH = 10
 # C0/C1 controls (but newline and tab) and bidirectional overrides: a goal title
 # must not move the cursor, recolour the terminal or reorder what is shown.
 UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-HEALTH = {"on_track": "on track", "at_risk": "at risk", "off_track": "off track"}
 
 
 def clean(text: str) -> str:
@@ -18,17 +17,12 @@ def clean(text: str) -> str:
     return UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
 
 
-def bar(percent: float) -> str:
-    filled = int(max(0.0, min(100.0, percent)) / 100 * BAR_WIDTH + 0.5)
-    return "[" + "#" * filled + "-" * (BAR_WIDTH - filled) + "]"
-
-
 def progress_line(block: ProgressLine) -> str:
     indent = "  " * block.depth
-    parts = [f"{indent}{block.ref} {bar(block.percent)} {block.percent:3.0f}%  {clean(block.label)}"]
+    parts = [f"{indent}{block.ref} [{block.bar('#', '-')}] {block.percent:3.0f}%  {clean(block.label)}"]
     extra = [clean(block.detail)] if block.detail else []
     if block.health:
-        extra.append(HEALTH.get(block.health, block.health))
+        extra.append(clean(Health.words_of(block.health)))
     if extra:
         parts.append("(" + ", ".join(extra) + ")")
     return " ".join(parts)
@@ -44,6 +38,8 @@ def render(reply: Reply) -> str:
                 lines.append(clean(text))
             case Paragraph(text):
                 lines.append(clean(text))
+            case Usage(command):
+                lines.append("  Try: " + clean(command))
             case Context(text):
                 lines.append("  " + clean(text))
             case Fields(pairs):

@@ -21,16 +21,15 @@ from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstall
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.background import Background, Loops
-from adapters.inbound import Inbox, housekeeping
 from adapters.settings import SLACK_API_URL, Settings
 from adapters.slack import render
-from adapters.slack.delivery import SlackDelivery
+from adapters.slack.delivery import SlackSender
 from adapters.slack.people import Profiles
-from bot import commands
 from bot.dispatch import Bot
 from bot.errors import UserError
-from bot.messages import Actor, Address, IncomingMessage, Reply
+from bot.messages import Actor, Address, Dashboard, IncomingMessage, Reply
+from bot.outbox import Target
+from bot.turns import Outcome, Translate, Turns
 from storage.database import Database
 
 log = logging.getLogger("goalbot.slack")
@@ -62,14 +61,6 @@ def slack_text(text: str) -> str:
 MENTION = re.compile(r"<@([UW][A-Z0-9]{2,30})(?:\|[^>]*)?>")
 
 
-def writes(text: str) -> bool:
-    """Whether a command line changes anything (then the outbox and Home tabs need a look)."""
-    try:
-        return bool(commands.parse(text).writes)
-    except UserError:
-        return False
-
-
 class SlackApp:
     """Holds the Bolt app and what its listeners share: the core, the profiles, the outbox worker."""
 
@@ -80,7 +71,6 @@ class SlackApp:
         self.bot = bot
         self.db = db
         self.profiles = Profiles()
-        self.inbox = Inbox(db, "slack", recover_within=RECOVER_WITHIN)
         self.base_url = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
         # One connection pool for every Web API call and response URL, instead of one per call.
@@ -90,7 +80,6 @@ class SlackApp:
         self._after_ack = asyncio.Semaphore(AFTER_ACK_CONCURRENCY)
         self._acking = 0
         self._one_lane = asyncio.Semaphore(1)
-        self.background = Background("a Slack request")
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
         options: dict = {
             "client": self.client,
@@ -120,10 +109,10 @@ class SlackApp:
                 ),
             )
         self.app = AsyncApp(**options)
-        self.delivery = SlackDelivery(db, self.client_for, on_delivered=self.refresh_home, turn=self.after_ack)
+        self.turns = Turns(bot, "slack", recover_within=RECOVER_WITHIN, replay=self.replay,
+                           sender=SlackSender(self.client_for), turn=self.after_ack, on_sent=self._sent)
         self._homes: set[tuple[str, str]] = set()
         self._home_task: asyncio.Task | None = None
-        self.loops = Loops("Slack")
         # What this app answers, by kind, in the manifest's words (tests hold manifest.json to it).
         self.registered: dict[str, set[str]] = {"command": set(), "action": set(), "view": set(), "event": set(), "options": set()}
         if settings.slack_oauth:
@@ -180,10 +169,6 @@ class SlackApp:
 
     # Taking requests in --------------------------------------------------------------
 
-    def spawn(self, work) -> None:
-        """Run a coroutine in the background, kept until it ends and awaited on shutdown."""
-        self.background.spawn(work)
-
     @contextlib.contextmanager
     def acking(self):
         """Around a request at the door, until it has its answer."""
@@ -204,28 +189,24 @@ class SlackApp:
             else:
                 yield
 
-    @contextlib.asynccontextmanager
-    async def taking(self, body: dict, request, *, keep: bool = True):
-        """Claim a delivery and yield whether this process does its work; the work that ends
-        without an error marks it done. Kept payloads of unfinished work are run again by `recover`."""
+    async def take(self, body: dict, request, team_id: str | None, translate: Translate, answer=None, *,
+                   keep: bool = True) -> Outcome:
+        """One request through the core's pipeline, after its ack; its payload is kept (unless `keep` is
+        False) until the work is done, so a restart runs it again (`replay`)."""
         key = delivery_key(body)
         replayed = (request.headers.get(REPLAY_HEADER) or [None])[0] == key if request is not None else False
-        mine = replayed or await self.inbox.claim(key, json.dumps(body) if keep else None)
-        if not mine:
-            yield False
-            return
-        async with self.inbox.working(key):
-            yield True
-        await self.inbox.done(key)
+        async with self.after_ack():
+            outcome = await self.turns.take(key, json.dumps(body) if keep else None, translate, answer=answer,
+                                            replayed=replayed)
+        for user_id in outcome.redraw:
+            self.refresh_home(self.tenant_for(team_id), user_id)
+        return outcome
 
-    async def recover(self) -> int:
-        """Run again the requests acknowledged but never finished (the process stopped mid-way)."""
-        work = await self.inbox.unfinished()
-        for key, payload in work:
-            self.spawn(self.app.async_dispatch(AsyncBoltRequest(
-                body=payload, headers={"content-type": "application/json", REPLAY_HEADER: key},
-            )))
-        return len(work)
+    async def replay(self, key: str, payload: str) -> None:
+        """A request cut short earlier, dispatched through Bolt again as it first came."""
+        await self.app.async_dispatch(AsyncBoltRequest(
+            body=payload, headers={"content-type": "application/json", REPLAY_HEADER: key},
+        ))
 
     async def actor(self, client: AsyncWebClient, team_id: str | None, user_id: str) -> Actor:
         return await self.profiles.actor(client, self.tenant_for(team_id), user_id)
@@ -242,25 +223,19 @@ class SlackApp:
                 text = text.replace(match.group(0), "@" + email)
         return text
 
-    async def answer_text(self, client: AsyncWebClient, team_id: str | None, user_id: str, text: str,
-                          address: Address, key: str) -> tuple[Reply, bool]:
-        """A line a person typed, run by the core: (the reply, whether it changed anything)."""
-        try:
+    async def answer_text(self, body: dict, request, client: AsyncWebClient, team_id: str | None, user_id: str,
+                          text: str, address: Address, deliver) -> None:
+        """A line a person typed, run by the core and answered with `deliver(reply)`."""
+        async def translate() -> IncomingMessage:
             actor = await self.actor(client, team_id, user_id)
-        except UserError as error:
-            return Reply.failure(error.message), False
-        # Real mentions are resolved before unescaping, so a typed `<@U…>` stays text.
-        text = slack_text(await self.resolve_mentions(client, team_id, text))
-        reply = await self.bot.handle(IncomingMessage(actor, text, address, key))
-        changed = not reply.error and writes(text)
-        if changed:
-            await self.after_write(self.tenant_for(team_id), user_id)
-        return reply, changed
+            # Real mentions are resolved before unescaping, so a typed `<@U…>` stays text.
+            return IncomingMessage(actor, slack_text(await self.resolve_mentions(client, team_id, text)), address)
 
-    async def after_write(self, tenant: str, user_id: str) -> None:
-        """Data changed: send what the outbox now holds and redraw the actor's Home tab."""
-        self.delivery.wake()
-        self.refresh_home(tenant, user_id)
+        async def answer(outcome: Outcome) -> None:
+            if outcome.reply is not None:
+                await deliver(outcome.reply)
+
+        await self.take(body, request, team_id, translate, answer)
 
     async def respond(self, body: dict, reply: Reply, **options) -> None:
         """Answer an interaction through its response_url (which only a signed Slack request carries)."""
@@ -301,22 +276,39 @@ class SlackApp:
 
     async def publish_home(self, client: AsyncWebClient, tenant: str, user_id: str) -> None:
         actor = await self.profiles.actor(client, tenant, user_id)
-        reply = await self.bot.home(actor)
+        await self.show_home(client, user_id, await self.bot.home(actor))
+
+    async def show_home(self, client: AsyncWebClient, user_id: str, reply: Reply) -> None:
         await client.views_publish(
             user_id=user_id, view={"type": "home", "blocks": render.blocks(reply, render.SURFACE_BLOCKS)}
         )
 
+    async def home_opened(self, body: dict, request, client: AsyncWebClient, team_id: str | None, user_id: str) -> None:
+        """Someone opened the Home tab: their dashboard, drawn through the pipeline like any request."""
+        async def translate() -> Dashboard:
+            return Dashboard(await self.actor(client, team_id, user_id))
+
+        async def answer(outcome: Outcome) -> None:
+            if outcome.reply is not None and not outcome.reply.error:
+                await self.show_home(client, user_id, outcome.reply)
+            elif outcome.reply is not None:
+                log.warning("the Home tab of %s was not drawn: %s", user_id, outcome.reply.summary)
+
+        await self.take(body, request, team_id, translate, answer)
+
+    def _sent(self, target: Target) -> None:
+        """A message reached someone: their Home tab may show it (a request to decide, say)."""
+        if target.user and not target.channel:
+            self.refresh_home(target.tenant, target.user)
+
     # Background work ------------------------------------------------------------------
 
     def start(self) -> None:
-        self.loops.start(self.delivery.run(), housekeeping(self.inbox, self.recover, self.loops),
-                         on_stop=[self.delivery.stop])
+        self.turns.start()
 
     async def stop(self) -> None:
         # Requests already acknowledged finish their work first: Slack will not send them again.
-        await self.background.drain(10)
-        await self.loops.stop()
-        await self.inbox.stop()
+        await self.turns.stop()
         if self._home_task is not None:
             self._homes.clear()
             _, late = await asyncio.wait({self._home_task}, timeout=5)

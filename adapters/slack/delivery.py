@@ -1,68 +1,61 @@
-"""Sends what the outbox owes Slack users (see adapters/outbox.py for the guarantees)."""
+"""The Slack side of the outbox: post a reply to a person or a channel, update one in place."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.outbox import Claimed, OutboxWorker, backoff, log
 from adapters.slack import render
-from bot.messages import reply_from_dict
-from storage.database import Database
+from bot.messages import Reply
+from bot.outbox import Ambiguous, Failure, NotSent, Posted, RateLimited, Refused, Sent, Target
 
 
-class SlackDelivery(OutboxWorker):
+def failure(error: Exception) -> Failure:
+    """What a failed Web API call means for a message: Slack's answer, else whether a connection was made."""
+    if isinstance(error, SlackApiError):
+        status = error.response.status_code
+        if status == 429:
+            return RateLimited("rate limited", float(error.response.headers.get("Retry-After", "30") or 30))
+        if status >= 500:
+            return Ambiguous(f"slack answered {status}")
+        return Refused(str(error.response.get("error") or status))
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return NotSent(str(error)[:200])  # never connected: Slack cannot have it
+    return Ambiguous(f"{type(error).__name__}: {error}"[:200])
+
+
+class SlackSender:
     platform = "slack"
 
-    def __init__(
-        self,
-        db: Database,
-        client_for: Callable[[str], Awaitable[AsyncWebClient | None]],
-        on_delivered: Callable[[str, str], None] | None = None,
-        turn: Callable[[], contextlib.AbstractAsyncContextManager] | None = None,
-    ) -> None:
-        super().__init__(db, turn)
+    def __init__(self, client_for: Callable[[str], Awaitable[AsyncWebClient | None]]) -> None:
         self.client_for = client_for
-        self.on_delivered = on_delivered
 
-    async def deliver(self, item: Claimed) -> None:
-        client = await self.client_for(item.tenant_key)
+    async def _client(self, target: Target) -> AsyncWebClient:
+        client = await self.client_for(target.tenant)
         if client is None:
-            await self.finish(item, "failed", error="the workspace is not installed")
-            return
-        reply = reply_from_dict(item.body)
-        new_identity = None
+            raise Refused("the workspace is not installed")
+        return client
+
+    async def send(self, target: Target, reply: Reply) -> Sent:
+        client = await self._client(target)
         try:
-            if item.replaces:
-                channel, ts = item.replaces
-                response = await client.chat_update(channel=channel, ts=ts, text=render.text(reply), blocks=render.blocks(reply))
-            else:
-                user = item.platform_user
-                if user is None:
-                    found = await client.users_lookupByEmail(email=item.email)
-                    user = new_identity = found["user"]["id"]
-                response = await client.chat_postMessage(channel=user, text=render.text(reply), blocks=render.blocks(reply))
-            await self.finish(item, "sent", channel=response.get("channel"), message_id=response.get("ts"),
-                              identity=new_identity)
-            if self.on_delivered and (item.platform_user or new_identity):
-                self.on_delivered(item.tenant_key, item.platform_user or new_identity)
-        except SlackApiError as error:
-            code = error.response.get("error", "")
-            if error.response.status_code == 429:
-                retry = int(error.response.headers.get("Retry-After", "30") or 30)
-                await self.finish(item, "pending", error="rate limited", delay=timedelta(seconds=retry))
-            elif error.response.status_code >= 500:
-                await self.unsure(item, f"slack answered {error.response.status_code}")
-            else:
-                await self.finish(item, "failed", error=code or str(error))
-                log.warning("outbox message %s refused by Slack: %s", item.id, code)
-        except aiohttp.ClientConnectorError as error:
-            # Never connected: Slack cannot have the message, so it is safe to try again later.
-            await self.finish(item, "pending", error=str(error)[:200], delay=backoff(item.attempts))
-        except (TimeoutError, aiohttp.ClientError) as error:
-            await self.unsure(item, f"{type(error).__name__}: {error}"[:200])
+            looked_up = None
+            channel = target.channel or target.user
+            if channel is None:
+                found = await client.users_lookupByEmail(email=target.email)
+                channel = looked_up = found["user"]["id"]
+            response = await client.chat_postMessage(channel=channel, text=render.text(reply), blocks=render.blocks(reply))
+        except (SlackApiError, TimeoutError, aiohttp.ClientError) as error:
+            raise failure(error) from None
+        return Sent(response.get("channel"), response.get("ts"), looked_up)
+
+    async def update(self, target: Target, posted: Posted, reply: Reply) -> None:
+        client = await self._client(target)
+        try:
+            await client.chat_update(channel=posted.conversation, ts=posted.message_id, text=render.text(reply),
+                                     blocks=render.blocks(reply))
+        except (SlackApiError, TimeoutError, aiohttp.ClientError) as error:
+            raise failure(error) from None

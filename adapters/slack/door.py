@@ -87,7 +87,7 @@ def routes(slack: SlackApp) -> list[web.RouteDef]:
         if acknowledged_empty(payload):
             # A slash command or a button press is acknowledged with an empty 200 whatever
             # happens next, so it gets it now; Bolt runs its listener (which acks too) right after.
-            slack.spawn(slack.app.async_dispatch(bolt_request))
+            slack.turns.spawn(slack.app.async_dispatch(bolt_request))
             return web.Response(status=200)
         response = await slack.app.async_dispatch(bolt_request)
         if response.status == 404:

@@ -6,12 +6,14 @@ import json
 
 from adapters.slack import render
 from bot.commands import FORM_KEY_RESULTS, MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE
-from bot.messages import Reply
+from bot.messages import Do, Reply
+from storage.vocabulary import Level
 
-ADD_GOAL = "goal.add"
-RETURN_GOAL = "goal.return"
-CHECK_IN = "checkin.answer"
-LEVELS = (("individual", "Individual"), ("team", "Team"), ("department", "Department"), ("company", "Company"))
+# A modal's callback id is the action its submission stands for.
+ADD_GOAL = Do.ADD_GOAL.value
+RETURN_GOAL = Do.RETURN.value
+CHECK_IN = Do.ANSWER_CHECKIN.value
+LEVELS = tuple((level.value, level.label) for level in reversed(Level))
 
 
 def _input(block_id: str, label: str, element: dict, *, optional: bool = False, hint: str | None = None) -> dict:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.messages import Buttons, Context, Divider, Fields, Header, Paragraph, ProgressLine, Reply
+from bot.messages import Buttons, Context, Divider, Fields, Header, Paragraph, ProgressLine, Reply, Usage
+from storage.vocabulary import Health
 
 MESSAGE_BLOCKS = 50
 SURFACE_BLOCKS = 100  # modals and the Home tab
@@ -11,8 +12,8 @@ FIELD_TEXT = 2000
 FIELDS_PER_SECTION = 10
 HEADER_TEXT = 150
 BUTTON_TEXT = 75
-HEALTH_MARKS = {"on_track": ":large_green_circle: on track", "at_risk": ":large_yellow_circle: at risk",
-                "off_track": ":red_circle: off track"}
+HEALTH_MARKS = {Health.ON_TRACK: ":large_green_circle:", Health.AT_RISK: ":large_yellow_circle:",
+                Health.OFF_TRACK: ":red_circle:"}
 
 
 def escape(text: str) -> str:
@@ -46,20 +47,12 @@ def mrkdwn_sections(text: str) -> list[dict]:
     return [{"type": "section", "text": {"type": "mrkdwn", "text": piece or " "}} for piece in _chunks(text, SECTION_TEXT)]
 
 
-def bar(percent: float, width: int = 10) -> str:
-    filled = max(0, min(width, round(percent / 100 * width)))
-    return "█" * filled + "░" * (width - filled)
-
-
-def _number(value: float) -> str:
-    return f"{value:g}"
-
-
 def progress_text(line: ProgressLine) -> str:
     indent = "      " * min(line.depth, 6) + ("↳ " if line.depth else "")
-    parts = [f"`{bar(line.percent)}` {_number(round(line.percent, 1))}%"]
+    parts = [f"`{line.bar()}` {line.rounded}%"]
     if line.health:
-        parts.append(HEALTH_MARKS.get(line.health, escape(line.health)))
+        parts.append(f"{HEALTH_MARKS[line.health]} {Health.words_of(line.health)}" if line.health in HEALTH_MARKS
+                     else escape(line.health))
     if line.detail:
         parts.append(escape(line.detail))
     return f"{indent}*{escape(line.ref)}* {escape(line.label)}\n{indent}{' · '.join(parts)}"
@@ -73,6 +66,9 @@ def _block(block, error: bool) -> list[dict]:
             return mrkdwn_sections((":warning: " if error else "") + escape(text))
         case Context(text):
             return [{"type": "context", "elements": [{"type": "mrkdwn", "text": piece}]} for piece in _chunks(escape(text), SECTION_TEXT)]
+        case Usage(command):
+            return [{"type": "context", "elements": [{"type": "mrkdwn", "text": "Try: `" + piece.replace("`", "'") + "`"}]}
+                    for piece in _chunks(escape(command), SECTION_TEXT - 10)]
         case Fields(pairs):
             fields = [
                 {"type": "mrkdwn", "text": _chunks(f"*{escape(label)}*\n{escape(value)}", FIELD_TEXT)[0]}

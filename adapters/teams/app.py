@@ -14,31 +14,29 @@ import json
 import logging
 import secrets
 import time
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ConversationReference
 from botframework.connector.auth import AuthenticationConstants
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from msrest.exceptions import DeserializationError
 
-from adapters.background import Background, Loops
 from adapters.bodies import Malformed, json_object, refuse, whole_body
-from adapters.inbound import Inbox, housekeeping
 from adapters.settings import Settings
 from adapters.teams import cards, shapes
 from adapters.teams.adapter import ReusingCloudAdapter
-from adapters.teams.delivery import TeamsDelivery
+from adapters.teams.delivery import TeamsSender
 from adapters.teams.people import Directory, entities
 from adapters.teams.sender import Sender, retryable
-from bot import commands
+from bot import commands, outbox, reach
 from bot.dispatch import Bot
 from bot.errors import UserError
-from bot.messages import Action, Actor, Address, IncomingMessage, Reply
+from bot.messages import Action, Actor, Address, Do, IncomingMessage, Reply
+from bot.turns import Outcome, Turns
 from storage.database import Database
-from storage.models import Identity, OutboxMessage, Person, TeamsConversation, Tenant, utcnow
 
 log = logging.getLogger("goalbot.teams")
 TURN_BUDGET = 8.0  # Teams sends a turn again after 15 s
@@ -46,6 +44,9 @@ RECOVER_WITHIN = timedelta(hours=12)  # a reply can reach a personal chat at any
 SEARCH_RESULTS = 15
 REFERENCE_RECHECK = 3600.0
 KEPT_REFERENCES = 50_000
+FORMS = (Do.ADD_GOAL, Do.ANSWER_CHECKIN)  # actions submitted from a form card, shown again on a wrong field
+DECISIONS = (Do.APPROVE, Do.RETURN)
+PERSONAL_ONLY = "I work in a personal chat: open goalbot from Apps and write to me there."
 
 
 class _BotConfig:
@@ -88,6 +89,30 @@ def reference_of(activity: Activity) -> ConversationReference:
     return reference
 
 
+def is_personal(activity: Activity) -> bool:
+    return (activity.conversation.conversation_type or "personal") == "personal"
+
+
+@dataclass
+class _Turn:
+    """One activity being worked on, and what its answer needs to know."""
+
+    activity: Activity
+    tenant: str
+    reference: ConversationReference
+    actor: Actor | None = None
+    action: str | None = None  # the card action submitted, if any
+    form: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return delivery_key(self.activity)
+
+    @property
+    def card_id(self) -> str | None:
+        return self.activity.reply_to_id
+
+
 def command_text(activity: Activity) -> str:
     """What the person typed, without an @mention of the bot."""
     text = activity.text or ""
@@ -115,16 +140,14 @@ class TeamsApp:
         self.adapter.on_turn_error = self._turn_failed
         self.sender = Sender(self.adapter, self.app_id)
         self.directory = Directory(db, self.sender)
-        self.inbox = Inbox(db, "teams", recover_within=RECOVER_WITHIN)
-        self.background = Background("a Teams turn")
-        self.delivery = TeamsDelivery(db, self.sender)
+        self.turns = Turns(bot, "teams", recover_within=RECOVER_WITHIN, replay=self.replay,
+                           sender=TeamsSender(db, self.sender))
         from adapters.teams.handler import GoalbotHandler
 
         self.handler = GoalbotHandler(self)
         # References stored lately, so a busy chat is not rewritten on every message (rechecked hourly).
         self._known_references: dict[tuple[str, str, str, str], float] = {}
         self.turn_budget = TURN_BUDGET
-        self.loops = Loops("Teams")
 
     # The door --------------------------------------------------------------------------
 
@@ -184,51 +207,85 @@ class TeamsApp:
     # Turns ---------------------------------------------------------------------------
 
     async def take(self, activity: Activity) -> None:
-        """A message from a person: recorded once, then worked on; the turn waits a little for the work."""
+        """A message from a person: worked on through the core's pipeline; the turn waits a little for it."""
         tenant = self.tenant_for(activity)
         if tenant is None or not activity.id or not activity.conversation or not activity.from_property:
             return
-        key = delivery_key(activity)
-        if not await self.inbox.claim(key, json.dumps(activity.serialize())):
-            return
-        task = self.background.spawn(self.work(activity, tenant, key))
+        task = self.turns.spawn(self.work(activity, tenant))
         await asyncio.wait({task}, timeout=self.turn_budget)
 
-    async def work(self, activity: Activity, tenant: str, key: str) -> None:
-        async with self.inbox.working(key):
-            await self._work(activity, tenant, key)
-
-    async def _work(self, activity: Activity, tenant: str, key: str) -> None:
-        reference = reference_of(activity)
+    async def replay(self, key: str, payload: str) -> None:
+        """An activity recorded but never finished (the process stopped mid-way), worked on again."""
         try:
-            actor = await self.directory.actor(reference, activity, tenant)
-        except UserError as error:
-            await self.say(reference, Reply.failure(error.message))
-            await self.inbox.done(key)
-            return
-        if (activity.conversation.conversation_type or "personal") != "personal":
-            await self.say(reference, Reply.failure("I work in a personal chat: open goalbot from Apps and write to me there."))
-        elif isinstance(activity.value, dict) and activity.value.get(cards.ACTION):
-            await self.submitted(reference, activity, actor, key)
-        else:
-            await self.typed(reference, activity, actor, key)
-        await self.remember(reference, actor, tenant)
-        await self.inbox.done(key)
+            activity = Activity().deserialize(json.loads(payload))
+        except DeserializationError as error:
+            raise ValueError(str(error)) from None
+        tenant = self.tenant_for(activity)
+        if tenant is None or not activity.conversation:
+            raise ValueError("not an activity this app serves")
+        await self.work(activity, tenant, replayed=True)
 
-    async def typed(self, reference: ConversationReference, activity: Activity, actor: Actor, key: str) -> None:
-        text = await self.resolve_mentions(activity, actor.tenant, command_text(activity))
+    async def work(self, activity: Activity, tenant: str, *, replayed: bool = False) -> None:
+        turn = _Turn(activity, tenant, reference_of(activity))
+        await self.turns.take(turn.key, json.dumps(activity.serialize()), lambda: self._translate(turn),
+                              answer=lambda outcome: self._answer(turn, outcome), replayed=replayed)
+        if turn.actor is not None and is_personal(activity):
+            # After the turn, so a person who just joined through it is tied to their chat.
+            await self.remember(turn.reference, turn.actor, tenant)
+
+    async def _translate(self, turn: _Turn) -> IncomingMessage | Action | Reply | None:
+        """The verified sender and what they asked, in the core's words; a form to open is opened here."""
+        activity = turn.activity
+        turn.actor = actor = await self.directory.actor(turn.reference, activity, turn.tenant)
+        if not is_personal(activity):
+            return Reply.failure(PERSONAL_ONLY)
+        address = Address.direct("teams", actor.user_id)
+        value = activity.value
+        if isinstance(value, dict) and value.get(cards.ACTION):
+            turn.action = str(value.get(cards.ACTION))[:40]
+            turn.form = cards.form_values(value)
+            if turn.action == Do.OPEN_CHECKIN:
+                await self.open_checkin(turn.reference, actor)
+                return None
+            action = Action(actor, turn.action, str(value.get("value") or "")[:40], address, tuple(turn.form.items()))
+            try:
+                Bot.command_for(action)
+            except commands.FormError as error:
+                await self.show_form_error(turn, error)
+                return None
+            except UserError:
+                pass  # not a form problem (say, a bad goal reference): the core answers it
+            return action
+        text = await self.resolve_mentions(activity, turn.tenant, command_text(activity))
         words = [word.lower() for word in text.split()]
         if words in (["add"], ["goals", "add"]):
-            await self.send(reference, cards.add_goal_form(await self.bot.goal_choices(actor, "")), "Propose a goal")
-            return
+            await self.send(turn.reference, cards.add_goal_form(await self.bot.goal_choices(actor, "")), "Propose a goal")
+            return None
         if words in (["checkin"], ["check-in"]):
-            await self.open_checkin(reference, actor)
+            await self.open_checkin(turn.reference, actor)
+            return None
+        return IncomingMessage(actor, text, address)
+
+    async def _answer(self, turn: _Turn, outcome: Outcome) -> None:
+        reply = outcome.reply
+        if reply is None:
             return
-        address = Address("teams", reference.conversation.id)
-        reply = await self.bot.handle(IncomingMessage(actor, text, address, key))
-        await self.answer(reference, actor, key, reply)
-        if not reply.error:
-            self.delivery.wake()
+        if turn.actor is None or not is_personal(turn.activity):
+            await self.say(turn.reference, reply)
+        elif turn.action is None:
+            await self.answer(turn.reference, turn.actor, turn.key, reply)
+        elif reply.error:
+            if turn.action in FORMS:
+                await self.show_form_error(turn, commands.FormError(cards.FORM_ERROR, reply.summary))
+            else:
+                await self.say(turn.reference, reply)
+        elif turn.action in FORMS and turn.card_id:
+            await self.update(turn.reference, turn.card_id, reply)  # the form has served: it becomes its outcome
+        elif turn.action in DECISIONS and turn.card_id and await outbox.posted_as(
+                self.db, "teams", outbox.Kind.APPROVAL, outbox.Posted(turn.reference.conversation.id, turn.card_id)):
+            pass  # the request card is rewritten in place through the outbox
+        else:
+            await self.answer(turn.reference, turn.actor, turn.key, reply)
 
     async def resolve_mentions(self, activity: Activity, tenant: str, text: str) -> str:
         """`<at>Ravi Patel</at>` becomes `@ravi@example.com` when Ravi uses goalbot in Teams, else `@ravi.patel`,
@@ -238,16 +295,7 @@ class TeamsApp:
                     if m.get("text") and (m.get("mentioned") or {}).get("id") != bot_id]
         if not mentions:
             return text
-        ids = {str((m.get("mentioned") or {}).get("id")) for m in mentions}
-        async with self.db.transaction(write=False) as session:
-            emails = dict((
-                await session.execute(
-                    select(TeamsConversation.user_id, Person.email)
-                    .join(Tenant, Tenant.id == TeamsConversation.tenant_id)
-                    .join(Person, Person.id == TeamsConversation.person_id)
-                    .where(Tenant.key == tenant, TeamsConversation.user_id.in_(ids))
-                )
-            ).all())
+        emails = await reach.emails(self.db, tenant, {str((m.get("mentioned") or {}).get("id")) for m in mentions})
         for mention in mentions:
             mentioned = mention.get("mentioned") or {}
             handle = emails.get(str(mentioned.get("id"))) or ".".join(str(mentioned.get("name") or "").lower().split())
@@ -262,105 +310,47 @@ class TeamsApp:
         else:
             await self.send(reference, cards.checkin_form(prompt), prompt.summary)
 
-    async def submitted(self, reference: ConversationReference, activity: Activity, actor: Actor, key: str) -> None:
-        """A card's button: the card only names the action; the verified sender is who acts."""
-        value = activity.value
-        name = str(value.get(cards.ACTION))[:40]
-        form = cards.form_values(value)
-        card_id = activity.reply_to_id
-        if name == "checkin.open":
-            await self.open_checkin(reference, actor)
-            return
-        action = Action(actor, name, str(value.get("value") or "")[:40], Address("teams", reference.conversation.id),
-                        tuple(form.items()), delivery_id=key)
-        try:
-            Bot.command_for(action)
-        except commands.FormError as error:
-            await self.show_form_error(reference, actor, card_id, name, form, error)
-            return
-        except UserError:
-            pass  # not a form problem (say, a bad goal reference): the core answers it below
-        reply = await self.bot.act(action)
-        if reply.error:
-            if name in ("goal.add", "checkin.answer"):
-                await self.show_form_error(reference, actor, card_id, name, form,
-                                           commands.FormError(cards.FORM_ERROR, reply.summary))
-            else:
-                await self.say(reference, reply)
-            return
-        self.delivery.wake()
-        if name in ("goal.add", "checkin.answer") and card_id:
-            # The form has served: it becomes its outcome.
-            await self.update(reference, card_id, reply)
-        elif name in ("goal.approve", "goal.return") and card_id and await self._is_request(reference, card_id):
-            pass  # the request card is rewritten in place through the outbox
-        else:
-            await self.answer(reference, actor, key, reply)
-
-    async def show_form_error(self, reference: ConversationReference, actor: Actor, card_id: str | None, name: str,
-                              form: dict[str, str], error: commands.FormError) -> None:
+    async def show_form_error(self, turn: _Turn, error: commands.FormError) -> None:
         """A wrong field: the same form again, with what was typed and the error next to the field."""
-        if name == "goal.add":
-            content = cards.add_goal_form(await self.bot.goal_choices(actor, ""), form, {error.field: error.message})
-        elif name == "checkin.answer":
-            prompt = await self.bot.run(actor, commands.CheckIn())
-            content = cards.checkin_form(prompt, form.get("answer", ""), error.message)
+        assert turn.actor is not None
+        if turn.action == Do.ADD_GOAL:
+            content = cards.add_goal_form(await self.bot.goal_choices(turn.actor, ""), turn.form,
+                                          {error.field: error.message})
+        elif turn.action == Do.ANSWER_CHECKIN:
+            prompt = await self.bot.run(turn.actor, commands.CheckIn())
+            content = cards.checkin_form(prompt, turn.form.get("answer", ""), error.message)
         else:
-            await self.say(reference, Reply.failure(error.message))
+            await self.say(turn.reference, Reply.failure(error.message))
             return
-        if card_id:
-            await self.sender.update(reference, card_id, content, error.message)
+        if turn.card_id:
+            await self.sender.update(turn.reference, turn.card_id, content, error.message)
         else:
-            await self.send(reference, content, error.message)
-
-    async def _is_request(self, reference: ConversationReference, card_id: str) -> bool:
-        async with self.db.transaction(write=False) as session:
-            found = (
-                await session.execute(
-                    select(OutboxMessage.id).where(
-                        OutboxMessage.platform == "teams",
-                        OutboxMessage.kind == "approval",
-                        OutboxMessage.channel == reference.conversation.id,
-                        OutboxMessage.message_id == card_id,
-                    )
-                )
-            ).first()
-        return found is not None
+            await self.send(turn.reference, content, error.message)
 
     async def installed(self, activity: Activity) -> None:
         """The app was added to a personal chat: keep the conversation reference and say hello, once."""
         tenant = self.tenant_for(activity)
-        if tenant is None or (activity.conversation.conversation_type or "personal") != "personal":
+        if tenant is None or not is_personal(activity):
             return
         reference = reference_of(activity)
-        task = self.background.spawn(self._welcome(reference, activity, tenant))
+        task = self.turns.spawn(self._welcome(reference, activity, tenant))
         await asyncio.wait({task}, timeout=self.turn_budget)
 
     async def _welcome(self, reference: ConversationReference, activity: Activity, tenant: str) -> None:
         try:
             actor = await self.directory.actor(reference, activity, tenant)
         except UserError as error:
-            await self.say(reference, Reply.failure(error.message))
+            await self.say(reference, Reply.refusal(error))
             return
         await self.bot.welcome(actor, reference.conversation.id)
         await self.remember(reference, actor, tenant)
-        self.delivery.wake()
 
     async def uninstalled(self, activity: Activity) -> None:
         """The app was removed: nothing can be sent there any more; what is owed waits for a reinstall."""
         tenant = self.tenant_for(activity)
         if tenant is None or not activity.from_property:
             return
-        async with self.db.transaction(write=True) as session:
-            row = (
-                await session.execute(
-                    select(TeamsConversation)
-                    .join(Tenant, Tenant.id == TeamsConversation.tenant_id)
-                    .where(Tenant.key == tenant, TeamsConversation.user_id == activity.from_property.id)
-                )
-            ).scalar_one_or_none()
-            if row is not None:
-                await session.delete(row)
+        await reach.forget(self.db, tenant, activity.from_property.id)
         self._known_references = {k: v for k, v in self._known_references.items() if k[1] != activity.from_property.id}
 
     async def search(self, activity: Activity) -> InvokeResponse:
@@ -390,45 +380,13 @@ class TeamsApp:
             return
         data = reference.serialize()
         data.pop("activityId", None)  # later messages start anew, they do not answer this one
-        for attempt in range(3):
-            try:
-                async with self.db.transaction(write=True) as session:
-                    tenant_row = (await session.execute(select(Tenant).where(Tenant.key == tenant))).scalar_one_or_none()
-                    if tenant_row is None:
-                        return
-                    person_id = (
-                        await session.execute(
-                            select(Identity.person_id).where(
-                                Identity.tenant_id == tenant_row.id, Identity.platform == "teams",
-                                Identity.external_id == actor.user_id,
-                            )
-                        )
-                    ).scalar()
-                    row = (
-                        await session.execute(
-                            select(TeamsConversation).where(
-                                TeamsConversation.tenant_id == tenant_row.id, TeamsConversation.user_id == user_id
-                            )
-                        )
-                    ).scalar_one_or_none()
-                    if row is None:
-                        row = TeamsConversation(tenant_id=tenant_row.id, user_id=user_id, conversation_id="")
-                        session.add(row)
-                    row.person_id = person_id
-                    row.aad_object_id = reference.user.aad_object_id if reference.user else None
-                    row.conversation_id = reference.conversation.id
-                    row.reference = data
-                    row.updated_at = utcnow()
-                    if person_id is not None:
-                        await self.delivery.release_waiting(session, person_id)
-                break
-            except IntegrityError:
-                if attempt == 2:
-                    raise
+        known = await reach.remember(self.db, tenant, user_id, actor.user_id, reference.conversation.id, data,
+                                     reference.user.aad_object_id if reference.user else None)
         if len(self._known_references) >= KEPT_REFERENCES:
             self._known_references.clear()
         self._known_references[seen] = time.monotonic() + REFERENCE_RECHECK
-        self.delivery.wake()
+        if known:
+            self.bot.wake_outboxes()
 
     # Sending --------------------------------------------------------------------------
 
@@ -445,7 +403,7 @@ class TeamsApp:
             if not retryable(error):
                 log.warning("an answer in Teams conversation %s could not be sent: %s", reference.conversation.id, error)
                 return
-        await self.bot.owe(actor, "answer", reply, f"answer:{key}", not_before=utcnow() + timedelta(seconds=30))
+        await self.bot.owe(actor, outbox.Kind.ANSWER, reply, f"answer:{key}", not_before=datetime.now(UTC) + timedelta(seconds=30))
         log.info("Teams asked to wait; the answer to %s will be sent later", key)
 
     async def send(self, reference: ConversationReference, content: dict, summary: str) -> str | None:
@@ -464,32 +422,12 @@ class TeamsApp:
 
     # Background work ------------------------------------------------------------------
 
-    async def recover(self) -> int:
-        """Run again the activities recorded but never finished (the process stopped mid-way)."""
-        work = await self.inbox.unfinished()
-        for key, payload in work:
-            try:
-                activity = Activity().deserialize(json.loads(payload))
-            except ValueError:
-                await self.inbox.done(key)
-                continue
-            tenant = self.tenant_for(activity)
-            if tenant is None:
-                await self.inbox.done(key)
-                continue
-            self.background.spawn(self.work(activity, tenant, key))
-        return len(work)
-
     def start(self) -> None:
-        self.loops.start(self.delivery.run(), housekeeping(self.inbox, self.recover, self.loops),
-                         on_stop=[self.delivery.stop])
+        self.turns.start()
 
     async def close(self) -> None:
         # Activities already taken in finish first: Teams will not send them again.
-        await self.background.drain(10)
-        await self.loops.stop()
-        await self.inbox.stop()
-
+        await self.turns.stop()
 
 
 def routes(teams: TeamsApp) -> list[web.RouteDef]:

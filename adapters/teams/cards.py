@@ -12,7 +12,8 @@ import json
 import re
 
 from bot.commands import FORM_KEY_RESULTS, MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE
-from bot.messages import Button, Buttons, Context, Divider, Fields, Header, Paragraph, ProgressLine, Reply
+from bot.messages import Button, Buttons, Context, Divider, Do, Fields, Header, Paragraph, ProgressLine, Reply, Usage
+from storage.vocabulary import Health, Level
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERSION = "1.5"
@@ -22,8 +23,8 @@ MAX_CARD_CHARS = 36_000
 MAX_ACTIONS = 6
 ACTION = "goalbot"  # the key of Action.Submit data that names the core action
 FORM_ERROR = ""  # the errors key of a problem with the whole form rather than one field
-HEALTH_MARKS = {"on_track": "🟢 on track", "at_risk": "🟡 at risk", "off_track": "🔴 off track"}
-LEVELS = (("individual", "Individual"), ("team", "Team"), ("department", "Department"), ("company", "Company"))
+HEALTH_MARKS = {Health.ON_TRACK: "🟢", Health.AT_RISK: "🟡", Health.OFF_TRACK: "🔴"}
+LEVELS = tuple((level.value, level.label) for level in reversed(Level))
 
 # Inline Markdown that Teams acts on anywhere in a line, and what starts a heading, quote or list.
 _INLINE = re.compile(r"([\\`*_~\[\]()<>&|{}])")
@@ -45,16 +46,12 @@ def _text(text: str, **style) -> dict:
     return {"type": "TextBlock", "text": text or " ", "wrap": True, **style}
 
 
-def bar(percent: float, width: int = 10) -> str:
-    filled = max(0, min(width, round(percent / 100 * width)))
-    return "█" * filled + "░" * (width - filled)
-
-
 def progress_element(line: ProgressLine) -> dict:
     indent = "\u00a0" * 4 * min(line.depth, 6) + ("↳ " if line.depth else "")
-    parts = [f"{bar(line.percent)} {round(line.percent, 1):g}%"]
+    parts = [f"{line.bar()} {line.rounded}%"]
     if line.health:
-        parts.append(HEALTH_MARKS.get(line.health, escape(line.health)))
+        parts.append(f"{HEALTH_MARKS[line.health]} {Health.words_of(line.health)}" if line.health in HEALTH_MARKS
+                     else escape(line.health))
     if line.detail:
         parts.append(escape(line.detail))
     return {
@@ -89,13 +86,13 @@ def return_action(button: Button) -> dict:
                 "maxLength": MAX_NOTE, "errorMessage": "Say what would make it ready.",
                 "placeholder": "What would make it ready to approve?",
             }],
-            "actions": [submit(button.label, "goal.return", button.value, style="danger")],
+            "actions": [submit(button.label, Do.RETURN.value, button.value, style="danger")],
         },
     }
 
 
 def action_for(button: Button) -> dict:
-    if button.action == "goal.return":
+    if button.action == Do.RETURN:
         return return_action(button)
     return submit(button.label, button.action, button.value, style=button.style)
 
@@ -110,6 +107,8 @@ def _elements(block, error: bool) -> list[dict]:
             return [_text(escape(text))]
         case Context(text):
             return [_text(escape(text), isSubtle=True, size="Small")]
+        case Usage(command):
+            return [_text("Try: " + escape(command), isSubtle=True, size="Small", fontType="Monospace")]
         case Fields(pairs):
             return [{"type": "FactSet", "facts": [{"title": escape(k), "value": escape(v)} for k, v in pairs]}]
         case ProgressLine():
@@ -221,7 +220,7 @@ def add_goal_form(choices: list[tuple[str, str]], values: dict[str, str] | None 
         {"type": "Input.Toggle", "id": "private", "title": "Private: only me, my managers and admins",
          "valueOn": "true", "valueOff": "", "value": "true" if values.get("private") else ""},
     ]
-    return card(elements, [submit("Propose", "goal.add", style="primary")])
+    return card(elements, [submit("Propose", Do.ADD_GOAL.value, style="primary")])
 
 
 def checkin_form(prompt: Reply, answer: str = "", error: str | None = None) -> dict:
@@ -236,7 +235,7 @@ def checkin_form(prompt: Reply, answer: str = "", error: str | None = None) -> d
                                  "or new lines."), isSubtle=True, size="Small", spacing="None"))
     if error:
         elements.append(_text("⚠️ " + escape(error), color="Attention", size="Small"))
-    return card(elements, [submit("Send", "checkin.answer", style="primary")])
+    return card(elements, [submit("Send", Do.ANSWER_CHECKIN.value, style="primary")])
 
 
 def form_values(value: dict) -> dict[str, str]:

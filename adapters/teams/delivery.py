@@ -1,81 +1,75 @@
-"""Sends what the outbox owes Teams users, through their stored conversation reference.
+"""The Teams side of the outbox: post a card through a stored conversation reference, update one in place.
 
 Someone who has never opened goalbot in Teams has no conversation the bot may
-write to; their messages wait (`pending`, checked hourly) and go out as soon as
-they install the app or write to it.
+write to: their messages wait (`Unreachable`, looked at hourly) and go out as
+soon as they install the app or write to it. A channel is written to through
+the tenant's service URL, with the channel's id as the conversation.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from botbuilder.schema import ConversationAccount, ConversationReference
 
-import sqlalchemy as sa
-from botbuilder.schema import ConversationReference
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
-
-from adapters.outbox import Claimed, OutboxWorker, backoff, log
 from adapters.teams import cards
 from adapters.teams.sender import Sender, retry_after, retryable, status_of
-from bot.messages import reply_from_dict
+from bot import reach
+from bot.messages import Reply
+from bot.outbox import Ambiguous, Failure, Posted, RateLimited, Refused, Sent, Target, Unreachable
 from storage.database import Database
-from storage.models import OutboxMessage, TeamsConversation, utcnow
 
 WAITING = "waiting for them to open goalbot in Teams"
-WAIT_CHECK = timedelta(hours=1)
 
 
-class TeamsDelivery(OutboxWorker):
+def failure(error: Exception) -> Failure:
+    """What a failed call means for a message, by the status Teams answered."""
+    status = status_of(error)
+    if retryable(error):
+        return RateLimited(f"teams answered {status}", retry_after(error))
+    if status is not None and status < 500:
+        return Refused(f"teams answered {status}")
+    return Ambiguous(f"{type(error).__name__}: {error}"[:200])
+
+
+class TeamsSender:
     platform = "teams"
 
     def __init__(self, db: Database, sender: Sender) -> None:
-        super().__init__(db)
+        self.db = db
         self.sender = sender
 
-    async def _reference(self, item: Claimed) -> ConversationReference | None:
-        async with self.db.transaction(write=False) as session:
-            query = select(TeamsConversation.reference).where(TeamsConversation.tenant_id == item.tenant_id)
-            if item.replaces:
-                query = query.where(TeamsConversation.conversation_id == item.replaces[0])
-            else:
-                query = query.where(TeamsConversation.person_id == item.person_id)
-            data = (await session.execute(query.order_by(TeamsConversation.updated_at.desc()).limit(1))).scalar()
-        return ConversationReference().deserialize(data) if data else None
+    async def _reference(self, target: Target, conversation: str | None = None) -> ConversationReference | None:
+        if target.channel is not None:
+            data = await reach.reference(self.db, target.tenant_id)
+        elif conversation is not None:
+            data = await reach.reference(self.db, target.tenant_id, conversation=conversation)
+        else:
+            data = await reach.reference(self.db, target.tenant_id, person_id=target.person_id)
+        if not data:
+            return None
+        reference = ConversationReference().deserialize(data)
+        reference.activity_id = None
+        if target.channel is not None:
+            tenant_id = reference.conversation.tenant_id if reference.conversation else None
+            reference.conversation = ConversationAccount(id=target.channel, is_group=True, conversation_type="channel",
+                                                         tenant_id=tenant_id)
+            reference.user = None
+        return reference
 
-    async def release_waiting(self, session: AsyncSession, person_id: int) -> None:
-        """The person can be reached now: what waited for them is due at once."""
-        await session.execute(
-            sa.update(OutboxMessage)
-            .where(OutboxMessage.platform == "teams", OutboxMessage.person_id == person_id,
-                   OutboxMessage.state == "pending", OutboxMessage.last_error == WAITING)
-            .values(next_attempt_at=utcnow())
-        )
-
-    async def deliver(self, item: Claimed) -> None:
-        reference = await self._reference(item)
+    async def send(self, target: Target, reply: Reply) -> Sent:
+        reference = await self._reference(target)
         if reference is None:
-            if item.replaces:
-                await self.finish(item, "failed", error="the conversation of the message to update is gone")
-            else:
-                await self.finish(item, "pending", error=WAITING, delay=WAIT_CHECK, count_attempt=False)
-            return
-        reply = reply_from_dict(item.body)
-        content, summary = cards.render(reply), cards.summary(reply)
+            raise Unreachable(WAITING if target.channel is None else "goalbot is in no conversation of this tenant yet")
         try:
-            if item.replaces:
-                await self.sender.update(reference, item.replaces[1], content, summary)
-                await self.finish(item, "sent")
-            else:
-                message_id = await self.sender.send(reference, content, summary)
-                await self.finish(item, "sent", channel=reference.conversation.id, message_id=message_id)
-        except Exception as error:  # noqa: BLE001 - sorted by what Teams said, below
-            status = status_of(error)
-            if retryable(error):
-                pause = retry_after(error)
-                await self.finish(item, "pending", error=f"teams answered {status}",
-                                  delay=timedelta(seconds=pause) if pause is not None else backoff(item.attempts))
-            elif status is not None and status < 500:
-                log.warning("outbox message %s refused by Teams: %s", item.id, status)
-                await self.finish(item, "failed", error=f"teams answered {status}")
-            else:
-                await self.unsure(item, f"{type(error).__name__}: {error}"[:200])
+            message_id = await self.sender.send(reference, cards.render(reply), cards.summary(reply))
+        except Exception as error:  # noqa: BLE001 - sorted by what Teams said
+            raise failure(error) from None
+        return Sent(reference.conversation.id, message_id)
+
+    async def update(self, target: Target, posted: Posted, reply: Reply) -> None:
+        reference = await self._reference(target, posted.conversation)
+        if reference is None:
+            raise Refused("the conversation of the message to update is gone")
+        try:
+            await self.sender.update(reference, posted.message_id, cards.render(reply), cards.summary(reply))
+        except Exception as error:  # noqa: BLE001 - sorted by what Teams said
+            raise failure(error) from None

@@ -14,13 +14,12 @@ import time
 from botbuilder.core import BotAdapter, TurnContext
 from botbuilder.schema import Activity, ConversationReference
 from botbuilder.schema.teams import TeamsChannelAccount
-from sqlmodel import select
 
 from adapters.teams.sender import Sender, status_of
 from bot.errors import UserError
 from bot.messages import Actor
+from bot.people import is_known
 from storage.database import Database
-from storage.models import Identity, Tenant
 
 log = logging.getLogger("goalbot.teams")
 KNOWN_TTL = 3600.0
@@ -63,19 +62,12 @@ class Directory:
     async def _is_known(self, tenant: str, key: str) -> bool:
         if self._known.get((tenant, key), 0) > time.monotonic():
             return True
-        async with self.db.transaction(write=False) as session:
-            found = (
-                await session.execute(
-                    select(Identity.id)
-                    .join(Tenant, Tenant.id == Identity.tenant_id)
-                    .where(Tenant.key == tenant, Identity.platform == "teams", Identity.external_id == key)
-                )
-            ).first()
+        found = await is_known(self.db, tenant, "teams", key)
         if found:
             if len(self._known) >= MAX_CACHED:
                 self._known.clear()
             self._known[(tenant, key)] = time.monotonic() + KNOWN_TTL
-        return found is not None
+        return found
 
     async def actor(self, reference: ConversationReference, activity: Activity, tenant: str) -> Actor:
         """The verified sender of an activity as the core's Actor."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from datetime import UTC, datetime
 from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
@@ -23,7 +24,6 @@ from msrest.exceptions import HttpOperationError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from adapters.teams import cards
-from storage.models import utcnow
 
 log = logging.getLogger("goalbot.teams.send")
 T = TypeVar("T")
@@ -52,7 +52,7 @@ def retry_after(error: BaseException) -> float | None:
     except ValueError:
         pass
     try:
-        return max(0.0, (parsedate_to_datetime(value) - utcnow()).total_seconds())
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
     except (TypeError, ValueError):
         return None
 

@@ -3,57 +3,58 @@
 from __future__ import annotations
 
 from adapters.slack import modals
-from adapters.slack.app import SlackApp, delivery_key
+from adapters.slack.app import SlackApp
 from bot.commands import CheckIn
 from bot.errors import UserError
-from bot.messages import Action, Address, Reply
+from bot.messages import Action, Address, Do, Reply
+from bot.turns import Outcome
 
 
 def register(slack: SlackApp) -> None:
-    @slack.listen("action", "goal.approve")
+    @slack.listen("action", Do.APPROVE)
     async def approve(ack, body, client, context, request):
         await ack()
-        async with slack.after_ack(), slack.taking(body, request) as mine:
-            if not mine:
-                return
-            user_id = body["user"]["id"]
-            value = (body.get("actions") or [{}])[0].get("value", "")
-            try:
-                actor = await slack.actor(client, context.team_id, user_id)
-            except UserError as error:
-                await _tell(slack, client, body, user_id, Reply.failure(error.message))
-                return
-            reply = await slack.bot.act(Action(actor, "goal.approve", value, _address(body), delivery_id=delivery_key(body)))
-            if reply.error:
-                await _tell(slack, client, body, user_id, reply)
-                return
-            if (body.get("container") or {}).get("is_ephemeral") and body.get("response_url"):
-                await slack.respond(body, reply, replace_original=True)
-            # A message the bot sent is updated in place through the outbox.
-            await slack.after_write(slack.tenant_for(context.team_id), user_id)
+        user_id = body["user"]["id"]
+        value = (body.get("actions") or [{}])[0].get("value", "")
 
-    @slack.listen("action", "goal.return")
+        async def translate() -> Action:
+            actor = await slack.actor(client, context.team_id, user_id)
+            return Action(actor, Do.APPROVE, value, _address(body, user_id))
+
+        async def answer(outcome: Outcome) -> None:
+            if outcome.reply is None:
+                return
+            if outcome.reply.error:
+                await _tell(slack, client, body, user_id, outcome.reply)
+            elif (body.get("container") or {}).get("is_ephemeral") and body.get("response_url"):
+                await slack.respond(body, outcome.reply, replace_original=True)
+            # A message the bot sent is updated in place through the outbox.
+
+        await slack.take(body, request, context.team_id, translate, answer)
+
+    @slack.listen("action", Do.RETURN)
     async def return_goal(ack, body, client):
         await ack()
         value = (body.get("actions") or [{}])[0].get("value", "")
         await client.views_open(trigger_id=body["trigger_id"], view=modals.return_goal(value[:20]))
 
-    @slack.listen("action", "checkin.open")
+    @slack.listen("action", Do.OPEN_CHECKIN)
     async def open_checkin(ack, body, client, context):
         await ack()
         user_id = body["user"]["id"]
         try:
             actor = await slack.actor(client, context.team_id, user_id)
         except UserError as error:
-            await _tell(slack, client, body, user_id, Reply.failure(error.message))
+            await _tell(slack, client, body, user_id, Reply.refusal(error))
             return
         prompt = await slack.bot.run(actor, CheckIn())
         await client.views_open(trigger_id=body["trigger_id"], view=modals.check_in(prompt))
 
 
-def _address(body: dict) -> Address:
+def _address(body: dict, user_id: str) -> Address:
+    """Where the button was pressed: a channel's message, or the bot's direct message (Slack's `D…` channels)."""
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or ""
-    return Address("slack", channel)
+    return Address.in_channel("slack", channel) if channel and not channel.startswith("D") else Address.direct("slack", user_id)
 
 
 async def _tell(slack: SlackApp, client, body: dict, user_id: str, reply: Reply) -> None:

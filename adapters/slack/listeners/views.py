@@ -3,54 +3,49 @@
 from __future__ import annotations
 
 from adapters.slack import modals
-from adapters.slack.app import SlackApp, delivery_key
+from adapters.slack.app import SlackApp
 from bot.commands import FormError
 from bot.dispatch import Bot
 from bot.errors import UserError
-from bot.messages import Action, Actor, Address, Reply
+from bot.messages import Action, Actor, Address, Do
+from bot.turns import Outcome
 
 
 def register(slack: SlackApp) -> None:
     async def submit(ack, body, client, context, request, name: str, value: str) -> None:
         view = body["view"]
-        form = modals.form_values(view)
+        form = tuple(modals.form_values(view).items())
         user_id = body["user"]["id"]
-        action_form = tuple(form.items())
+        address = Address.direct("slack", user_id)
         try:
             # Parsing is pure and quick, so a bad field is reported before the ack, inside the modal.
-            Bot.command_for(Action(Actor("slack", user_id), name, value, Address("slack", ""), action_form))
+            Bot.command_for(Action(Actor("slack", user_id), name, value, address, form))
         except FormError as error:
             await ack(response_action="errors", errors={error.field: error.message[:150]})
             return
         except UserError:
             pass  # not a form problem (say, a bad goal reference): answered below
         await ack()
-        async with slack.after_ack(), slack.taking(body, request) as mine:
-            if not mine:
-                return
-            try:
-                actor = await slack.actor(client, context.team_id, user_id)
-            except UserError as error:
-                await slack.dm(client, user_id, Reply.failure(error.message))
-                return
-            reply = await slack.bot.act(
-                Action(actor, name, value, Address("slack", user_id), action_form, delivery_id=delivery_key(body))
-            )
+
+        async def translate() -> Action:
+            return Action(await slack.actor(client, context.team_id, user_id), name, value, address, form)
+
+        async def answer(outcome: Outcome) -> None:
             # The outcome of a return shows on the updated request; everything else is told by DM.
-            if reply.error or name != modals.RETURN_GOAL:
-                await slack.dm(client, user_id, reply)
-            if not reply.error:
-                await slack.after_write(slack.tenant_for(context.team_id), user_id)
+            if outcome.reply is not None and (outcome.reply.error or name != Do.RETURN):
+                await slack.dm(client, user_id, outcome.reply)
+
+        await slack.take(body, request, context.team_id, translate, answer)
 
     @slack.listen("view", modals.ADD_GOAL)
     async def add_goal(ack, body, client, context, request):
-        await submit(ack, body, client, context, request, "goal.add", "")
+        await submit(ack, body, client, context, request, Do.ADD_GOAL, "")
 
     @slack.listen("view", modals.RETURN_GOAL)
     async def return_goal(ack, body, client, context, request):
         # The goal named in the modal is only a hint: the core checks the verified user may return it.
-        await submit(ack, body, client, context, request, "goal.return", str(modals.metadata(body["view"]).get("goal", "")))
+        await submit(ack, body, client, context, request, Do.RETURN, str(modals.metadata(body["view"]).get("goal", "")))
 
     @slack.listen("view", modals.CHECK_IN)
     async def check_in(ack, body, client, context, request):
-        await submit(ack, body, client, context, request, "checkin.answer", "")
+        await submit(ack, body, client, context, request, Do.ANSWER_CHECKIN, "")

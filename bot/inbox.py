@@ -1,7 +1,7 @@
 """Requests taken in, by their delivery key, so a retry or replay does nothing twice and a crash loses nothing.
 
-The verified payload is kept until the work is done; the core marks a command's
-delivery done inside the command's own transaction. While a process works on a
+The verified payload is kept until the work is done; a command that changes
+something marks its delivery done inside its own transaction (`mark_done`). While a process works on a
 request it keeps renewing the request's lease; a request acknowledged but never
 finished (the process stopped mid-way, so its lease ran out) is handed back by
 `unfinished`, a bounded number of times, while it can still be answered. Work
@@ -18,9 +18,10 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from adapters.background import Loops
+from bot.background import Loops
 from storage.database import Database
 from storage.models import InboundDelivery, utcnow
 
@@ -30,6 +31,31 @@ RECOVER_AFTER = timedelta(minutes=1)  # a lease: renewed every third of it while
 RECOVER_ATTEMPTS = 3
 KEY_LENGTH = 200
 RENEW_BATCH = 500
+
+
+async def mark_done(session: AsyncSession, platform: str, key: str) -> bool:
+    """Mark the delivery done within the session's transaction; False when an earlier run already did it."""
+    result = await session.execute(
+        sa.update(InboundDelivery)
+        .where(
+            InboundDelivery.platform == platform,
+            InboundDelivery.delivery_key == key[:KEY_LENGTH],
+            InboundDelivery.done_at.is_(None),
+        )
+        .values(done_at=utcnow(), payload=None)
+        .returning(InboundDelivery.id)
+    )
+    if result.first() is not None:
+        return True
+    # Either never recorded (nothing to guard) or recorded and done already.
+    recorded = (
+        await session.execute(
+            select(InboundDelivery.id).where(
+                InboundDelivery.platform == platform, InboundDelivery.delivery_key == key[:KEY_LENGTH]
+            )
+        )
+    ).first()
+    return recorded is None
 
 
 class Inbox:
@@ -54,23 +80,12 @@ class Inbox:
         return True
 
     async def done(self, key: str) -> None:
-        """Mark a delivery done (a command that changed something has done so in its own transaction)."""
-        async with self.db.transaction(write=False) as session:
-            pending = (
-                await session.execute(
-                    select(InboundDelivery.id).where(
-                        InboundDelivery.platform == self.platform,
-                        InboundDelivery.delivery_key == key[:KEY_LENGTH],
-                        InboundDelivery.done_at.is_(None),
-                    )
-                )
-            ).first()
-        if pending is None:
-            return
+        """Mark a delivery done whose work changed nothing (a command that did has marked it in its own transaction)."""
         async with self.db.transaction(write=True) as session:
             await session.execute(
                 sa.update(InboundDelivery)
-                .where(InboundDelivery.platform == self.platform, InboundDelivery.delivery_key == key[:KEY_LENGTH])
+                .where(InboundDelivery.platform == self.platform, InboundDelivery.delivery_key == key[:KEY_LENGTH],
+                       InboundDelivery.done_at.is_(None))
                 .values(done_at=utcnow(), payload=None)
             )
 

@@ -1,0 +1,427 @@
+"""The outbox: every message the bot owes someone, kept until the platform has it, sent once.
+
+A message is written (`enqueue`) in the same transaction as the change that
+causes it, so a crash loses neither. It goes to an `Address`: a person's direct
+message or a channel. Each platform's `Outbox` worker claims due rows (`sending`,
+in its own committed transaction before the call, so two replicas never send
+one row both: `FOR UPDATE SKIP LOCKED` on PostgreSQL) and hands each to the
+platform's `Sender`, which says how it went:
+
+- `Sent`: the platform has it (its message id is kept, so it can be updated later);
+- `RateLimited`: not sent, try again after the platform's Retry-After;
+- `NotSent`: certainly not sent (no connection was made), try again later;
+- `Unreachable`: the person cannot be written to yet; wait, without counting an attempt;
+- `Refused`: a definite no; the row fails;
+- `Ambiguous`: we cannot tell whether the platform posted it. A new message is
+  then marked `uncertain` instead of being sent twice; an update in place is
+  safe to repeat, so it is tried again.
+
+A row left `sending` by a crash is released the same way as an ambiguous send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from bot.messages import Address, Reply, reply_from_dict, reply_to_dict
+from storage.database import Database
+from storage.models import Goal, Identity, OutboxMessage, Person, Tenant, utcnow
+
+log = logging.getLogger("goalbot.outbox")
+BATCH = 20
+MAX_ATTEMPTS = 8
+STUCK_AFTER = timedelta(minutes=5)
+POLL_SECONDS = 2.0
+WAIT_CHECK = timedelta(hours=1)  # how often a message for someone unreachable looks again
+QUEUED = "goalbot.outbox.queued"  # set in a session's info when it adds outbox rows
+
+
+class State(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+
+
+class Kind(StrEnum):
+    """What a message is, so later changes can find it (a decision updates its approval requests)."""
+
+    APPROVAL = "approval"
+    DECISION = "decision"
+    UPDATE = "update"
+    KUDOS = "kudos"
+    WELCOME = "welcome"
+    ANSWER = "answer"
+
+
+# What a sender reports -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one claimed message goes, with what the core knows about the recipient."""
+
+    tenant: str  # the tenant's key
+    tenant_id: int
+    channel: str | None  # a channel's id, or None for a person's direct message
+    person_id: int | None
+    email: str
+    user: str | None  # the person's id on this platform, when known
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A message the platform has: where it landed and its id there, for updating it in place."""
+
+    conversation: str
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Sent:
+    """The platform has the message. `user` is the recipient's platform id when the sender had to look it up."""
+
+    conversation: str | None = None
+    message_id: str | None = None
+    user: str | None = None
+
+
+class Failure(Exception):
+    """A send that did not go through; the subclass says what to do about it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason[:500]
+
+
+class RateLimited(Failure):
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class NotSent(Failure):
+    """The platform certainly does not have it (nothing reached it); safe to send again."""
+
+
+class Unreachable(Failure):
+    """The recipient cannot be written to yet (they never opened the bot there)."""
+
+
+class Refused(Failure):
+    """The platform said no, and asking again will not change that."""
+
+
+class Ambiguous(Failure):
+    """The platform may or may not have posted it."""
+
+
+class Sender(Protocol):
+    """What a platform supplies to deliver the outbox."""
+
+    platform: str
+
+    async def send(self, target: Target, reply: Reply) -> Sent:
+        """Post the reply to the target; raise a `Failure` when it did not go through."""
+
+    async def update(self, target: Target, posted: Posted, reply: Reply) -> None:
+        """Replace a message posted earlier; raise a `Failure` when it did not go through."""
+
+
+# Writing rows ------------------------------------------------------------------------
+
+
+async def enqueue(
+    session: AsyncSession,
+    tenant_id: int,
+    to: Person | Address,
+    platform: str,
+    kind: str,
+    reply: Reply,
+    key: str,
+    *,
+    goal: Goal | None = None,
+    not_before: datetime | None = None,
+    replaces: OutboxMessage | None = None,
+) -> OutboxMessage:
+    """Owe a message to a person (their direct message) or a channel; the same key twice is one message."""
+    key = key[:200]
+    existing = (
+        await session.execute(
+            select(OutboxMessage).where(OutboxMessage.tenant_id == tenant_id, OutboxMessage.dedupe_key == key)
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    message = OutboxMessage(
+        tenant_id=tenant_id, platform=platform, kind=kind, goal_id=goal.id if goal else None, dedupe_key=key,
+        body=reply_to_dict(reply), replaces_id=replaces.id if replaces else None,
+    )
+    if isinstance(to, Person):
+        message.person_id = to.id
+    elif to.channel is not None:
+        message.to_channel = to.channel
+    else:
+        raise ValueError("a direct message through an Address needs the person, not their platform id")
+    if not_before is not None:
+        message.next_attempt_at = not_before
+    session.add(message)
+    await session.flush()
+    session.info[QUEUED] = True
+    return message
+
+
+async def replace_in_place(session: AsyncSession, goal: Goal, kind: str, reply: Reply) -> None:
+    """Every message of this kind about the goal now says `reply`: rewritten if not sent yet, else updated in place."""
+    rows = (
+        await session.execute(select(OutboxMessage).where(OutboxMessage.goal_id == goal.id, OutboxMessage.kind == kind))
+    ).scalars().all()
+    for row in rows:
+        if row.state == State.PENDING:
+            row.body = reply_to_dict(reply)
+        elif row.state == State.SENT:
+            session.add(OutboxMessage(
+                tenant_id=row.tenant_id, person_id=row.person_id, to_channel=row.to_channel, platform=row.platform,
+                kind=Kind.UPDATE, goal_id=goal.id, dedupe_key=f"update:{row.id}:{goal.updated_at.isoformat()}"[:200],
+                body=reply_to_dict(reply), replaces_id=row.id,
+            ))
+            session.info[QUEUED] = True
+
+
+def queued(session: AsyncSession) -> bool:
+    """Whether this session added rows for the workers to send."""
+    return bool(session.info.get(QUEUED))
+
+
+async def release_waiting(session: AsyncSession, platform: str, person_id: int) -> None:
+    """The person can be reached on the platform now: what waited for them is due at once."""
+    await session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.platform == platform, OutboxMessage.person_id == person_id,
+               OutboxMessage.state == State.PENDING, OutboxMessage.last_error.like("unreachable:%"))
+        .values(next_attempt_at=utcnow())
+    )
+    session.info[QUEUED] = True
+
+
+async def posted_as(db: Database, platform: str, kind: str, posted: Posted) -> bool:
+    """Whether the message at `posted` is one the outbox sent as `kind` (a button pressed on an approval request)."""
+    async with db.transaction(write=False) as session:
+        found = (
+            await session.execute(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.platform == platform, OutboxMessage.kind == kind,
+                    OutboxMessage.channel == posted.conversation, OutboxMessage.message_id == posted.message_id,
+                )
+            )
+        ).first()
+    return found is not None
+
+
+# The worker --------------------------------------------------------------------------
+
+
+@dataclass
+class Claimed:
+    id: int
+    target: Target
+    body: dict
+    replaces: Posted | None  # the message to update in place
+    attempts: int
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=2 ** min(attempts, 8))
+
+
+class Outbox:
+    """One platform's delivery loop over the outbox, through that platform's sender."""
+
+    def __init__(self, db: Database, sender: Sender, *,
+                 turn: Callable[[], contextlib.AbstractAsyncContextManager] | None = None,
+                 on_sent: Callable[[Target], None] | None = None) -> None:
+        self.db = db
+        self.sender = sender
+        self.platform = sender.platform
+        # Each send waits for its turn, so deliveries can give way to requests waiting for their answer.
+        self.turn = turn or contextlib.nullcontext
+        self.on_sent = on_sent
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Finish the message in hand, then stop (between transactions, never inside one)."""
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver until stopped: at once when woken, else every couple of seconds."""
+        self._stopping = False
+        while not self._stopping:
+            try:
+                await self.release_stuck()
+                while not self._stopping and await self.deliver_due():
+                    pass
+            except Exception:  # noqa: BLE001 - the worker must outlive one bad round
+                log.exception("%s outbox round failed", self.platform)
+            if self._stopping:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            self._wake.clear()
+
+    async def release_stuck(self) -> None:
+        """Rows left `sending` by a crash: we cannot know if the platform got them, so they are not resent."""
+        async with self.db.transaction(write=True) as session:
+            stuck = (
+                await session.execute(
+                    select(OutboxMessage).where(
+                        OutboxMessage.platform == self.platform,
+                        OutboxMessage.state == State.SENDING,
+                        OutboxMessage.next_attempt_at < utcnow() - STUCK_AFTER,
+                    )
+                )
+            ).scalars().all()
+            for row in stuck:
+                row.state = State.PENDING if row.replaces_id else State.UNCERTAIN
+                row.last_error = "interrupted while sending"
+                log.warning("outbox message %s was interrupted while sending; marked %s", row.id, row.state)
+
+    async def _claim(self) -> list[Claimed]:
+        async with self.db.transaction(write=True) as session:
+            query = (
+                select(OutboxMessage, Tenant.key, Person.email)
+                .join(Tenant, Tenant.id == OutboxMessage.tenant_id)
+                .outerjoin(Person, Person.id == OutboxMessage.person_id)
+                .where(
+                    OutboxMessage.platform == self.platform,
+                    OutboxMessage.state == State.PENDING,
+                    OutboxMessage.next_attempt_at <= utcnow(),
+                )
+                .order_by(OutboxMessage.id)
+                .limit(BATCH)
+            )
+            if not self.db.is_sqlite:
+                query = query.with_for_update(skip_locked=True, of=OutboxMessage)
+            rows = (await session.execute(query)).all()
+            people = {row.person_id for row, _, _ in rows if row.person_id is not None}
+            users = dict((
+                await session.execute(
+                    select(Identity.person_id, Identity.external_id)
+                    .where(Identity.person_id.in_(people), Identity.platform == self.platform)
+                )
+            ).all()) if people else {}
+            claimed = []
+            for row, tenant_key, email in rows:
+                replaces = None
+                if row.replaces_id is not None:
+                    original = await session.get(OutboxMessage, row.replaces_id)
+                    if original is None or not original.channel or not original.message_id:
+                        row.state = State.FAILED
+                        row.last_error = "the message to update was never sent"
+                        continue
+                    replaces = Posted(original.channel, original.message_id)
+                row.state = State.SENDING
+                row.attempts += 1
+                row.next_attempt_at = utcnow()
+                target = Target(tenant_key, row.tenant_id, row.to_channel, row.person_id, email or "",
+                                users.get(row.person_id))
+                claimed.append(Claimed(row.id, target, row.body, replaces, row.attempts))
+            return claimed
+
+    async def deliver_due(self) -> int:
+        """Send one batch of due messages; returns how many were claimed."""
+        claimed = await self._claim()
+        for index, item in enumerate(claimed):
+            if self._stopping:
+                await self._unclaim(claimed[index:])
+                break
+            async with self.turn():
+                await self.deliver(item)
+        return len(claimed)
+
+    async def _unclaim(self, items: list[Claimed]) -> None:
+        """Claimed but not tried (the worker is stopping): due again, this attempt not counted."""
+        for item in items:
+            await self._finish(item, State.PENDING, delay=timedelta(0), count_attempt=False)
+
+    async def deliver(self, item: Claimed) -> None:
+        """Hand one claimed row to the sender and keep what it reports."""
+        reply = reply_from_dict(item.body)
+        try:
+            if item.replaces:
+                await self.sender.update(item.target, item.replaces, reply)
+                sent = Sent()
+            else:
+                sent = await self.sender.send(item.target, reply)
+        except RateLimited as failure:
+            delay = timedelta(seconds=failure.retry_after) if failure.retry_after is not None else backoff(item.attempts)
+            await self._finish(item, State.PENDING, error=failure.reason, delay=delay)
+        except NotSent as failure:
+            await self._finish(item, State.PENDING, error=failure.reason, delay=backoff(item.attempts))
+        except Unreachable as failure:
+            await self._finish(item, State.PENDING, error="unreachable: " + failure.reason, delay=WAIT_CHECK,
+                               count_attempt=False)
+        except Refused as failure:
+            log.warning("outbox message %s refused by %s: %s", item.id, self.platform, failure.reason)
+            await self._finish(item, State.FAILED, error=failure.reason)
+        except Ambiguous as failure:
+            await self._unsure(item, failure.reason)
+        except Exception as error:  # noqa: BLE001 - an unexpected failure may have posted it, too
+            log.exception("sending outbox message %s through %s failed", item.id, self.platform)
+            await self._unsure(item, f"{type(error).__name__}: {error}"[:200])
+        else:
+            await self._finish(item, State.SENT, sent=sent)
+            if self.on_sent is not None and (item.target.user or sent.user):
+                user = item.target.user or sent.user
+                self.on_sent(Target(item.target.tenant, item.target.tenant_id, item.target.channel,
+                                    item.target.person_id, item.target.email, user))
+
+    async def _unsure(self, item: Claimed, error: str) -> None:
+        """The platform may or may not have the message: an update is repeated, a new message is not."""
+        if item.replaces:
+            await self._finish(item, State.PENDING, error=error, delay=backoff(item.attempts))
+        else:
+            log.error("outbox message %s may or may not have reached %s (%s); not sending it again",
+                      item.id, self.platform, error)
+            await self._finish(item, State.UNCERTAIN, error=error)
+
+    async def _finish(self, item: Claimed, state: State, *, error: str | None = None, sent: Sent | None = None,
+                      delay: timedelta | None = None, count_attempt: bool = True) -> None:
+        async with self.db.transaction(write=True) as session:
+            row = await session.get(OutboxMessage, item.id)
+            assert row is not None
+            if not count_attempt:
+                row.attempts -= 1
+            if state == State.PENDING and row.attempts >= MAX_ATTEMPTS:
+                state = State.FAILED
+            row.state = state
+            row.last_error = error[:500] if error else None
+            if state == State.PENDING:
+                row.next_attempt_at = utcnow() + (delay if delay is not None else timedelta(seconds=1))
+            if state == State.SENT and sent is not None:
+                row.sent_at = utcnow()
+                if sent.conversation and sent.message_id and not item.replaces:
+                    row.channel, row.message_id = sent.conversation, sent.message_id
+                if sent.user and item.target.person_id is not None and not item.target.user:
+                    # The person may be joining through their own first message at this very moment.
+                    with contextlib.suppress(IntegrityError):
+                        async with session.begin_nested():
+                            session.add(Identity(tenant_id=item.target.tenant_id, person_id=item.target.person_id,
+                                                 platform=self.platform, external_id=sent.user))
