@@ -43,6 +43,8 @@ def visible_clause(viewer: Viewer) -> sa.ColumnElement[bool]:
 
 
 async def can_see(session: AsyncSession, viewer: Viewer, goal: Goal) -> bool:
+    """Whether the viewer may see the goal: a public one, everyone in the tenant; a private one, whoever is
+    responsible for it (its owner, or its unit's lead), their managers and admins."""
     if not goal.private or viewer.is_admin:
         return True
     owner = await responsible_person(session, goal)
@@ -75,12 +77,14 @@ async def get_goal(session: AsyncSession, viewer: Viewer, number: int) -> Goal:
 
 
 async def require_change(session: AsyncSession, viewer: Viewer, goal: Goal, doing: str) -> None:
+    """Raise Forbidden unless the viewer may change the goal (see `can_change`); `doing` names the change."""
     if not await can_change(session, viewer, goal):
         who = await describe_owner(session, goal)
         raise Forbidden(f"Only {who}, their managers and admins can {doing} {goal.ref}.")
 
 
 async def describe_owner(session: AsyncSession, goal: Goal) -> str:
+    """Who is responsible for the goal, by name, for a refusal ("Only Bo Larsen, their managers ...")."""
     person_id = await responsible_person(session, goal)
     if person_id is None:
         return "its creator"

@@ -15,6 +15,7 @@ class Background:
         self._tasks: set[asyncio.Task] = set()
 
     def spawn(self, work: Coroutine) -> asyncio.Task:
+        """Start the work now; it is kept until it ends, and a failure is logged."""
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._done)
@@ -45,6 +46,7 @@ class Loops:
         self._on_stop: list = []
 
     def start(self, *jobs: Coroutine, on_stop=()) -> None:
+        """Run the jobs until `stop`; `on_stop` callbacks tell them to finish their round."""
         self.stopping.clear()
         loop = asyncio.get_running_loop()
         self._tasks.update(loop.create_task(job) for job in jobs)

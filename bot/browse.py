@@ -195,6 +195,7 @@ async def goal_tree(session: AsyncSession, viewer: Viewer, number: int | None) -
 
 
 async def goal_detail(session: AsyncSession, viewer: Viewer, number: int) -> GoalDetail:
+    """Everything `goals show` says about one goal the viewer may see: parent, children, key results, milestones, history."""
     goal = await get_goal(session, viewer, number)
     ancestors = await repository.goal_ancestors(session, goal.id)
     owner = ""

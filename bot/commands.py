@@ -335,6 +335,7 @@ def _closest_verb(verb: str) -> str | None:
 
 
 def goal_ref(token: str, command: str, what: str = "goal") -> int:
+    """The number in a goal reference (`G-12`, `g12`); a ParseError with `command`'s usage otherwise."""
     match = GOAL_REF.match(token)
     if not match:
         raise fail(command, f"{quote(token)} is not a {what} reference like G-12")
@@ -342,6 +343,7 @@ def goal_ref(token: str, command: str, what: str = "goal") -> int:
 
 
 def parse_date(value: str, command: str, what: str) -> date:
+    """A calendar date (YYYY-MM-DD); a ParseError naming `what` otherwise."""
     try:
         return values.calendar_date(value)
     except BadValue as error:
@@ -349,6 +351,7 @@ def parse_date(value: str, command: str, what: str) -> date:
 
 
 def parse_number(value: str, command: str, what: str, **limits) -> float:
+    """A number read the way people mean it (see `values.number`); a ParseError naming `what` otherwise."""
     try:
         return values.number(value, **limits)
     except BadValue as error:

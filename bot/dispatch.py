@@ -213,18 +213,14 @@ class Bot:
         match command:
             case commands.Help(topic):
                 return views.help_reply(topic)
-            case commands.Add(draft):
-                proposal = await goals.propose(session, viewer, draft)
+            case commands.Add(draft) | commands.Assign(draft):
+                proposal = await goals.create(session, viewer, draft)
                 await notify.proposal(session, viewer, proposal)
                 return views.proposal(proposal)
             case commands.AddFromForm(draft, key_results):
-                proposal = await goals.propose(session, viewer, draft)
+                proposal = await goals.create(session, viewer, draft)
                 for kr in key_results:
                     await goals.add_key_result(session, viewer, proposal.goal.number, kr.metric, kr.start, kr.target, kr.unit)
-                await notify.proposal(session, viewer, proposal)
-                return views.proposal(proposal)
-            case commands.Assign(draft):
-                proposal = await goals.assign(session, viewer, draft)
                 await notify.proposal(session, viewer, proposal)
                 return views.proposal(proposal)
             case commands.CheckIn(items, text) if items:

@@ -33,6 +33,7 @@ TRACKED = (
 
 
 def snapshot(goal: Goal) -> dict[str, Any]:
+    """The goal's tracked fields as JSON-ready values, to compare before and after a change."""
     values = {}
     for name in TRACKED:
         value = getattr(goal, name)
@@ -40,10 +41,16 @@ def snapshot(goal: Goal) -> dict[str, Any]:
     return values
 
 
-def record(session: AsyncSession, goal: Goal, actor_id: int | None, action: str, before: dict[str, Any]) -> None:
-    """Keep a change in the goal's history: only the fields that moved."""
+def record(session: AsyncSession, goal: Goal, actor_id: int | None, action: str, before: dict[str, Any] | None = None,
+           *, part: dict[str, Any] | None = None, part_before: dict[str, Any] | None = None) -> None:
+    """Keep a change in the goal's history, the only way it is written.
+
+    `before` is the goal's `snapshot` before the change: the fields that moved are kept. A
+    change to a part of the goal (a key result, a milestone) names the part in `part` (its
+    fields after the change) and, when it existed before, `part_before`.
+    """
     after = snapshot(goal)
-    changed = [key for key in TRACKED if before.get(key) != after.get(key)]
+    changed = [key for key in TRACKED if before is not None and before.get(key) != after.get(key)]
     goal.updated_at = utcnow()
     session.add(
         GoalEvent(
@@ -51,8 +58,9 @@ def record(session: AsyncSession, goal: Goal, actor_id: int | None, action: str,
             goal_id=goal.id,
             actor_id=actor_id,
             action=action,
-            before={key: before.get(key) for key in changed},
-            after={key: after[key] for key in changed},
+            before={**{key: before.get(key) for key in changed}, **(part_before or {})} if before is not None
+            else dict(part_before or {}),
+            after={**{key: after[key] for key in changed}, **(part or {})},
         )
     )
 
@@ -151,12 +159,17 @@ async def _new_goal(
     return goal
 
 
+async def create(session: AsyncSession, viewer: Viewer, draft: GoalDraft) -> Proposal:
+    """A new goal from `goals add` or `goals assign`: cascaded to its owner when that is someone else,
+    else proposed by the viewer."""
+    owner = await find_person(session, viewer, draft.owner) if draft.owner is not None else viewer.person
+    if owner.id != viewer.id:
+        return await assign(session, viewer, draft, owner)
+    return await propose(session, viewer, draft)
+
+
 async def propose(session: AsyncSession, viewer: Viewer, draft: GoalDraft) -> Proposal:
-    """Bottom-up: a goal the viewer proposes, active at once when nobody is above them."""
-    if draft.owner is not None:
-        owner = await find_person(session, viewer, draft.owner)
-        if owner.id != viewer.id:
-            return await assign(session, viewer, draft)
+    """Bottom-up: a goal the viewer proposes for themselves, active at once when nobody is above them."""
     level = draft.level or "individual"
     parent = await _check_parent(session, viewer, level, draft.parent) if draft.parent else None
     goal = await _new_goal(session, viewer, draft, viewer.person, parent, level)
@@ -180,12 +193,8 @@ async def propose(session: AsyncSession, viewer: Viewer, draft: GoalDraft) -> Pr
     return Proposal(goal=goal, hint=line, awaiting_name=awaiting_name)
 
 
-async def assign(session: AsyncSession, viewer: Viewer, draft: GoalDraft) -> Proposal:
+async def assign(session: AsyncSession, viewer: Viewer, draft: GoalDraft, owner: Person) -> Proposal:
     """Top-down: a manager cascades a goal to someone below them, who accepts or declines it."""
-    assert draft.owner is not None
-    owner = await find_person(session, viewer, draft.owner)
-    if owner.id == viewer.id:
-        return await propose(session, viewer, GoalDraft(**{**draft.__dict__, "owner": None}))
     if not viewer.is_admin and not await viewer.manages(session, owner.id):
         raise Forbidden(f"Only {owner.name}'s managers and admins can assign goals to them.")
     level = draft.level or "individual"
@@ -225,6 +234,7 @@ async def _require_decider(session: AsyncSession, viewer: Viewer, goal: Goal, do
 
 
 async def approve(session: AsyncSession, viewer: Viewer, number: int) -> Decision:
+    """The decider approves a proposed goal (or its owner accepts an assigned one): it becomes active and rolls up."""
     goal = await get_goal(session, viewer, number)
     outcome = await _require_decider(session, viewer, goal, "approve")
     before = snapshot(goal)
@@ -241,6 +251,7 @@ async def approve(session: AsyncSession, viewer: Viewer, number: int) -> Decisio
 
 
 async def return_goal(session: AsyncSession, viewer: Viewer, number: int, reason: str) -> Decision:
+    """The decider sends a proposed goal back with a reason; its owner may change it and propose again."""
     goal = await get_goal(session, viewer, number)
     await _require_decider(session, viewer, goal, "return")
     before = snapshot(goal)
@@ -284,6 +295,7 @@ async def link(session: AsyncSession, viewer: Viewer, number: int, parent_number
 
 
 async def unlink(session: AsyncSession, viewer: Viewer, number: int) -> Linked:
+    """The goal no longer supports a parent; the former parent rolls up again."""
     goal = await get_goal(session, viewer, number)
     await require_change(session, viewer, goal, "unlink")
     if goal.parent_id is None:
@@ -382,6 +394,7 @@ async def _after_key_result_change(session: AsyncSession, goal: Goal, actor_id: 
 async def add_key_result(
     session: AsyncSession, viewer: Viewer, number: int, metric: str, start: float, target: float, unit: str
 ) -> tuple[Goal, KeyResult]:
+    """A key result on an open goal: a metric moving from `start` to `target`, named G-<n>.<position>."""
     goal = await _open_goal_for_key_results(session, viewer, number)
     await repository.lock_goals(session, [goal.id])
     position = (
@@ -389,12 +402,8 @@ async def add_key_result(
     ).scalar_one() + 1
     key_result = KeyResult(goal_id=goal.id, position=position, metric=metric, start=start, target=target, current=start, unit=unit)
     session.add(key_result)
-    session.add(
-        GoalEvent(
-            tenant_id=goal.tenant_id, goal_id=goal.id, actor_id=viewer.id, action="key result added",
-            before={}, after={"key_result": position, "metric": metric, "start": start, "target": target, "unit": unit},
-        )
-    )
+    record(session, goal, viewer.id, "key result added",
+           part={"key_result": position, "metric": metric, "start": start, "target": target, "unit": unit})
     await _after_key_result_change(session, goal, viewer.id)
     return goal, key_result
 
@@ -402,6 +411,7 @@ async def add_key_result(
 async def update_key_result(
     session: AsyncSession, viewer: Viewer, number: int, position: int, current: float
 ) -> tuple[Goal, KeyResult]:
+    """A key result's current value; the goal's progress and its parents' follow."""
     goal = await _open_goal_for_key_results(session, viewer, number)
     await repository.lock_goals(session, [goal.id])
     key_result = (
@@ -409,13 +419,8 @@ async def update_key_result(
     ).scalar_one_or_none()
     if key_result is None:
         raise UserError(f"{goal.ref} has no key result {goal.ref}.{position}.")
-    session.add(
-        GoalEvent(
-            tenant_id=goal.tenant_id, goal_id=goal.id, actor_id=viewer.id, action="key result updated",
-            before={"key_result": position, "current": key_result.current},
-            after={"key_result": position, "current": current},
-        )
-    )
+    record(session, goal, viewer.id, "key result updated", part={"key_result": position, "current": current},
+           part_before={"key_result": position, "current": key_result.current})
     key_result.current = current
     key_result.updated_at = utcnow()
     await _after_key_result_change(session, goal, viewer.id)
@@ -423,6 +428,7 @@ async def update_key_result(
 
 
 async def add_milestone(session: AsyncSession, viewer: Viewer, number: int, title: str, due: date | None) -> tuple[Goal, Milestone]:
+    """A dated step on an open goal, due no later than the goal itself."""
     goal = await get_goal(session, viewer, number)
     await require_change(session, viewer, goal, "add milestones to")
     if goal.status not in OPEN:
@@ -435,17 +441,13 @@ async def add_milestone(session: AsyncSession, viewer: Viewer, number: int, titl
     ).scalar_one() + 1
     milestone = Milestone(goal_id=goal.id, position=position, title=title, due_date=due)
     session.add(milestone)
-    session.add(
-        GoalEvent(
-            tenant_id=goal.tenant_id, goal_id=goal.id, actor_id=viewer.id, action="milestone added",
-            before={}, after={"milestone": position, "title": title, "due_date": due.isoformat() if due else None},
-        )
-    )
-    goal.updated_at = utcnow()
+    record(session, goal, viewer.id, "milestone added",
+           part={"milestone": position, "title": title, "due_date": due.isoformat() if due else None})
     return goal, milestone
 
 
 async def complete(session: AsyncSession, viewer: Viewer, number: int) -> Goal:
+    """The goal is achieved: 100 %, and its parents roll up."""
     goal = await get_goal(session, viewer, number)
     await require_change(session, viewer, goal, "complete")
     if goal.status != "active":
@@ -462,6 +464,7 @@ async def complete(session: AsyncSession, viewer: Viewer, number: int) -> Goal:
 
 
 async def archive(session: AsyncSession, viewer: Viewer, number: int) -> Goal:
+    """The goal is put away: it leaves lists and trees and no longer counts in its parent's progress."""
     goal = await get_goal(session, viewer, number)
     await require_change(session, viewer, goal, "archive")
     if goal.status == "archived":
@@ -476,6 +479,7 @@ async def archive(session: AsyncSession, viewer: Viewer, number: int) -> Goal:
 
 
 async def give_kudos(session: AsyncSession, viewer: Viewer, who: str, message: str, number: int | None) -> tuple[Kudos, Person, Goal | None]:
+    """Recognition from the viewer to someone in the tenant, optionally for a goal the viewer may see."""
     receiver = await find_person(session, viewer, who)
     if receiver.id == viewer.id:
         raise UserError("Kudos are for someone else; thank a colleague instead.")

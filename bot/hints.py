@@ -70,6 +70,7 @@ async def similar_goals(
 
 
 def hint_line(gaps: list[str], duplicates: list[tuple[str, str]]) -> str | None:
+    """One line of advice after a new goal: what would make it SMART, and goals elsewhere that look the same."""
     parts = []
     if gaps:
         parts.append("Not SMART yet: " + "; ".join(gaps) + ".")

@@ -163,6 +163,7 @@ class Inbox:
         return work
 
     async def forget_old(self) -> None:
+        """Delete delivery records older than KEPT: a platform never sends a request again that late."""
         async with self.db.transaction(write=True) as session:
             await session.execute(
                 sa.delete(InboundDelivery).where(

@@ -242,6 +242,7 @@ def reply_to_dict(reply: Reply) -> dict:
 
 
 def reply_from_dict(data: dict) -> Reply:
+    """A reply kept in the outbox, back as a Reply (the inverse of `reply_to_dict`)."""
     blocks: list[Block] = []
     for raw in data.get("blocks", []):
         fields = {key: value for key, value in raw.items() if key != "kind"}

@@ -87,6 +87,7 @@ async def decision(session: AsyncSession, viewer: Viewer, result: Decision) -> N
 
 
 async def kudos(session: AsyncSession, viewer: Viewer, given: Kudos, receiver: Person, goal: Goal | None) -> None:
+    """Tell the receiver of kudos (not when someone thanks themselves)."""
     if receiver.id == viewer.id:
         return
     await enqueue(session, viewer, receiver, outbox.Kind.KUDOS, views.kudos(given, viewer.person, receiver, goal),

@@ -244,6 +244,7 @@ class Claimed:
 
 
 def backoff(attempts: int) -> timedelta:
+    """How long to wait before trying a message again after `attempts` tries: doubling, at most about four minutes."""
     return timedelta(seconds=2 ** min(attempts, 8))
 
 

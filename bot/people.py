@@ -20,6 +20,7 @@ MENTION = re.compile(r"^<@([A-Za-z0-9._-]+)(?:\|[^>]*)?>$")
 
 
 def valid_timezone(name: str) -> bool:
+    """Whether `name` is a time zone goalbot accepts (an IANA region zone, or UTC)."""
     return values.zone(name) is not None
 
 
@@ -53,6 +54,7 @@ class Viewer:
 
 
 async def tenant_by_key(session: AsyncSession, key: str, *, create: bool = False) -> Tenant | None:
+    """The tenant with this key; created (named after it) when `create` is set and it does not exist."""
     tenant = (await session.execute(select(Tenant).where(Tenant.key == key))).scalar_one_or_none()
     if tenant is None and create:
         tenant = Tenant(key=key, name="Company" if key == "default" else key)
@@ -62,6 +64,7 @@ async def tenant_by_key(session: AsyncSession, key: str, *, create: bool = False
 
 
 async def company_unit(session: AsyncSession, tenant: Tenant, *, create: bool = False) -> OrgUnit | None:
+    """The tenant's company unit, the root of its org chart; created when `create` is set."""
     unit = (
         await session.execute(
             select(OrgUnit).where(OrgUnit.tenant_id == tenant.id, OrgUnit.kind == "company").order_by(OrgUnit.id)
