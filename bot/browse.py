@@ -18,11 +18,12 @@ from bot.errors import UserError
 from bot.people import Viewer, find_person
 from storage import repository
 from storage.models import Goal, GoalEvent, KeyResult, Milestone, OrgUnit, Person
+from storage.vocabulary import Level, Status
 
 PAGE_SIZE = 25
 TREE_LIMIT = 150
-DEFAULT_STATUSES = ("proposed", "active", "returned")
-TREE_STATUSES = ("proposed", "active", "achieved", "missed")
+DEFAULT_STATUSES = (Status.PROPOSED, Status.ACTIVE, Status.RETURNED)
+TREE_STATUSES = (Status.PROPOSED, Status.ACTIVE, Status.ACHIEVED, Status.MISSED)
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ async def list_goals(
         where = Goal.owner_person_id == me
         title, empty = "Your goals", "You have no goals yet. Propose one: goals add <title> parent:G-<n>"
     elif scope == "company":
-        where = Goal.level == "company"
+        where = Goal.level == Level.COMPANY
         title, empty = "Company goals", "There are no company goals yet; an admin sets them with goals add <title> level:company"
     elif scope == "person":
         assert person is not None
@@ -205,7 +206,7 @@ async def goal_detail(session: AsyncSession, viewer: Viewer, number: int) -> Goa
         owner = (await session.get(OrgUnit, goal.owner_unit_id)).name
     children = (
         await session.execute(
-            _row_query().where(Goal.parent_id == goal.id, Goal.status != "archived", visible_clause(viewer)).order_by(Goal.number)
+            _row_query().where(Goal.parent_id == goal.id, Goal.status != Status.ARCHIVED, visible_clause(viewer)).order_by(Goal.number)
         )
     ).all()
     key_results = (await session.execute(select(KeyResult).where(KeyResult.goal_id == goal.id).order_by(KeyResult.position))).scalars().all()

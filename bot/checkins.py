@@ -13,6 +13,7 @@ from bot import goals
 from bot.commands import CheckIn as CheckInCommand
 from bot.people import Viewer, valid_timezone
 from storage.models import CheckIn, Goal, Person, utcnow
+from storage.vocabulary import Status
 
 # Biweekly people are prompted in the weeks an even number of weeks after this Monday.
 BIWEEKLY_EPOCH = date(2024, 1, 1)
@@ -60,7 +61,7 @@ async def state(session: AsyncSession, viewer: Viewer) -> CheckInState:
     my_goals = (
         await session.execute(
             select(Goal)
-            .where(Goal.tenant_id == viewer.tenant.id, Goal.owner_person_id == person.id, Goal.status == "active")
+            .where(Goal.tenant_id == viewer.tenant.id, Goal.owner_person_id == person.id, Goal.status == Status.ACTIVE)
             .order_by(Goal.number)
         )
     ).scalars().all()

@@ -8,29 +8,22 @@ from datetime import date, time
 
 from bot import values
 from bot.errors import ParseError
+from storage.vocabulary import Category, Health, Level
 from bot.values import BadValue, quote
 
 LEVEL_WORDS = {
-    "company": "company",
-    "department": "department",
-    "dept": "department",
-    "team": "team",
-    "individual": "individual",
-    "personal": "individual",
+    **{level.value: level for level in Level},
+    "dept": Level.DEPARTMENT,
+    "personal": Level.INDIVIDUAL,
 }
+# Each health as people type it: "at-risk", "at_risk", "atrisk".
 HEALTH_WORDS = {
-    "on-track": "on_track",
-    "on_track": "on_track",
-    "ontrack": "on_track",
-    "at-risk": "at_risk",
-    "at_risk": "at_risk",
-    "atrisk": "at_risk",
-    "off-track": "off_track",
-    "off_track": "off_track",
-    "offtrack": "off_track",
+    spelling: health
+    for health in Health
+    for spelling in (health.value, health.value.replace("_", "-"), health.value.replace("_", ""))
 }
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-CATEGORIES = ("business", "development", "customer", "operational", "personal")
+CATEGORIES = tuple(category.value for category in Category)
 
 # One line per command: the right form, shown in help and after a malformed command.
 USAGE: dict[str, str] = {

@@ -81,11 +81,11 @@ class Bot:
         """Any neutral input: a typed line, an action, an opened dashboard."""
         try:
             match inbound:
-                case IncomingMessage(actor, text):
+                case IncomingMessage(text=text):
                     command: Command | _Home = commands.parse(values.clean(text))
-                case Action(actor):
+                case Action():
                     command = self.command_for(inbound)
-                case Dashboard(actor):
+                case Dashboard():
                     command = _Home()
         except UserError as error:
             return Result(Reply.refusal(error))

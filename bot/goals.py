@@ -22,10 +22,11 @@ from bot.errors import Forbidden, UserError
 from bot.people import Viewer, company_unit, find_person
 from storage import repository
 from storage.models import Goal, GoalEvent, KeyResult, Kudos, Milestone, OrgUnit, Person, utcnow
+from storage.vocabulary import Awaiting, Health, Level, Status
 
 # Children whose progress counts toward their parent's.
-COUNTED = ("active", "achieved", "missed")
-OPEN = ("proposed", "active")
+COUNTED = (Status.ACTIVE, Status.ACHIEVED, Status.MISSED)
+OPEN = (Status.PROPOSED, Status.ACTIVE)
 TRACKED = (
     "title", "level", "owner_person_id", "owner_unit_id", "parent_id", "due_date", "private",
     "status", "awaiting", "health", "progress", "note", "return_reason",
@@ -104,7 +105,7 @@ async def _unit_of_kind(session: AsyncSession, unit_id: int | None, kind: str) -
 
 async def _check_parent(session: AsyncSession, viewer: Viewer, child_level: str, number: int) -> Goal:
     parent = await get_goal(session, viewer, number)
-    if parent.status in ("archived", "returned"):
+    if parent.status in (Status.ARCHIVED, Status.RETURNED):
         raise UserError(f"{parent.ref} is {parent.status}; link to an active goal instead.")
     if LEVEL_RANK[parent.level] > LEVEL_RANK[child_level]:
         raise UserError(
@@ -118,9 +119,9 @@ async def _owner_for(
     session: AsyncSession, viewer: Viewer, level: str, person: Person
 ) -> tuple[int | None, int | None]:
     """(owner person, owner unit) for a new goal at `level` on behalf of `person`."""
-    if level == "individual":
+    if level == Level.INDIVIDUAL:
         return person.id, None
-    if level == "company":
+    if level == Level.COMPANY:
         if not viewer.is_admin:
             raise Forbidden("Only admins can set company goals.")
         unit = await company_unit(session, viewer.tenant, create=True)
@@ -177,15 +178,15 @@ async def propose(session: AsyncSession, viewer: Viewer, draft: GoalDraft) -> Pr
     awaiting_name = None
     manager = await session.get(Person, viewer.person.manager_id) if viewer.person.manager_id else None
     if viewer.is_admin or manager is None:
-        goal.status = "active"
+        goal.status = Status.ACTIVE
         goal.approved_by_id = viewer.id
         goal.approved_at = utcnow()
     else:
-        goal.status = "proposed"
-        goal.awaiting = "manager"
+        goal.status = Status.PROPOSED
+        goal.awaiting = Awaiting.MANAGER
         awaiting_name = manager.name
-    record(session, goal, viewer.id, "proposed" if goal.status == "proposed" else "created", before)
-    if goal.status == "active" and parent is not None:
+    record(session, goal, viewer.id, "proposed" if goal.status == Status.PROPOSED else "created", before)
+    if goal.status == Status.ACTIVE and parent is not None:
         await rollup(session, parent.id, viewer.id)
     exclude = {a.id for a in await repository.goal_ancestors(session, goal.id)}
     duplicates = await hints.similar_goals(session, viewer, goal, exclude=exclude)
@@ -201,8 +202,8 @@ async def assign(session: AsyncSession, viewer: Viewer, draft: GoalDraft, owner:
     parent = await _check_parent(session, viewer, level, draft.parent) if draft.parent else None
     goal = await _new_goal(session, viewer, draft, owner, parent, level)
     before = snapshot(goal)
-    goal.status = "proposed"
-    goal.awaiting = "owner"
+    goal.status = Status.PROPOSED
+    goal.awaiting = Awaiting.OWNER
     goal.approved_by_id = viewer.id
     goal.approved_at = utcnow()
     record(session, goal, viewer.id, "assigned", before)
@@ -218,10 +219,10 @@ async def assign(session: AsyncSession, viewer: Viewer, draft: GoalDraft, owner:
 
 
 async def _require_decider(session: AsyncSession, viewer: Viewer, goal: Goal, doing: str) -> str:
-    if goal.status != "proposed":
+    if goal.status != Status.PROPOSED:
         raise UserError(f"{goal.ref} is {goal.status}, not waiting for a decision.")
     owner = await responsible_person(session, goal)
-    if goal.awaiting == "owner":
+    if goal.awaiting == Awaiting.OWNER:
         if owner == viewer.id:
             return "accepted" if doing == "approve" else "returned"
         name = (await session.get(Person, owner)).name if owner else "its owner"
@@ -238,7 +239,7 @@ async def approve(session: AsyncSession, viewer: Viewer, number: int) -> Decisio
     goal = await get_goal(session, viewer, number)
     outcome = await _require_decider(session, viewer, goal, "approve")
     before = snapshot(goal)
-    goal.status = "active"
+    goal.status = Status.ACTIVE
     goal.awaiting = None
     goal.return_reason = None
     if outcome == "approved":
@@ -255,7 +256,7 @@ async def return_goal(session: AsyncSession, viewer: Viewer, number: int, reason
     goal = await get_goal(session, viewer, number)
     await _require_decider(session, viewer, goal, "return")
     before = snapshot(goal)
-    goal.status = "returned"
+    goal.status = Status.RETURNED
     goal.awaiting = None
     goal.return_reason = reason
     record(session, goal, viewer.id, "returned", before)
@@ -269,7 +270,7 @@ async def link(session: AsyncSession, viewer: Viewer, number: int, parent_number
     """Make a goal support a parent: same tenant, parent level not lower, never a loop."""
     goal = await get_goal(session, viewer, number)
     await require_change(session, viewer, goal, "link")
-    if goal.status in ("archived",):
+    if goal.status in (Status.ARCHIVED):
         raise UserError(f"{goal.ref} is archived.")
     parent = await _check_parent(session, viewer, goal.level, parent_number)
     if goal.parent_id == parent.id:
@@ -450,13 +451,13 @@ async def complete(session: AsyncSession, viewer: Viewer, number: int) -> Goal:
     """The goal is achieved: 100 %, and its parents roll up."""
     goal = await get_goal(session, viewer, number)
     await require_change(session, viewer, goal, "complete")
-    if goal.status != "active":
+    if goal.status != Status.ACTIVE:
         raise UserError(f"{goal.ref} is {goal.status}; only active goals can be marked done.")
     before = snapshot(goal)
-    goal.status = "achieved"
+    goal.status = Status.ACHIEVED
     goal.progress = 100.0
     goal.manual_progress = 100.0
-    goal.health = "on_track"
+    goal.health = Health.ON_TRACK
     record(session, goal, viewer.id, "achieved", before)
     if goal.parent_id is not None:
         await rollup(session, goal.parent_id, viewer.id)
@@ -467,10 +468,10 @@ async def archive(session: AsyncSession, viewer: Viewer, number: int) -> Goal:
     """The goal is put away: it leaves lists and trees and no longer counts in its parent's progress."""
     goal = await get_goal(session, viewer, number)
     await require_change(session, viewer, goal, "archive")
-    if goal.status == "archived":
+    if goal.status == Status.ARCHIVED:
         raise UserError(f"{goal.ref} is archived already.")
     before = snapshot(goal)
-    goal.status = "archived"
+    goal.status = Status.ARCHIVED
     goal.awaiting = None
     record(session, goal, viewer.id, "archived", before)
     if goal.parent_id is not None:

@@ -12,6 +12,7 @@ from sqlmodel import select
 from bot.access import visible_clause
 from bot.people import Viewer
 from storage.models import Goal
+from storage.vocabulary import Level
 
 STOPWORDS = {
     "the", "and", "for", "with", "from", "into", "our", "all", "more", "less", "new", "per",
@@ -29,7 +30,7 @@ def smart_gaps(goal: Goal, *, has_key_results: bool) -> list[str]:
         gaps.append(f"no measure (add one: goals kr add {goal.ref} <metric> <start>-><target>)")
     if goal.due_date is None:
         gaps.append("no due date")
-    if goal.parent_id is None and goal.level != "company":
+    if goal.parent_id is None and goal.level != Level.COMPANY:
         gaps.append(f"no parent (goals link {goal.ref} G-<n>)")
     return gaps
 

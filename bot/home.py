@@ -8,10 +8,11 @@ from sqlmodel import select
 
 from bot import checkins
 from bot.access import can_see
-from bot.messages import Button, Buttons, Context, Divider, Fields, Header, Paragraph, ProgressLine, Reply, ReplyBuilder
+from bot.messages import Button, Buttons, Context, Divider, Do, Fields, Header, Paragraph, ProgressLine, Reply, ReplyBuilder
 from bot.people import Viewer
 from storage import repository
 from storage.models import Goal, Person
+from storage.vocabulary import Awaiting, Status
 
 MY_GOALS_SHOWN = 20
 APPROVALS_SHOWN = 10
@@ -39,8 +40,8 @@ async def pending_approvals(session: AsyncSession, viewer: Viewer, limit: int) -
     """The first `limit` goals proposed by the viewer's direct reports and waiting for the viewer, and how many wait."""
     waiting = (
         Goal.tenant_id == viewer.tenant.id,
-        Goal.status == "proposed",
-        Goal.awaiting == "manager",
+        Goal.status == Status.PROPOSED,
+        Goal.awaiting == Awaiting.MANAGER,
         Person.manager_id == viewer.id,
     )
     total = (
@@ -76,7 +77,7 @@ async def dashboard(session: AsyncSession, viewer: Viewer) -> Reply:
     if not mine:
         builder.add(Paragraph("You have no goals yet. Propose one: goals add <title> parent:G-<n>"))
     for goal in mine:
-        status = "" if goal.status == "active" else f"{goal.status} · "
+        status = "" if goal.status == Status.ACTIVE else f"{goal.status} · "
         builder.add(ProgressLine(ref=goal.ref, label=goal.title, percent=goal.progress, health=goal.health,
                                  detail=status + await _supports(session, viewer, goal)))
     if count > len(mine):
@@ -91,7 +92,7 @@ async def dashboard(session: AsyncSession, viewer: Viewer) -> Reply:
     else:
         builder.add(
             Paragraph(f"Your check-in for the week of {current.period.start} is waiting for your answer."),
-            Buttons((Button("Check in", "checkin.open", "", "checkin", "primary"),)),
+            Buttons((Button("Check in", Do.OPEN_CHECKIN, "", "checkin", "primary"),)),
         )
 
     aligned = await alignment(session, viewer)
@@ -104,8 +105,8 @@ async def dashboard(session: AsyncSession, viewer: Viewer) -> Reply:
             builder.add(
                 Paragraph(f"{owner} proposed {goal.ref} {goal.title}"),
                 Buttons((
-                    Button("Approve", "goal.approve", goal.ref, f"goals approve {goal.ref}", "primary"),
-                    Button("Return", "goal.return", goal.ref, f"goals return {goal.ref} <reason>", "danger"),
+                    Button("Approve", Do.APPROVE, goal.ref, f"goals approve {goal.ref}", "primary"),
+                    Button("Return", Do.RETURN, goal.ref, f"goals return {goal.ref} <reason>", "danger"),
                 )),
             )
         if waiting > len(approvals):

@@ -18,6 +18,7 @@ from bot.goals import Decision, Proposal
 from bot.messages import Reply
 from bot.people import Viewer
 from storage.models import Goal, Identity, Kudos, OutboxMessage, Person
+from storage.vocabulary import Awaiting, Status
 
 # Platforms that can reach a person who is not in the conversation.
 DELIVERABLE = ("slack", "teams")
@@ -59,9 +60,9 @@ async def enqueue(
 async def proposal(session: AsyncSession, viewer: Viewer, result: Proposal) -> None:
     """A goal waiting for a decision: ask whoever decides, with the buttons to do it."""
     goal = result.goal
-    if goal.status != "proposed":
+    if goal.status != Status.PROPOSED:
         return
-    if goal.awaiting == "manager":
+    if goal.awaiting == Awaiting.MANAGER:
         decider_id = viewer.person.manager_id
     else:
         decider_id = await responsible_person(session, goal)

@@ -10,7 +10,6 @@ import io
 import re
 from dataclasses import dataclass, field
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 

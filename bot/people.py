@@ -15,6 +15,7 @@ from bot.messages import Actor
 from storage import repository
 from storage.database import Database
 from storage.models import Identity, OrgUnit, Person, Tenant, utcnow
+from storage.vocabulary import Role, UnitKind
 
 MENTION = re.compile(r"^<@([A-Za-z0-9._-]+)(?:\|[^>]*)?>$")
 
@@ -40,7 +41,7 @@ class Viewer:
 
     @property
     def is_admin(self) -> bool:
-        return self.person.role == "admin"
+        return self.person.role == Role.ADMIN
 
     async def managers_of(self, session: AsyncSession, person_id: int) -> list[int]:
         """A person's manager chain, nearest first, cached for this request."""
@@ -67,11 +68,11 @@ async def company_unit(session: AsyncSession, tenant: Tenant, *, create: bool = 
     """The tenant's company unit, the root of its org chart; created when `create` is set."""
     unit = (
         await session.execute(
-            select(OrgUnit).where(OrgUnit.tenant_id == tenant.id, OrgUnit.kind == "company").order_by(OrgUnit.id)
+            select(OrgUnit).where(OrgUnit.tenant_id == tenant.id, OrgUnit.kind == UnitKind.COMPANY).order_by(OrgUnit.id)
         )
     ).scalars().first()
     if unit is None and create:
-        unit = OrgUnit(tenant_id=tenant.id, name=tenant.name, kind="company")
+        unit = OrgUnit(tenant_id=tenant.id, name=tenant.name, kind=UnitKind.COMPANY)
         session.add(unit)
         await session.flush()
     return unit
@@ -123,7 +124,7 @@ async def join(session: AsyncSession, actor: Actor) -> Viewer:
             email=email,
             name=(actor.name or email.split("@")[0]).strip()[:200] or email,
             timezone=timezone,
-            role="member" if anyone else "admin",
+            role=Role.MEMBER if anyone else "admin",
             org_unit_id=unit.id if unit else None,
         )
         session.add(person)

@@ -6,15 +6,15 @@ from bot import browse
 from bot.commands import SUMMARY, USAGE, WEEKDAYS
 from bot.goals import Decision, Linked, Proposal
 from bot.messages import (
+    Do,
     Button, Buttons, Context, Divider, Fields, Header, Paragraph, ProgressLine, Reply, ReplyBuilder,
 )
 from storage.models import Goal, KeyResult, Kudos, Milestone, Person
-
-HEALTH_WORDS = {"on_track": "on track", "at_risk": "at risk", "off_track": "off track"}
-
+from storage.vocabulary import Awaiting, Health, Status
 
 def health_word(health: str | None) -> str:
-    return HEALTH_WORDS.get(health or "", "no health set")
+    """A goal's health as people say it ("at risk"), or that none is set."""
+    return Health.words_of(health) if health else "no health set"
 
 
 def number(value: float) -> str:
@@ -23,7 +23,7 @@ def number(value: float) -> str:
 
 def row_detail(row: browse.GoalRow) -> str:
     parts = [row.owner] if row.owner else []
-    if row.status != "active":
+    if row.status != Status.ACTIVE:
         parts.append(row.status)
     if row.private:
         parts.append("private")
@@ -47,9 +47,9 @@ def help_reply(topic: str | None) -> Reply:
 
 def proposal(result: Proposal) -> Reply:
     goal = result.goal
-    if goal.status == "active":
+    if goal.status == Status.ACTIVE:
         first = f"Added {goal.ref} {goal.title}. It is active."
-    elif goal.awaiting == "owner":
+    elif goal.awaiting == Awaiting.OWNER:
         first = f"Assigned {goal.ref} {goal.title}. It waits for {result.awaiting_name} to accept it."
     else:
         first = f"Proposed {goal.ref} {goal.title}. It waits for {result.awaiting_name} to approve it."
@@ -130,7 +130,7 @@ def detail(info: browse.GoalDetail) -> Reply:
     )
     if goal.description:
         builder.add(Paragraph(goal.description))
-    if goal.return_reason and goal.status == "returned":
+    if goal.return_reason and goal.status == Status.RETURNED:
         builder.add(Paragraph(f"Returned: {goal.return_reason}"))
     if goal.note:
         builder.add(Paragraph(f"Latest note: {goal.note}"))
@@ -146,12 +146,12 @@ def detail(info: browse.GoalDetail) -> Reply:
     if info.history:
         lines = [f"{event.at:%Y-%m-%d %H:%M} {name}: {event.action}" for event, name in info.history]
         builder.add(Divider(), Context("History: " + "; ".join(lines)))
-    if goal.status == "proposed":
+    if goal.status == Status.PROPOSED:
         builder.add(
             Buttons((
-                Button("Approve" if goal.awaiting == "manager" else "Accept", "goal.approve", goal.ref,
+                Button("Approve" if goal.awaiting == Awaiting.MANAGER else "Accept", Do.APPROVE, goal.ref,
                        f"goals approve {goal.ref}", "primary"),
-                Button("Return" if goal.awaiting == "manager" else "Decline", "goal.return", goal.ref,
+                Button("Return" if goal.awaiting == Awaiting.MANAGER else "Decline", Do.RETURN, goal.ref,
                        f"goals return {goal.ref} <reason>", "danger"),
             ))
         )
@@ -251,13 +251,13 @@ def checkin_recorded(current, updated: list[Goal]) -> Reply:
     )
     for goal in updated:
         builder.add(ProgressLine(ref=goal.ref, label=goal.title, percent=goal.progress, health=goal.health,
-                                 detail="achieved" if goal.status == "achieved" else (f"note: {goal.note}" if goal.note else "")))
+                                 detail="achieved" if goal.status == Status.ACHIEVED else (f"note: {goal.note}" if goal.note else "")))
     return builder.build()
 
 
 def approval_request(goal: Goal, proposer: Person, parent: Goal | None) -> Reply:
     """The message that asks a manager (or an assignee) to decide, with the buttons to do it."""
-    assigned = goal.awaiting == "owner"
+    assigned = goal.awaiting == Awaiting.OWNER
     verb = "assigned you" if assigned else "proposed"
     fields = [("Level", goal.level), ("Supports", f"{parent.ref} {parent.title}" if parent else "nothing yet")]
     if goal.due_date:
@@ -269,8 +269,8 @@ def approval_request(goal: Goal, proposer: Person, parent: Goal | None) -> Reply
         Paragraph(f"{proposer.name} {verb} {goal.ref} {goal.title}"),
         Fields(tuple(fields)),
         Buttons((
-            Button("Accept" if assigned else "Approve", "goal.approve", goal.ref, f"goals approve {goal.ref}", "primary"),
-            Button("Decline" if assigned else "Return", "goal.return", goal.ref, f"goals return {goal.ref} <reason>", "danger"),
+            Button("Accept" if assigned else "Approve", Do.APPROVE, goal.ref, f"goals approve {goal.ref}", "primary"),
+            Button("Decline" if assigned else "Return", Do.RETURN, goal.ref, f"goals return {goal.ref} <reason>", "danger"),
         )),
     ).build()
 
@@ -307,5 +307,5 @@ def welcome(person: Person) -> Reply:
             ("checkin", "answer this week's check-in"),
             ("help", "every command"),
         )),
-        Buttons((Button("Check in", "checkin.open", "", "checkin", "primary"),)),
+        Buttons((Button("Check in", Do.OPEN_CHECKIN, "", "checkin", "primary"),)),
     ).build()
