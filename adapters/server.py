@@ -82,7 +82,8 @@ async def build(
 
     teams = None
     if settings.teams_enabled:
-        from adapters.teams.app import TeamsApp, routes as teams_routes
+        from adapters.teams.app import TeamsApp
+        from adapters.teams.door import routes as teams_routes
 
         if settings.teams_insecure:
             log.warning("!" * 78)

@@ -23,7 +23,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -31,6 +30,7 @@ from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.servers import scratch_schema  # noqa: E402
 from bot.dispatch import Bot  # noqa: E402
 from bot.messages import Actor, Address, IncomingMessage  # noqa: E402
 from storage.database import Database  # noqa: E402
@@ -268,20 +268,8 @@ async def main() -> None:
 
     if args.skip_postgres:
         return
-    import asyncpg
-
-    schema = f"goalbot_bench_{uuid.uuid4().hex[:8]}"
-    dsn = sa.engine.make_url(args.postgres).set(drivername="postgresql").render_as_string(hide_password=False)
-    admin = await asyncpg.connect(dsn)
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    db = Database(args.postgres, connect_args={"server_settings": {"search_path": schema}})
-    try:
+    async with scratch_schema(args.postgres, "goalbot_bench") as db:
         await bench("PostgreSQL", db, org, args.runs)
-    finally:
-        await db.dispose()
-        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()
-
 
 if __name__ == "__main__":
     asyncio.run(main())

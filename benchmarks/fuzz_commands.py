@@ -26,16 +26,15 @@ import re
 import sys
 import tempfile
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from adapters.console.chat import ConsoleChat  # noqa: E402
+from benchmarks.servers import scratch_schema  # noqa: E402
 from bot.dispatch import Bot  # noqa: E402
 from bot.org import import_people, read_csv  # noqa: E402
 from bot.people import tenant_by_key  # noqa: E402
@@ -202,20 +201,8 @@ async def main() -> int:
             finally:
                 await db.dispose()
 
-    import asyncpg
-
-    schema = f"goalbot_fuzz_{uuid.uuid4().hex[:8]}"
-    dsn = sa.engine.make_url(args.postgres).set(drivername="postgresql").render_as_string(hide_password=False)
-    admin = await asyncpg.connect(dsn)
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    db = Database(args.postgres, connect_args={"server_settings": {"search_path": schema}})
-    try:
+    async with scratch_schema(args.postgres, "goalbot_fuzz") as db:
         return await run(db, args.commands, args.seed, args.check_every)
-    finally:
-        await db.dispose()
-        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()
-
 
 if __name__ == "__main__":
     sys.exit(asyncio.run(main()))

@@ -1,9 +1,13 @@
-"""What the benchmarks share: a free port, and waiting for a server they started to answer /healthz."""
+"""What the benchmarks share: a free port, waiting for a server they started to answer /healthz, and
+scratch PostgreSQL databases and schemas that are dropped afterwards."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import uuid
+from collections.abc import AsyncIterator
 
 import aiohttp
 
@@ -27,3 +31,52 @@ async def wait_healthy(base: str, process: asyncio.subprocess.Process) -> None:
                 pass
             await asyncio.sleep(0.2)
     raise SystemExit(f"{base} did not come up")
+
+
+def _admin_dsn(server_url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(server_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@contextlib.asynccontextmanager
+async def scratch_schema(server_url: str, prefix: str) -> AsyncIterator:
+    """A Database on a new, empty schema of the PostgreSQL at `server_url`, dropped afterwards."""
+    import asyncpg
+
+    from storage.database import Database
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(_admin_dsn(server_url))
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    db = Database(server_url, connect_args={"server_settings": {"search_path": schema}})
+    try:
+        yield db
+    finally:
+        await db.dispose()
+        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(server_url: str) -> AsyncIterator[str]:
+    """The URL of a new, migrated database on the PostgreSQL at `server_url` (for a `goalbot serve` the
+    benchmark starts), dropped afterwards."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    from storage.database import Database
+    from storage.migrate import upgrade
+
+    name = f"goalbot_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(_admin_dsn(server_url))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(server_url).set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
+    try:
+        db = Database(url)
+        await upgrade(db)
+        await db.dispose()
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()

@@ -7,8 +7,11 @@ block kinds, never by markup inside strings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from storage.vocabulary import Health
 
 
 class Do(StrEnum):
@@ -147,6 +150,17 @@ class ProgressLine:
     def rounded(self) -> str:
         """The percentage as shown: `62.5`, `60`."""
         return f"{round(self.percent, 1):g}"
+
+    def parts(self, bar: str, marks: dict[str, str], escape: Callable[[str], str]) -> list[str]:
+        """The status line's parts as a renderer shows them: its `bar` and the percentage, the health (its
+        platform mark and words), the detail. Strings from people go through the renderer's `escape`."""
+        parts = [f"{bar} {self.rounded}%"]
+        if self.health:
+            parts.append(f"{marks[self.health]} {Health.words_of(self.health)}" if self.health in marks
+                         else escape(self.health))
+        if self.detail:
+            parts.append(escape(self.detail))
+        return parts
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,8 @@ class FakeSlack:
     rate_limited: int = 0  # answer this many of the next calls with 429
     retry_after: int = 1
     drop: list[str] = field(default_factory=list)  # each entry: that method's next call loses its connection
-    response_count: int = 0  # methods whose next call loses its connection mid-way
+    response_count: int = 0  # response_url posts so far (kept when `responses` is cleared)
+    answered_at: dict[str, float] = field(default_factory=dict)  # response name -> time.monotonic() it came
     envelopes_acked: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -74,6 +75,7 @@ class FakeSlack:
         app.router.add_post("/response/{name}", self._response)
         app.router.add_get("/socket", self._socket)
         app.router.add_get("/stats", self._stats)
+        app.router.add_get("/answered", self._answered)
         self._server = TestServer(app, host="127.0.0.1", port=port)
         await self._server.start_server()
 
@@ -182,8 +184,14 @@ class FakeSlack:
 
     async def _response(self, request: web.Request) -> web.Response:
         self.responses.append((request.match_info["name"], await request.json()))
+        self.answered_at[request.match_info["name"]] = time.monotonic()
         self.response_count += 1
         return web.Response(text="ok")
+
+    async def _answered(self, request: web.Request) -> web.Response:
+        """When each response URL was posted to (system-wide monotonic clock), handed over once."""
+        answered, self.answered_at = self.answered_at, {}
+        return web.json_response(answered)
 
     # Socket Mode ------------------------------------------------------------------
 

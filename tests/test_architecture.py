@@ -117,5 +117,7 @@ def test_botbuilder_stays_inside_the_teams_adapter():
     for package in ("bot", "adapters", "storage", "benchmarks"):
         for path, names in imported_packages(package).items():
             if names & {"botbuilder", "botframework", "msrest"}:
-                assert path.startswith("adapters/teams/"), f"{path} imports {names & {'botbuilder', 'botframework'}}"
+                # The Teams benchmark's anchor is a bare botbuilder app by definition.
+                assert path.startswith("adapters/teams/") or path == "benchmarks/teams_bare.py", (
+                    f"{path} imports {names & {'botbuilder', 'botframework'}}")
     assert "botbuilder" in imported_packages("adapters")["adapters/teams/app.py"]

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from adapters.settings import Settings
-from adapters.slack.app import BOT_SCOPES, SlackApp
+from adapters.slack.app import SlackApp
+from adapters.slack.oauth import BOT_SCOPES
+from bot.messages import Do
 from bot.dispatch import Bot
 
 MANIFEST = json.loads((Path(__file__).resolve().parent.parent / "manifest.json").read_text())
@@ -67,7 +69,9 @@ async def test_every_button_the_core_can_show_has_a_listener(registered):
     for path in (Path(__file__).resolve().parent.parent / "bot").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Button" and len(node.args) >= 2:
-                if isinstance(node.args[1], ast.Constant):
-                    core_actions.add(node.args[1].value)
+                action = node.args[1]
+                assert isinstance(action, ast.Attribute) and getattr(action.value, "id", None) == "Do", (
+                    f"{path.name}:{node.lineno}: a button names its action with bot.messages.Do")
+                core_actions.add(Do[action.attr].value)
     assert core_actions == {"goal.approve", "goal.return", "checkin.open"}
     assert core_actions <= registered["action"]

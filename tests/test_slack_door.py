@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from storage.models import Goal, InboundDelivery
 from tests import raw_http
 from tests.fake_slack import TEAM, command_body, event_body, interaction_body, sign
+from tests.checks import eventually
 from tests.served import count, no_tracebacks
 from tests.slack_harness import SlackWorkspace, fake, text_of  # noqa: F401 - fake is a fixture
 
@@ -167,13 +168,13 @@ async def test_a_slack_user_that_does_not_exist_gets_one_line_and_is_not_retried
     assert "Slack does not know this user" in text_of(answer[1])
     no_tracebacks(caplog)
     assert len(fake.called("users.info")) == 1
-    for _ in range(100):  # the answer went out; the delivery is marked done right after
+    async def delivery():
         async with org.db.transaction(write=False) as session:
-            row = (await session.execute(sa.select(InboundDelivery))).scalar_one()
-        if row.done_at is not None:
-            break
-        await asyncio.sleep(0.05)
-    assert row.done_at is not None and row.payload is None
+            return (await session.execute(sa.select(InboundDelivery))).scalar_one()
+
+    # The answer went out; the delivery is marked done right after.
+    row = await eventually(delivery, lambda row: row.done_at is not None, what="the delivery marked done")
+    assert row.payload is None
     assert await workspace.slack.turns.recover() == 0
 
 

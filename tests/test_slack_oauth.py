@@ -7,6 +7,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from tests.checks import eventually
 from tests.fake_slack import TEAM
 from tests.slack_harness import SlackWorkspace, started_fake_slack, text_of
 
@@ -63,11 +64,7 @@ async def test_a_workspace_installs_uses_its_own_token_and_tenant_and_uninstalls
 
     status, _ = await ws.event({"type": "app_uninstalled"}, "EvBye")
     assert status == 200
-    for _ in range(100):
-        if await bots(db) == []:
-            break
-        await __import__("asyncio").sleep(0.05)
-    assert await bots(db) == []
+    await eventually(lambda: bots(db), lambda kept: kept == [], what="the workspace's tokens deleted")
     # With the tokens gone, requests from that workspace are not served.
     from tests.fake_slack import command_body
 
@@ -82,8 +79,4 @@ async def test_revoked_tokens_are_deleted(oauth, db):
     assert status == 200 and await bots(db) == [(TEAM, "xoxb-installed")]
     revoked = {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["UBOT"]}}
     assert (await oauth.event(revoked, "EvRevoked"))[0] == 200
-    for _ in range(100):
-        if await bots(db) == []:
-            break
-        await __import__("asyncio").sleep(0.05)
-    assert await bots(db) == []
+    await eventually(lambda: bots(db), lambda kept: kept == [], what="the revoked tokens deleted")

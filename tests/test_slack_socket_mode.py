@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -29,7 +30,7 @@ async def socket_slack(org):
 async def test_socket_mode_runs_commands_and_ignores_repeated_events(socket_slack, org):
     fake, server = socket_slack
     # No /slack/events over HTTP in Socket Mode: nothing to sign, nothing to forge.
-    async with __import__("aiohttp").ClientSession() as http:
+    async with aiohttp.ClientSession() as http:
         async with http.post(str(server.make_url("/slack/events")), data=b"x") as response:
             assert response.status == 404
     (opened,) = fake.called("apps.connections.open")

@@ -13,32 +13,26 @@ from html import unescape
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
-from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
-from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
-from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.settings import SLACK_API_URL, Settings
-from adapters.slack import render
+from adapters.slack import oauth, render
+from adapters.slack.home import HomeTabs
 from adapters.slack.delivery import SlackSender
 from adapters.slack.people import Profiles
 from bot.dispatch import Bot
 from bot.errors import UserError
-from bot.messages import Actor, Address, Dashboard, IncomingMessage, Reply
+from bot.messages import Actor, Address, IncomingMessage, Reply
 from bot.outbox import Target
 from bot.turns import Outcome, Translate, Turns
 from storage.database import Database
 
 log = logging.getLogger("goalbot.slack")
 
-# Scopes the bot needs; manifest.json asks for exactly these.
-BOT_SCOPES = ("chat:write", "commands", "im:history", "im:write", "users:read", "users:read.email")
 RATE_LIMIT_RETRIES = 4
 AFTER_ACK_CONCURRENCY = 8
-HOME_DEBOUNCE = 0.5
 # Unfinished requests are run again after a minute, while their response_url (30 minutes) still works.
 RECOVER_WITHIN = timedelta(minutes=25)
 REPLAY_HEADER = "x-goalbot-replay"
@@ -90,54 +84,28 @@ class SlackApp:
             "process_before_response": False,
             "raise_error_for_unhandled_request": False,
         }
-        self.installations: AsyncSQLAlchemyInstallationStore | None = None
-        if settings.slack_oauth:
-            assert settings.slack_client_id and settings.slack_client_secret
-            self.installations = AsyncSQLAlchemyInstallationStore(client_id=settings.slack_client_id, engine=db.engine)
-            state_store = AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=db.engine)
-            options["installation_store"] = self.installations
-            options["oauth_flow"] = AsyncOAuthFlow(
-                client=self.web_client(None),
-                settings=AsyncOAuthSettings(
-                    client_id=settings.slack_client_id,
-                    client_secret=settings.slack_client_secret.get_secret_value(),
-                    scopes=list(BOT_SCOPES),
-                    installation_store=self.installations,
-                    state_store=state_store,
-                    install_path="/slack/install",
-                    redirect_uri_path="/slack/oauth_redirect",
-                ),
-            )
+        self.installations = oauth.installation_store(settings, db) if settings.slack_oauth else None
+        if self.installations is not None:
+            options.update(oauth.options(settings, db, self.installations, self.web_client(None)))
         self.app = AsyncApp(**options)
         self.turns = Turns(bot, "slack", recover_within=RECOVER_WITHIN, replay=self.replay,
                            sender=SlackSender(self.client_for), turn=self.after_ack, on_sent=self._sent)
-        self._homes: set[tuple[str, str]] = set()
-        self._home_task: asyncio.Task | None = None
+        self.homes = HomeTabs(self)
         # What this app answers, by kind, in the manifest's words (tests hold manifest.json to it).
         self.registered: dict[str, set[str]] = {"command": set(), "action": set(), "view": set(), "event": set(), "options": set()}
         if settings.slack_oauth:
             self.app.event("app_uninstalled")(self.app.default_app_uninstalled_event_listener())
-            self.app.event("tokens_revoked")(self._tokens_revoked)
+
+            async def revoked(event, context) -> None:
+                await oauth.tokens_revoked(self, event, context)
+
+            self.app.event("tokens_revoked")(revoked)
             self.registered["event"] |= {"app_uninstalled", "tokens_revoked"}
 
         from adapters.slack.listeners import actions, commands, events, options as option_listeners, views
 
         for module in (commands, actions, views, events, option_listeners):
             module.register(self)
-
-    async def _tokens_revoked(self, event: dict, context) -> None:
-        """Revoked bot tokens leave no copy behind: the installation rows hold the bot token too."""
-        assert self.installations is not None
-        tokens = event.get("tokens") or {}
-        if tokens.get("bot"):
-            await self.installations.async_delete_all(enterprise_id=context.enterprise_id, team_id=context.team_id)
-            self.profiles.forget(self.tenant_for(context.team_id))
-            log.info("deleted the tokens of workspace %s: its bot token was revoked", context.team_id)
-            return
-        for user_id in tokens.get("oauth") or []:
-            await self.installations.async_delete_installation(
-                enterprise_id=context.enterprise_id, team_id=context.team_id, user_id=user_id
-            )
 
     def listen(self, kind: str, name: str, *, manifest_name: str | None = None):
         """Register a Bolt listener (`app.command(name)`, `app.action(name)`, ...) and remember it."""
@@ -251,50 +219,8 @@ class SlackApp:
     async def dm(self, client: AsyncWebClient, user_id: str, reply: Reply) -> None:
         await client.chat_postMessage(channel=user_id, text=render.text(reply), blocks=render.blocks(reply))
 
-    # The Home tab ---------------------------------------------------------------------
-
     def refresh_home(self, tenant: str, user_id: str) -> None:
-        """Redraw someone's Home tab soon; several changes in a row redraw it once."""
-        # Several changes within HOME_DEBOUNCE redraw the tab once.
-        self._homes.add((tenant, user_id))
-        if self._home_task is None or self._home_task.done():
-            self._home_task = asyncio.get_running_loop().create_task(self._publish_homes())
-
-    async def _publish_homes(self) -> None:
-        await asyncio.sleep(HOME_DEBOUNCE)
-        while self._homes:
-            tenant, user_id = self._homes.pop()
-            try:
-                client = await self.client_for(tenant)
-                if client is not None:
-                    async with self.after_ack():
-                        await self.publish_home(client, tenant, user_id)
-            except UserError as error:
-                log.warning("the Home tab of %s in %s was not drawn: %s", user_id, tenant, error.message)
-            except Exception:  # noqa: BLE001 - one person's Home must not stop the others'
-                log.exception("publishing the Home tab of %s in %s failed", user_id, tenant)
-
-    async def publish_home(self, client: AsyncWebClient, tenant: str, user_id: str) -> None:
-        actor = await self.profiles.actor(client, tenant, user_id)
-        await self.show_home(client, user_id, await self.bot.home(actor))
-
-    async def show_home(self, client: AsyncWebClient, user_id: str, reply: Reply) -> None:
-        await client.views_publish(
-            user_id=user_id, view={"type": "home", "blocks": render.blocks(reply, render.SURFACE_BLOCKS)}
-        )
-
-    async def home_opened(self, body: dict, request, client: AsyncWebClient, team_id: str | None, user_id: str) -> None:
-        """Someone opened the Home tab: their dashboard, drawn through the pipeline like any request."""
-        async def translate() -> Dashboard:
-            return Dashboard(await self.actor(client, team_id, user_id))
-
-        async def answer(outcome: Outcome) -> None:
-            if outcome.reply is not None and not outcome.reply.error:
-                await self.show_home(client, user_id, outcome.reply)
-            elif outcome.reply is not None:
-                log.warning("the Home tab of %s was not drawn: %s", user_id, outcome.reply.summary)
-
-        await self.take(body, request, team_id, translate, answer)
+        self.homes.refresh(tenant, user_id)
 
     def _sent(self, target: Target) -> None:
         """A message reached someone: their Home tab may show it (a request to decide, say)."""
@@ -309,11 +235,7 @@ class SlackApp:
     async def stop(self) -> None:
         # Requests already acknowledged finish their work first: Slack will not send them again.
         await self.turns.stop()
-        if self._home_task is not None:
-            self._homes.clear()
-            _, late = await asyncio.wait({self._home_task}, timeout=5)
-            for task in late:
-                task.cancel()
+        await self.homes.stop()
 
     async def close(self) -> None:
         await self.stop()

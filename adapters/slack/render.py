@@ -49,12 +49,7 @@ def mrkdwn_sections(text: str) -> list[dict]:
 
 def progress_text(line: ProgressLine) -> str:
     indent = "      " * min(line.depth, 6) + ("↳ " if line.depth else "")
-    parts = [f"`{line.bar()}` {line.rounded}%"]
-    if line.health:
-        parts.append(f"{HEALTH_MARKS[line.health]} {Health.words_of(line.health)}" if line.health in HEALTH_MARKS
-                     else escape(line.health))
-    if line.detail:
-        parts.append(escape(line.detail))
+    parts = line.parts(f"`{line.bar()}`", HEALTH_MARKS, escape)
     return f"{indent}*{escape(line.ref)}* {escape(line.label)}\n{indent}{' · '.join(parts)}"
 
 

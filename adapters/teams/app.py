@@ -17,19 +17,17 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from aiohttp import web
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ConversationReference
-from botframework.connector.auth import AuthenticationConstants
 from msrest.exceptions import DeserializationError
 
-from adapters.bodies import Malformed, json_object, refuse, whole_body
 from adapters.settings import Settings
-from adapters.teams import cards, shapes
+from adapters.teams import cards
+from adapters.teams.door import BotConfig
 from adapters.teams.adapter import ReusingCloudAdapter
 from adapters.teams.delivery import TeamsSender
-from adapters.teams.people import Directory, entities
+from adapters.teams.people import Directory, command_text, reference_of, teams_tenant
 from adapters.teams.sender import Sender, retryable
 from bot import commands, outbox, reach
 from bot.dispatch import Bot
@@ -49,44 +47,8 @@ DECISIONS = (Do.APPROVE, Do.RETURN)
 PERSONAL_ONLY = "I work in a personal chat: open goalbot from Apps and write to me there."
 
 
-class _BotConfig:
-    """What botbuilder's ConfigurationBotFrameworkAuthentication reads, from our settings."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.APP_ID = settings.microsoft_app_id or ""
-        self.APP_PASSWORD = settings.microsoft_app_password.get_secret_value() if settings.microsoft_app_password else ""
-        self.APP_TYPE = settings.microsoft_app_type
-        self.APP_TENANTID = settings.microsoft_app_tenant_id or ""
-        if settings.teams_openid_metadata_url:
-            # A channel other than the public cloud's: its keys and issuer; the rest stays public-cloud.
-            self.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = settings.teams_openid_metadata_url
-            self.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER = (
-                settings.teams_token_issuer or AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
-            )
-            self.TO_CHANNEL_FROM_BOT_LOGIN_URL = AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX
-            self.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE = AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
-            self.OAUTH_URL = AuthenticationConstants.OAUTH_URL
-            self.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL = AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL
-
-
 def delivery_key(activity: Activity) -> str:
     return f"{activity.conversation.id}:{activity.id}"
-
-
-def teams_tenant(activity: Activity) -> str | None:
-    """The Teams tenant an activity comes from (Teams puts it in channelData and in the conversation)."""
-    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
-    conversation = activity.conversation
-    extra = (conversation.additional_properties or {}) if conversation else {}
-    return ((data.get("tenant") or {}).get("id") or (conversation.tenant_id if conversation else None)
-            or extra.get("tenantId") or None)
-
-
-def reference_of(activity: Activity) -> ConversationReference:
-    """Where to answer an activity, with its tenant kept (botbuilder's own reference drops Teams' tenantId)."""
-    reference = TurnContext.get_conversation_reference(activity)
-    reference.conversation.tenant_id = teams_tenant(activity)
-    return reference
 
 
 def is_personal(activity: Activity) -> bool:
@@ -113,16 +75,6 @@ class _Turn:
         return self.activity.reply_to_id
 
 
-def command_text(activity: Activity) -> str:
-    """What the person typed, without an @mention of the bot."""
-    text = activity.text or ""
-    bot_id = activity.recipient.id if activity.recipient else None
-    for mention in entities(activity, "mention"):
-        if (mention.get("mentioned") or {}).get("id") == bot_id and mention.get("text"):
-            text = text.replace(str(mention["text"]), " ")
-    return commands.chat_line(text)
-
-
 class TeamsApp:
     def __init__(self, settings: Settings, bot: Bot, db: Database) -> None:
         if not settings.teams_enabled:
@@ -136,7 +88,7 @@ class TeamsApp:
         self.bot = bot
         self.db = db
         self.app_id = settings.microsoft_app_id or ""
-        self.adapter = ReusingCloudAdapter(ConfigurationBotFrameworkAuthentication(_BotConfig(settings)))
+        self.adapter = ReusingCloudAdapter(ConfigurationBotFrameworkAuthentication(BotConfig(settings)))
         self.adapter.on_turn_error = self._turn_failed
         self.sender = Sender(self.adapter, self.app_id)
         self.directory = Directory(db, self.sender)
@@ -148,44 +100,6 @@ class TeamsApp:
         # References stored lately, so a busy chat is not rewritten on every message (rechecked hourly).
         self._known_references: dict[tuple[str, str, str, str], float] = {}
         self.turn_budget = TURN_BUDGET
-
-    # The door --------------------------------------------------------------------------
-
-    async def messages(self, request: web.Request) -> web.Response:
-        """POST /api/messages: the Bot Framework token is checked before a byte of the body is parsed;
-        then the body must be an activity the token vouches for; only then does the turn run."""
-        if request.content_type != "application/json":
-            return refuse(415, "expected application/json", request, "Teams")
-        body = await whole_body(request)
-        if isinstance(body, web.Response):
-            return body
-        header = request.headers.get("Authorization", "")
-        # Signature, issuer, audience and expiry first, with nothing taken from the body.
-        if await self._verified(Activity(), header) is None:
-            return web.json_response({"error": "unauthorized"}, status=401)
-        try:
-            data = json_object(body)
-            shapes.check(data)
-            activity = Activity().deserialize(data)
-        except Malformed as problem:
-            return refuse(400, str(problem), request, "Teams")
-        except Exception as error:  # noqa: BLE001 - msrest refuses a field of the wrong type in many ways
-            return refuse(400, f"the body is not an activity ({type(error).__name__})", request, "Teams")
-        # Then the token must be for this activity: its channel's endorsement and its serviceUrl claim.
-        verified = await self._verified(activity, header)
-        if verified is None:
-            return web.json_response({"error": "unauthorized"}, status=401)
-        answer = await self.adapter.process_activity(verified, activity, self.handler.on_turn)
-        if answer is not None:
-            return web.json_response(answer.body, status=answer.status)
-        return web.Response(status=200)
-
-    async def _verified(self, activity: Activity, header: str):
-        try:
-            return await self.adapter.bot_framework_authentication.authenticate_request(activity, header)
-        except Exception as error:  # noqa: BLE001 - whatever fails here, the request is not verified
-            log.warning("refused a request to /api/messages: no valid Bot Framework token (%s)", type(error).__name__)
-            return None
 
     async def _turn_failed(self, context: TurnContext, error: Exception) -> None:
         incident = secrets.token_hex(4)
@@ -256,7 +170,7 @@ class TeamsApp:
             except UserError:
                 pass  # not a form problem (say, a bad goal reference): the core answers it
             return action
-        text = await self.resolve_mentions(activity, turn.tenant, command_text(activity))
+        text = await self.directory.resolve_mentions(activity, turn.tenant, command_text(activity))
         words = [word.lower() for word in text.split()]
         if words in (["add"], ["goals", "add"]):
             await self.send(turn.reference, cards.add_goal_form(await self.bot.goal_choices(actor, "")), "Propose a goal")
@@ -286,22 +200,6 @@ class TeamsApp:
             pass  # the request card is rewritten in place through the outbox
         else:
             await self.answer(turn.reference, turn.actor, turn.key, reply)
-
-    async def resolve_mentions(self, activity: Activity, tenant: str, text: str) -> str:
-        """`<at>Ravi Patel</at>` becomes `@ravi@example.com` when Ravi uses goalbot in Teams, else `@ravi.patel`,
-        which the core matches by name."""
-        bot_id = activity.recipient.id if activity.recipient else None
-        mentions = [m for m in entities(activity, "mention")
-                    if m.get("text") and (m.get("mentioned") or {}).get("id") != bot_id]
-        if not mentions:
-            return text
-        emails = await reach.emails(self.db, tenant, {str((m.get("mentioned") or {}).get("id")) for m in mentions})
-        for mention in mentions:
-            mentioned = mention.get("mentioned") or {}
-            handle = emails.get(str(mentioned.get("id"))) or ".".join(str(mentioned.get("name") or "").lower().split())
-            if handle:
-                text = text.replace(mention["text"], "@" + handle)
-        return text
 
     async def open_checkin(self, reference: ConversationReference, actor: Actor) -> None:
         prompt = await self.bot.run(actor, commands.CheckIn())
@@ -428,7 +326,3 @@ class TeamsApp:
     async def close(self) -> None:
         # Activities already taken in finish first: Teams will not send them again.
         await self.turns.stop()
-
-
-def routes(teams: TeamsApp) -> list[web.RouteDef]:
-    return [web.post("/api/messages", teams.messages)]

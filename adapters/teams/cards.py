@@ -48,12 +48,7 @@ def _text(text: str, **style) -> dict:
 
 def progress_element(line: ProgressLine) -> dict:
     indent = "\u00a0" * 4 * min(line.depth, 6) + ("↳ " if line.depth else "")
-    parts = [f"{line.bar()} {line.rounded}%"]
-    if line.health:
-        parts.append(f"{HEALTH_MARKS[line.health]} {Health.words_of(line.health)}" if line.health in HEALTH_MARKS
-                     else escape(line.health))
-    if line.detail:
-        parts.append(escape(line.detail))
+    parts = line.parts(line.bar(), HEALTH_MARKS, escape)
     return {
         "type": "Container",
         "spacing": "Small",

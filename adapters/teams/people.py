@@ -16,6 +16,7 @@ from botbuilder.schema import Activity, ConversationReference
 from botbuilder.schema.teams import TeamsChannelAccount
 
 from adapters.teams.sender import Sender, status_of
+from bot import commands, reach
 from bot.errors import UserError
 from bot.messages import Actor
 from bot.people import is_known
@@ -51,6 +52,32 @@ def timezone_of(activity: Activity) -> str | None:
         if data.get("timezone"):
             return str(data["timezone"])
     return activity.local_timezone or None
+
+
+def teams_tenant(activity: Activity) -> str | None:
+    """The Teams tenant an activity comes from (Teams puts it in channelData and in the conversation)."""
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    conversation = activity.conversation
+    extra = (conversation.additional_properties or {}) if conversation else {}
+    return ((data.get("tenant") or {}).get("id") or (conversation.tenant_id if conversation else None)
+            or extra.get("tenantId") or None)
+
+
+def reference_of(activity: Activity) -> ConversationReference:
+    """Where to answer an activity, with its tenant kept (botbuilder's own reference drops Teams' tenantId)."""
+    reference = TurnContext.get_conversation_reference(activity)
+    reference.conversation.tenant_id = teams_tenant(activity)
+    return reference
+
+
+def command_text(activity: Activity) -> str:
+    """What the person typed, without an @mention of the bot."""
+    text = activity.text or ""
+    bot_id = activity.recipient.id if activity.recipient else None
+    for mention in entities(activity, "mention"):
+        if (mention.get("mentioned") or {}).get("id") == bot_id and mention.get("text"):
+            text = text.replace(str(mention["text"]), " ")
+    return commands.chat_line(text)
 
 
 class Directory:
@@ -94,3 +121,19 @@ class Directory:
         aliases = (upn,) if upn and email and upn.lower() != email.lower() else ()
         return Actor("teams", key, tenant, email=email, name=member.name or sender.name or None, timezone=zone,
                      aliases=aliases)
+
+    async def resolve_mentions(self, activity: Activity, tenant: str, text: str) -> str:
+        """`<at>Ravi Patel</at>` becomes `@ravi@example.com` when Ravi uses goalbot in Teams, else `@ravi.patel`,
+        which the core matches by name."""
+        bot_id = activity.recipient.id if activity.recipient else None
+        mentions = [m for m in entities(activity, "mention")
+                    if m.get("text") and (m.get("mentioned") or {}).get("id") != bot_id]
+        if not mentions:
+            return text
+        emails = await reach.emails(self.db, tenant, {str((m.get("mentioned") or {}).get("id")) for m in mentions})
+        for mention in mentions:
+            mentioned = mention.get("mentioned") or {}
+            handle = emails.get(str(mentioned.get("id"))) or ".".join(str(mentioned.get("name") or "").lower().split())
+            if handle:
+                text = text.replace(mention["text"], "@" + handle)
+        return text

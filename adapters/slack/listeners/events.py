@@ -19,7 +19,7 @@ def register(slack: SlackApp) -> None:
         if not isinstance(event.get("user"), str):
             log.warning("ignored an app_home_opened event without a user (%s)", body.get("event_id"))
             return
-        await slack.home_opened(body, request, client, context.team_id, event["user"])
+        await slack.homes.opened(body, request, client, context.team_id, event["user"])
 
     @slack.listen("event", "message", manifest_name="message.im")
     async def direct_message(body, event, client, context, request):
