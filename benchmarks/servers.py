@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
 
 import aiohttp
+
+
+def profiled() -> list[str]:
+    """With BENCH_PROFILE=FILE, the `goalbot serve` a benchmark starts runs under cProfile and leaves its
+    profile there (read it with `python -m pstats FILE`)."""
+    return ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
 
 
 def free_port() -> int:

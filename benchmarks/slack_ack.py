@@ -1,13 +1,14 @@
 """How fast goalbot acknowledges and answers Slack, next to a bare Bolt app.
 
-Starts three processes: a local fake Slack Web API, `goalbot serve` (the real
-command, on an SQLite file or the PostgreSQL you name) pointed at it, and a
-bare Bolt app whose `/goals` handler calls `ack()` and then posts one fixed
-reply to the command's response_url. Then sends signed `/goals list mine` and
-`/goals add ...` slash commands over loopback HTTP to both, at 1 and at 50
-concurrent clients, and prints p50 and p99 of two times: to the HTTP answer
-(the ack Slack waits 3 s for), and to the reply reaching the response_url
-(what the person waits for), with goalbot's p99 over the bare app's for each.
+Runs a local fake Slack Web API here, and two processes pointed at it:
+`goalbot serve` (the real command, on an SQLite file or the PostgreSQL you
+name) and a bare Bolt app whose `/goals` handler calls `ack()` and then posts
+one fixed reply to the command's response_url. Then 1 and 50 people send signed
+`/goals list mine` and `/goals add ...` slash commands over loopback HTTP to
+both, each waiting for the reply before the next, and it prints p50 and p99 of
+two times: to the HTTP answer (the ack Slack waits 3 s for), and to the reply
+reaching the response_url (what the person waits for), with goalbot's p99 over
+the bare app's for each.
 
     .venv/bin/python benchmarks/slack_ack.py [--requests 400] [--postgres postgresql://postgres@127.0.0.1/test]
 
@@ -33,28 +34,15 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.servers import free_port, scratch_database, wait_healthy  # noqa: E402
-from tests.fake_slack import BOT_TOKEN, SIGNING_SECRET, command_body, sign  # noqa: E402
+from benchmarks.servers import free_port, profiled, scratch_database, wait_healthy  # noqa: E402
+from tests.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, command_body, sign  # noqa: E402
 
 CONCURRENCY = (1, 50)
 COMMANDS = ("list mine", "add Cut churn to 3% due:2027-03-31")
 TARGET_RATIO = 1.5
 
 
-# The two helper servers, each run as `slack_ack.py --fake-slack PORT` / `--bare PORT` ----------
-
-
-async def run_fake_slack(port: int) -> None:
-    from tests.fake_slack import FakeSlack
-
-    fake = FakeSlack()
-    fake.add_user("UANA", "ana@example.com", "Ana Silva")
-    fake.add_user("UBO", "bo@example.com", "Bo Larsen")
-    await fake.start(port)
-    while True:
-        fake.calls.clear()  # keep memory flat over long runs
-        fake.responses.clear()
-        await asyncio.sleep(1)
+# The bare app, run as `slack_ack.py --bare PORT` ------------------------------------------------
 
 
 async def run_bare(port: int) -> None:
@@ -90,10 +78,11 @@ async def run_bare(port: int) -> None:
 # The measurement ---------------------------------------------------------------------------
 
 
-async def measure(base: str, text: str, clients: int, requests: int, fake_url: str, counter,
-                  sent_at: dict[str, float] | None = None) -> list[float]:
-    """Times to the ack, in ms; `sent_at` gets each command's response name and when it was sent."""
-    timings: list[float] = []
+async def measure(base: str, text: str, clients: int, requests: int, fake, counter) -> tuple[list[float], list[float]]:
+    """Each of `clients` people sends commands one after another, waiting for each reply before the next.
+    Returns the times to the ack and to the reply at the response_url, in ms."""
+    acks: list[float] = []
+    replies: list[float] = []
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(requests):
         queue.put_nowait(i)
@@ -104,41 +93,26 @@ async def measure(base: str, text: str, clients: int, requests: int, fake_url: s
             while not queue.empty():
                 queue.get_nowait()
                 n = next(counter)
-                body = command_body("/goals", text, "UANA", f"{fake_url}/response/b{n}", f"{n}.{time.time_ns()}.bench")
+                name = f"b{n}"
+                body = command_body("/goals", text, "UANA", f"{fake.url}/response/{name}", f"{n}.{time.time_ns()}.bench")
                 headers = {**sign(body), "Content-Type": "application/x-www-form-urlencoded"}
-                if sent_at is not None:
-                    sent_at[f"b{n}"] = time.monotonic()
-                start = time.perf_counter()
+                start = time.monotonic()
                 async with http.post(base + "/slack/events", data=body, headers=headers) as response:
                     await response.read()
                     if response.status != 200:
                         raise SystemExit(f"{base} answered {response.status}")
-                timings.append((time.perf_counter() - start) * 1000)
+                acks.append((time.monotonic() - start) * 1000)
+                deadline = start + 60
+                while name not in fake.answered_at:
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"{base} sent no reply within a minute (goalbot's log: serve.log in the work folder)")
+                    await asyncio.sleep(0.001)
+                replies.append((fake.answered_at.pop(name) - start) * 1000)
 
         await asyncio.gather(*(client() for _ in range(clients)))
-    return timings
-
-
-async def drained(fake_url: str, answered: int) -> None:
-    """Wait until goalbot has answered every command it acknowledged, so batches do not overlap."""
-    async with aiohttp.ClientSession() as http:
-        for _ in range(1200):
-            async with http.get(fake_url + "/stats") as response:
-                if (await response.json())["responses"] >= answered:
-                    return
-            await asyncio.sleep(0.05)
-    raise SystemExit(f"goalbot did not answer {answered} commands within a minute (its log: serve.log in the work folder)")
-
-
-async def reply_times(fake_url: str, sent_at: dict[str, float]) -> list[float]:
-    """Time from sending each command to its reply at the response_url, in ms (one clock for both processes)."""
-    async with aiohttp.ClientSession() as http:
-        async with http.get(fake_url + "/answered") as response:
-            answered = await response.json()
-    missing = [name for name in sent_at if name not in answered]
-    if missing:
-        raise SystemExit(f"{len(missing)} commands got no reply")
-    return [(answered[name] - sent) * 1000 for name, sent in sent_at.items()]
+    fake.calls.clear()  # keep memory flat over long runs
+    fake.responses.clear()
+    return acks, replies
 
 
 def pct(values: list[float], q: float) -> float:
@@ -163,25 +137,26 @@ async def measure_both(args: argparse.Namespace, ports: dict[str, int], fake_url
     env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
            "SLACK_API_URL": fake_url + "/api/", "GOALBOT_DATABASE_URL": database, "PYTHONPATH": str(ROOT)}
     me = str(Path(__file__).resolve())
+    fake = FakeSlack()
+    fake.add_user("UANA", "ana@example.com", "Ana Silva")
+    fake.add_user("UBO", "bo@example.com", "Bo Larsen")
+    await fake.start(ports["fake"])
     processes = [
-        await asyncio.create_subprocess_exec(sys.executable, me, "--fake-slack", str(ports["fake"]), env=env),
         await asyncio.create_subprocess_exec(sys.executable, me, "--bare", str(ports["bare"]), env=env),
         await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "adapters.cli", "serve", "--port", str(ports["goalbot"]), env=env, cwd=workdir,
+            sys.executable, *profiled(), "-m", "adapters.cli", "serve", "--port", str(ports["goalbot"]), env=env,
+            cwd=workdir,
             stderr=open(Path(workdir) / "serve.log", "wb"),
         ),
     ]
     try:
         bases = {name: f"http://127.0.0.1:{ports[name]}" for name in ("goalbot", "bare")}
-        for (name, base), process in zip(bases.items(), processes[2:0:-1]):
+        for (name, base), process in zip(bases.items(), processes[::-1]):
             await wait_healthy(base, process)
         counter = itertools.count()
         # Warm both up; Ana joins goalbot (as its first person, its admin).
         for name, base in bases.items():
-            await measure(base, "list mine", 1, 20, fake_url, counter)
-        answered = 40
-        await drained(fake_url, answered)
-        await reply_times(fake_url, {})  # forget the warm-up's replies
+            await measure(base, "list mine", 1, 20, fake, counter)
         print(f"goalbot log: {workdir}/serve.log")
         print(f"goalbot on {'PostgreSQL' if args.postgres else 'SQLite'}; {args.requests} requests per row; times in ms")
         print(f"{'command':<12} {'clients':>7} {'':>6} {'bare p50':>9} {'bare p99':>9} {'goalbot p50':>12} "
@@ -193,13 +168,9 @@ async def measure_both(args: argparse.Namespace, ports: dict[str, int], fake_url
                 replies: dict[str, list[float]] = {}
                 # Interleave the two so both see the same machine.
                 for name in ("bare", "goalbot", "bare", "goalbot"):
-                    sent_at: dict[str, float] = {}
-                    acks.setdefault(name, []).extend(
-                        await measure(bases[name], text, clients, args.requests // 2, fake_url, counter, sent_at)
-                    )
-                    answered += args.requests // 2
-                    await drained(fake_url, answered)
-                    replies.setdefault(name, []).extend(await reply_times(fake_url, sent_at))
+                    acked, replied = await measure(bases[name], text, clients, args.requests // 2, fake, counter)
+                    acks.setdefault(name, []).extend(acked)
+                    replies.setdefault(name, []).extend(replied)
                 label = "/goals " + text.split()[0]
                 for what, times in (("ack", acks), ("reply", replies)):
                     bare, ours = times["bare"], times["goalbot"]
@@ -210,6 +181,7 @@ async def measure_both(args: argparse.Namespace, ports: dict[str, int], fake_url
         print(f"worst p99 ratio: ack {worst['ack']:.2f}x, reply {worst['reply']:.2f}x (target {TARGET_RATIO}x); "
               "Slack's limit for the ack is 3000 ms")
     finally:
+        await fake.close()
         for process in processes:
             if process.returncode is None:
                 process.send_signal(signal.SIGTERM)
@@ -224,12 +196,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--postgres", help="run goalbot on a scratch database on this PostgreSQL server")
-    parser.add_argument("--fake-slack", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--bare", type=int, help=argparse.SUPPRESS)
     options = parser.parse_args()
-    if options.fake_slack:
-        asyncio.run(run_fake_slack(options.fake_slack))
-    elif options.bare:
+    if options.bare:
         asyncio.run(run_bare(options.bare))
     else:
         asyncio.run(main(options))

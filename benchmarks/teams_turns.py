@@ -30,7 +30,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.servers import free_port, scratch_database, wait_healthy  # noqa: E402
+from benchmarks.servers import free_port, profiled, scratch_database, wait_healthy  # noqa: E402
 from tests.fake_teams import TENANT, Client, FakeConnector, Member  # noqa: E402
 
 
@@ -70,7 +70,7 @@ async def measure_both(args: argparse.Namespace, fake: FakeConnector, people: li
     env = {**os.environ, "GOALBOT_DATABASE_URL": url, "GOALBOT_TEAMS_INSECURE_LOCAL": "1",
            "MICROSOFT_APP_TENANT_ID": TENANT, "MICROSOFT_APP_ID": "", "SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": ""}
     server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "adapters.cli", "serve", "--port", str(port), cwd=work, env=env,
+        sys.executable, *profiled(), "-m", "adapters.cli", "serve", "--port", str(port), cwd=work, env=env,
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=open(f"{work}/serve.log", "w"),
     )
     bare = await asyncio.create_subprocess_exec(

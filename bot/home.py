@@ -55,9 +55,9 @@ async def pending_approvals(session: AsyncSession, viewer: Viewer, limit: int) -
     return [(goal, name) for goal, name in rows], int(total)
 
 
-async def _supports(session: AsyncSession, viewer: Viewer, goal: Goal) -> str:
+async def _supports(session: AsyncSession, viewer: Viewer, ancestors: list[Goal]) -> str:
     chain = []
-    for ancestor in await repository.goal_ancestors(session, goal.id):
+    for ancestor in ancestors:
         chain.append(f"{ancestor.ref} {ancestor.title}" if await can_see(session, viewer, ancestor) else "a private goal")
     return "supports " + " ← ".join(chain) if chain else "supports nothing yet: link it with goals link"
 
@@ -76,10 +76,11 @@ async def dashboard(session: AsyncSession, viewer: Viewer) -> Reply:
     ).scalars().all()
     if not mine:
         builder.add(Paragraph("You have no goals yet. Propose one: goals add <title> parent:G-<n>"))
+    chains = await repository.ancestors_of(session, [goal.id for goal in mine])
     for goal in mine:
         status = "" if goal.status == Status.ACTIVE else f"{goal.status} · "
         builder.add(ProgressLine(ref=goal.ref, label=goal.title, percent=goal.progress, health=goal.health,
-                                 detail=status + await _supports(session, viewer, goal)))
+                                 detail=status + await _supports(session, viewer, chains[goal.id])))
     if count > len(mine):
         builder.add(Context(f"and {count - len(mine)} more: goals list mine all"))
 

@@ -79,23 +79,22 @@ async def company_unit(session: AsyncSession, tenant: Tenant, *, create: bool = 
 
 
 async def find_viewer(session: AsyncSession, actor: Actor) -> Viewer | None:
-    """The viewer for a known actor, or None when they have never been seen."""
-    tenant = await tenant_by_key(session, actor.tenant)
-    if tenant is None:
-        return None
-    person = (
+    """The viewer for a known actor, or None when they have never been seen (one query)."""
+    found = (
         await session.execute(
-            select(Person)
+            select(Person, Tenant)
             .join(Identity, Identity.person_id == Person.id)
+            .join(Tenant, Tenant.id == Identity.tenant_id)
             .where(
-                Identity.tenant_id == tenant.id,
+                Tenant.key == actor.tenant,
                 Identity.platform == actor.platform,
                 Identity.external_id == actor.user_id,
             )
         )
-    ).scalar_one_or_none()
-    if person is None:
+    ).one_or_none()
+    if found is None:
         return None
+    person, tenant = found
     return Viewer(person=person, tenant=tenant, platform=actor.platform)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.pool import StaticPool
 
 DEFAULT_SQLITE_FILE = "goalbot.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+POOL_SIZE, POOL_OVERFLOW = 10, 20
 
 
 def default_url(directory: Path | None = None) -> str:
@@ -60,6 +61,10 @@ class Database:
                 options["poolclass"] = StaticPool
         else:
             options["pool_pre_ping"] = True
+            # Turns that wait on the platform hold no connection, but a burst of them each runs a few short
+            # transactions at once: room for that without queueing on the pool (PostgreSQL allows 100).
+            options["pool_size"] = POOL_SIZE
+            options["max_overflow"] = POOL_OVERFLOW
             # Short OLTP queries: JIT compilation costs more than it saves, and recursive
             # org-chart CTEs inflate cost estimates enough to trigger it.
             args = dict(connect_args or {})

@@ -84,6 +84,29 @@ async def goal_ancestors(session: AsyncSession, goal_id: int) -> list[Goal]:
     return [goal for goal, _depth in sorted(rows, key=lambda row: row[1])]
 
 
+async def ancestors_of(session: AsyncSession, goal_ids: Sequence[int]) -> dict[int, list[Goal]]:
+    """Each goal's parent, grandparent, ... nearest first, for many goals in one query."""
+    if not goal_ids:
+        return {}
+    start = select(Goal.id.label("origin"), Goal.parent_id.label("id"), sa.literal(1).label("depth")).where(
+        Goal.id.in_(list(goal_ids)), Goal.parent_id.is_not(None)
+    )
+    chain = start.cte("goal_chains", recursive=True)
+    step = (
+        select(chain.c.origin, Goal.parent_id.label("id"), (chain.c.depth + 1).label("depth"))
+        .join(chain, Goal.id == chain.c.id)
+        .where(Goal.parent_id.is_not(None), chain.c.depth < MAX_DEPTH)
+    )
+    chain = chain.union(step)
+    rows = (await session.execute(
+        select(chain.c.origin, chain.c.depth, Goal).join(Goal, Goal.id == chain.c.id).order_by(chain.c.origin, chain.c.depth)
+    )).all()
+    found: dict[int, list[Goal]] = {goal_id: [] for goal_id in goal_ids}
+    for origin, _depth, goal in rows:
+        found[origin].append(goal)
+    return found
+
+
 async def lock_chain(session: AsyncSession, goal_id: int) -> list[Goal]:
     """The goal and its ancestors, nearest first, locked and freshly read.
 

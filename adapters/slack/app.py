@@ -32,7 +32,7 @@ from storage.database import Database
 log = logging.getLogger("goalbot.slack")
 
 RATE_LIMIT_RETRIES = 4
-AFTER_ACK_CONCURRENCY = 8
+AFTER_ACK_CONCURRENCY = 32
 # Unfinished requests are run again after a minute, while their response_url (30 minutes) still works.
 RECOVER_WITHIN = timedelta(minutes=25)
 REPLAY_HEADER = "x-goalbot-replay"
@@ -72,8 +72,7 @@ class SlackApp:
         self.client = self.web_client(None if settings.slack_oauth else token)
         # Work done after an ack shares the process with the next acks, so it is bounded.
         self._after_ack = asyncio.Semaphore(AFTER_ACK_CONCURRENCY)
-        self._acking = 0
-        self._one_lane = asyncio.Semaphore(1)
+        self._acking = 0  # requests at the door still waiting for their ack
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
         options: dict = {
             "client": self.client,
@@ -148,14 +147,10 @@ class SlackApp:
 
     @contextlib.asynccontextmanager
     async def after_ack(self):
-        """Around the work a listener does after its ack: a few at a time, and one at a time while
-        requests wait at the door, so acks keep their turn without starving the work."""
+        """Around the work a listener does after its ack: a bounded number at a time, so a burst of
+        requests cannot pile up unbounded work behind the acks."""
         async with self._after_ack:
-            if self._acking:
-                async with self._one_lane:
-                    yield
-            else:
-                yield
+            yield
 
     async def take(self, body: dict, request, team_id: str | None, translate: Translate, answer=None, *,
                    keep: bool = True) -> Outcome:

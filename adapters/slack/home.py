@@ -50,19 +50,24 @@ class HomeTabs:
             self._task = asyncio.get_running_loop().create_task(self._redraw())
 
     async def _redraw(self) -> None:
-        await asyncio.sleep(DEBOUNCE)
+        # Each round waits first, so changes that keep coming redraw a tab at most once per DEBOUNCE.
         while self._due:
-            tenant, user_id = self._due.pop()
-            try:
-                client = await self.slack.client_for(tenant)
-                if client is not None:
-                    async with self.slack.after_ack():
-                        actor = await self.slack.profiles.actor(client, tenant, user_id)
-                        await show(client, user_id, await self.slack.bot.home(actor))
-            except UserError as error:
-                log.warning("the Home tab of %s in %s was not drawn: %s", user_id, tenant, error.message)
-            except Exception:  # noqa: BLE001 - one person's Home must not stop the others'
-                log.exception("publishing the Home tab of %s in %s failed", user_id, tenant)
+            await asyncio.sleep(DEBOUNCE)
+            due, self._due = self._due, set()
+            for tenant, user_id in due:
+                await self._draw(tenant, user_id)
+
+    async def _draw(self, tenant: str, user_id: str) -> None:
+        try:
+            client = await self.slack.client_for(tenant)
+            if client is not None:
+                async with self.slack.after_ack():
+                    actor = await self.slack.profiles.actor(client, tenant, user_id)
+                    await show(client, user_id, await self.slack.bot.home(actor))
+        except UserError as error:
+            log.warning("the Home tab of %s in %s was not drawn: %s", user_id, tenant, error.message)
+        except Exception:  # noqa: BLE001 - one person's Home must not stop the others'
+            log.exception("publishing the Home tab of %s in %s failed", user_id, tenant)
 
     async def stop(self) -> None:
         if self._task is not None:
