@@ -132,6 +132,8 @@ async def connect_socket_mode(slack, settings: Settings):
 
 async def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False) -> None:
     """Run until cancelled (Ctrl-C)."""
+    if socket_mode and not (settings.slack_app_token and settings.slack_bot_token):
+        raise SystemExit("Socket Mode needs SLACK_APP_TOKEN and SLACK_BOT_TOKEN.")
     app, slack = await build(settings, socket_mode=socket_mode)
     if slack is None and TEAMS_KEY not in app:
         log.warning("No platform credentials are set (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or SLACK_CLIENT_ID "
@@ -148,8 +150,7 @@ async def serve(settings: Settings, host: str, port: int, *, socket_mode: bool =
     handler = None
     try:
         if socket_mode:
-            if slack is None or settings.slack_app_token is None:
-                raise SystemExit("Socket Mode needs SLACK_APP_TOKEN and SLACK_BOT_TOKEN.")
+            assert slack is not None
             handler = await connect_socket_mode(slack, settings)
         stop = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):

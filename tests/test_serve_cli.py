@@ -149,6 +149,19 @@ async def test_serve_refuses_teams_credentials_without_a_password(tmp_path):
     assert "MICROSOFT_APP_PASSWORD is needed" in output
 
 
+async def test_socket_mode_without_its_tokens_refuses_before_listening(tmp_path):
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "adapters.cli", "serve", "--port", str(free_port()), "--socket-mode",
+        cwd=tmp_path, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "GOALBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'goalbot.db'}",
+             "SLACK_APP_TOKEN": "", "SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": ""},
+    )
+    output = (await asyncio.wait_for(process.stdout.read(), 60)).decode()
+    assert await process.wait() == 1
+    assert "Socket Mode needs SLACK_APP_TOKEN and SLACK_BOT_TOKEN." in output
+    assert "listening" not in output
+
+
 async def test_serve_with_teams_credentials_refuses_unsigned_activities_and_keeps_the_password_out_of_its_log(tmp_path):
     fake = started_fake_connector()
     password = "s3cret-teams-client-secret"
