@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,7 @@ from storage.database import Database
 from storage.models import Person
 
 log = logging.getLogger("goalbot.core")
+T = TypeVar("T")
 RETRIES = 3
 
 
@@ -125,23 +127,37 @@ class Bot:
 
     async def _owe_self(self, actor: Actor, kind: str, make: Callable[[Person], Reply], key: str, *,
                         may_join: bool = False, not_before: datetime | None = None) -> None:
-        actor = values.actor(actor)
+        async def enqueue(session: AsyncSession, viewer: Viewer) -> None:
+            await notify.enqueue(session, viewer, viewer.person, kind, make(viewer.person), key[:200],
+                                 not_before=not_before)
+
+        await self._as(values.actor(actor), True, enqueue, may_join=may_join, what="a message owed")
+        # The caller wakes the outboxes once the person can be reached (Teams: once the chat is stored).
+
+    async def _as(self, actor: Actor, write: bool, work: Callable[[AsyncSession, Viewer], Awaitable[T]], *,
+                  may_join: bool = True, what: str = "") -> T | None:
+        """Do `work` as the actor in one transaction, run again whole after a transient conflict. A read by
+        someone never seen becomes a write, so they can join; None when they may not (`may_join`)."""
         for attempt in range(RETRIES):
             try:
-                async with self.db.transaction(write=True) as session:
+                async with self.db.transaction(write=write) as session:
                     viewer = await find_viewer(session, actor)
                     if viewer is None:
+                        if not write:
+                            raise _Unknown
                         if not may_join:
-                            return
+                            return None
                         viewer = await join(session, actor)
-                    await refresh_profile(session, viewer, actor)
-                    await notify.enqueue(session, viewer, viewer.person, kind, make(viewer.person), key[:200],
-                                         not_before=not_before)
-                break
+                    if write:
+                        await refresh_profile(session, viewer, actor)
+                    return await work(session, viewer)
+            except _Unknown:
+                write = True
             except DBAPIError as error:
                 if not (_is_transient(error) and attempt < RETRIES - 1):
                     raise
-        # The caller wakes the outboxes once the person can be reached (Teams: once the chat is stored).
+                log.warning("retrying %s after a transient database error: %s", what, error.orig)
+        raise RuntimeError("retries exhausted")
 
     async def goal_choices(self, actor: Actor, query: str) -> list[tuple[str, str]]:
         """Goals the actor may pick as a parent, matching what they typed."""
@@ -166,40 +182,25 @@ class Bot:
             actor = values.actor(actor)
         except UserError as error:
             return Result(Reply.refusal(error))
-        write = command.writes
-        for attempt in range(RETRIES):
-            try:
-                async with self.db.transaction(write=write) as session:
-                    viewer = await find_viewer(session, actor)
-                    if viewer is None:
-                        if not write:
-                            raise _Unknown
-                        viewer = await join(session, actor)
-                    marked = False
-                    if write:
-                        await refresh_profile(session, viewer, actor)
-                        if delivery is not None:
-                            if not await inbox.mark_done(session, actor.platform, delivery):
-                                return Result(Reply.text("That was done already."))
-                            marked = True
-                    reply = await self._execute(session, viewer, command)
-                    queued = outbox.queued(session)
-                result = Result(reply, changed=write and command.writes, queued=queued, marked=marked)
-                if queued:
-                    self.wake_outboxes()
-                return result
-            except _Unknown:
-                write = True
-            except UserError as error:
-                return Result(Reply.refusal(error))
-            except DBAPIError as error:
-                if _is_transient(error) and attempt < RETRIES - 1:
-                    log.warning("retrying %s after a transient database error: %s", type(command).__name__, error.orig)
-                    continue
-                return Result(self._crash(actor, command, error))
-            except Exception as error:  # noqa: BLE001 - the person gets a line, the operator the trace
-                return Result(self._crash(actor, command, error))
-        return Result(self._crash(actor, command, RuntimeError("retries exhausted")))
+        async def execute(session: AsyncSession, viewer: Viewer) -> Result:
+            marked = False
+            if command.writes and delivery is not None:
+                if not await inbox.mark_done(session, actor.platform, delivery):
+                    return Result(Reply.text("That was done already."))
+                marked = True
+            reply = await self._execute(session, viewer, command)
+            return Result(reply, changed=command.writes, queued=outbox.queued(session), marked=marked)
+
+        try:
+            result = await self._as(actor, command.writes, execute, what=type(command).__name__)
+        except UserError as error:
+            return Result(Reply.refusal(error))
+        except Exception as error:  # noqa: BLE001 - the person gets a line, the operator the trace
+            return Result(self._crash(actor, command, error))
+        assert result is not None
+        if result.queued:
+            self.wake_outboxes()
+        return result
 
     def _crash(self, actor: Actor, command: Command | _Home, error: BaseException) -> Reply:
         incident = secrets.token_hex(4)

@@ -68,3 +68,14 @@ async def held_open(url: str, first: bytes, *, every: float, limit: float) -> fl
     finally:
         writer.close()
     return loop.time() - started
+
+
+async def trickled(url: str, path: str) -> tuple[int, float]:
+    """A JSON body promised as 5,000 bytes and sent one byte every 50 ms: the status it ends with
+    (0 when the server just closed) and how many seconds that took."""
+    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Content-Length: 5000\r\n\r\n").encode()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    status, _ = await send(url, [head, *([b"{"] * 40)], pause=0.05, timeout=10)
+    return status, loop.time() - started

@@ -56,6 +56,11 @@ async def send(org, email: str, line: str, crashes: CrashLog) -> list[str]:
     return [f"{email}: {line[:120]!r}: {problem}" for problem in problems]
 
 
+async def all_judged_right(org, lines: list[tuple[str, str]]) -> None:
+    problems = await problems_of(org, lines)
+    assert not problems, "\n".join(problems)
+
+
 async def problems_of(org, lines: list[tuple[str, str]]) -> list[str]:
     """Each line sent from the seeded state (restored between lines), judged, with what it left stored."""
     crashes = CrashLog.install()
@@ -122,8 +127,7 @@ async def test_text_with_nul_and_control_characters_is_not_stored(org):
             (RAVI, f"checkin G-6 60% note{piece}"),
             (RAVI, f"checkin G-6 done{piece}"),
         ]
-    problems = await problems_of(org, lines)
-    assert not problems, "\n".join(problems)
+    await all_judged_right(org, lines)
 
 
 async def test_invisible_only_text_is_refused(org):
@@ -137,8 +141,7 @@ async def test_invisible_only_text_is_refused(org):
             (BO, f"goals kudos @ana {piece}"),
             (BO, f"goals assign {piece} owner:@ravi"),
         ]
-    problems = await problems_of(org, lines)
-    assert not problems, "\n".join(problems)
+    await all_judged_right(org, lines)
 
 
 async def test_numbers_that_are_not_numbers_are_refused(org):
@@ -155,8 +158,7 @@ async def test_numbers_that_are_not_numbers_are_refused(org):
             (ANA, f"goals kr G-5.1 {number}"),
         ]
     lines += [(RAVI, "goals progress G-6 -0"), (RAVI, "checkin G-6 -0%"), (ANA, "goals kr add G-5 Tickets -0->5")]
-    problems = await problems_of(org, lines)
-    assert not problems, "\n".join(problems)
+    await all_judged_right(org, lines)
 
 
 def spelled(number: int) -> list[str]:
@@ -183,8 +185,7 @@ async def test_non_ascii_digits_are_not_goal_references(org):
             (BO, f"goals approve {six}"),
         ]
     lines += [(ANA, "goals list page:²"), (ANA, "goals list page:①"), (ANA, "goals settings checkin friday ²:00")]
-    problems = await problems_of(org, lines)
-    assert not problems, "\n".join(problems)
+    await all_judged_right(org, lines)
 
 
 async def test_time_zone_names_that_are_no_place_are_refused(org):
@@ -193,8 +194,7 @@ async def test_time_zone_names_that_are_no_place_are_refused(org):
              "Europe/Paris\u200b")
     lines = [(ANA, f"goals settings timezone {zone}") for zone in zones]
     lines.append((ANA, "goals settings tz Europe/Paris"))  # a real one is taken
-    problems = await problems_of(org, lines)
-    assert not problems, "\n".join(problems)
+    await all_judged_right(org, lines)
     assert not (await org.send(ANA, "goals settings timezone Europe/Paris")).error
 
 
@@ -207,8 +207,7 @@ async def test_dates_out_of_the_calendar_get_a_short_error(org):
             (ANA, f"goals milestone add G-5 Step due:{day}"),
             (ANA, f"goals away until {day}"),
         ]
-    problems = await problems_of(org, lines)
-    assert not problems, "\n".join(problems)
+    await all_judged_right(org, lines)
 
 
 async def test_long_tokens_and_names_get_a_short_one_line_error(org):
@@ -222,5 +221,4 @@ async def test_long_tokens_and_names_get_a_short_one_line_error(org):
         (ANA, "goals add " + "x" * 201), (ANA, "goals add Plan\u2028second line"), (ANA, "goals show G-1\u2028G-2"),
         (MAYA, "goals add \u202eevil\u202c level:company"), (ANA, "goals add ../etc"),
     ]
-    problems = await problems_of(org, lines)
-    assert not problems, "\n".join(problems)
+    await all_judged_right(org, lines)

@@ -50,6 +50,15 @@ async def platforms(base: str) -> list[str]:
             return (await response.json())["platforms"]
 
 
+async def serving_teams(tmp_path, env: dict, fake) -> tuple[asyncio.subprocess.Process, str, Client]:
+    """`goalbot serve` with Teams only, and Ana's Teams client pointed at the fake connector."""
+    process, base = await start_serve(tmp_path, env)
+    if await platforms(base) != ["teams"]:
+        print(await stop(process))
+        raise AssertionError("goalbot serve should serve Teams alone here")
+    return process, base, Client(PEOPLE["ana"], fake.url)
+
+
 async def stop(process: asyncio.subprocess.Process) -> str:
     process.send_signal(signal.SIGTERM)
     output = (await asyncio.wait_for(process.stdout.read(), 30)).decode()
@@ -118,10 +127,8 @@ async def test_serve_with_the_local_teams_switch_warns_and_answers_teams(tmp_pat
     fake = started_fake_connector()
     env = {"GOALBOT_TEAMS_INSECURE_LOCAL": "1", "MICROSOFT_APP_TENANT_ID": TENANT, "MICROSOFT_APP_ID": "",
            "SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": "", "SLACK_APP_TOKEN": ""}
-    process, base = await start_serve(tmp_path, env)
+    process, base, ana = await serving_teams(tmp_path, env, fake)
     try:
-        ana = Client(PEOPLE["ana"], fake.url)
-        assert await platforms(base) == ["teams"]
         async with aiohttp.ClientSession() as http:
             for activity in (ana.install(), ana.message("add Cut churn due:2027-03-31")):
                 async with http.post(base + "/api/messages", json=activity) as response:
@@ -168,10 +175,8 @@ async def test_serve_with_teams_credentials_refuses_unsigned_activities_and_keep
     env = {"MICROSOFT_APP_ID": APP_ID, "MICROSOFT_APP_PASSWORD": password, "MICROSOFT_APP_TENANT_ID": TENANT,
            "MICROSOFT_APP_TYPE": "SingleTenant", "GOALBOT_TEAMS_OPENID_METADATA_URL": fake.metadata_url,
            "GOALBOT_TEAMS_INSECURE_LOCAL": "", "SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": ""}
-    process, base = await start_serve(tmp_path, env)
+    process, base, ana = await serving_teams(tmp_path, env, fake)
     try:
-        ana = Client(PEOPLE["ana"], fake.url)
-        assert await platforms(base) == ["teams"]
         async with aiohttp.ClientSession() as http:
             forged = {"Authorization": "Bearer " + fake.token(fake.url, audience="someone-else")}
             for headers in ({}, forged):
