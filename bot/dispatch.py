@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import browse, checkins, commands, goals, home, inbox, notify, outbox, preferences, values, views
 from bot.commands import Command
 from bot.errors import UserError
-from bot.messages import Action, Actor, Dashboard, Do, IncomingMessage, Inbound, Reply
+from bot.messages import Action, Actor, Address, Dashboard, Do, IncomingMessage, Inbound, Reply
 from bot.people import Viewer, find_viewer, join, refresh_profile
 from storage.database import Database
 from storage.models import Person
@@ -121,15 +121,23 @@ class Bot:
         """Someone installed goalbot: they join if new, and are owed one welcome per occasion (a conversation)."""
         await self._owe_self(actor, outbox.Kind.WELCOME, views.welcome, f"welcome:{actor.platform}:{occasion}", may_join=True)
 
-    async def owe(self, actor: Actor, kind: str, reply: Reply, key: str, not_before: datetime | None = None) -> None:
-        """A message for the actor themselves, sent through the outbox (an answer the platform kept out, say)."""
-        await self._owe_self(actor, kind, lambda person: reply, key, not_before=not_before)
+    async def owe(self, actor: Actor, kind: str, reply: Reply, key: str, *, to: Address | None = None,
+                  not_before: datetime | None = None) -> None:
+        """A message the outbox sends for the actor (an answer the platform kept out, say): to where they
+        wrote from when that was a channel (`to`), else to them."""
+        await self._owe_self(actor, kind, lambda person: reply, key, not_before=not_before,
+                             channel=to if to is not None and to.is_channel else None)
 
     async def _owe_self(self, actor: Actor, kind: str, make: Callable[[Person], Reply], key: str, *,
-                        may_join: bool = False, not_before: datetime | None = None) -> None:
+                        may_join: bool = False, not_before: datetime | None = None,
+                        channel: Address | None = None) -> None:
         async def enqueue(session: AsyncSession, viewer: Viewer) -> None:
-            await notify.enqueue(session, viewer, viewer.person, kind, make(viewer.person), key[:200],
-                                 not_before=not_before)
+            if channel is not None:
+                await outbox.enqueue(session, viewer.tenant.id, channel, channel.platform, kind, make(viewer.person),
+                                     key, not_before=not_before)
+            else:
+                await notify.enqueue(session, viewer, viewer.person, kind, make(viewer.person), key[:200],
+                                     not_before=not_before)
 
         await self._as(values.actor(actor), True, enqueue, may_join=may_join, what="a message owed")
         # The caller wakes the outboxes once the person can be reached (Teams: once the chat is stored).

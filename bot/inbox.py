@@ -72,8 +72,11 @@ class Inbox:
         """True the first time a delivery is seen; a retry or replay gets False and does nothing."""
         try:
             async with self.db.transaction(write=True) as session:
-                session.add(InboundDelivery(platform=self.platform, delivery_key=key[:KEY_LENGTH], payload=payload,
-                                            lease_until=utcnow() + self.lease))
+                now = utcnow()
+                await session.execute(sa.insert(InboundDelivery).values(
+                    platform=self.platform, delivery_key=key[:KEY_LENGTH], payload=payload, received_at=now,
+                    attempts=1, lease_until=now + self.lease,
+                ))
         except IntegrityError:
             log.info("ignoring a repeated %s delivery %s", self.platform, key)
             return False

@@ -247,3 +247,18 @@ async def test_a_row_left_sending_by_a_crash_is_not_sent_again(org):
     await worker.release_stuck()
     assert (await state_of(org.db, row_id)).state == "uncertain"
     assert await worker.deliver_due() == 0 and platform.sent == []
+
+
+async def test_an_answer_owed_to_a_channel_goes_to_the_channel_and_one_owed_to_a_person_to_them(org):
+    await org.bot.owe(ANA, outbox.Kind.ANSWER, Reply.text("In the channel"), "answer:c",
+                      to=Address.in_channel("slack", "C-TEAM"))
+    await org.bot.owe(ANA, outbox.Kind.ANSWER, Reply.text("To Ana"), "answer:d", to=Address.direct("slack", "UANA"))
+    assert await rows(org.db, OutboxMessage) == []  # Ana has never written: nothing is owed to a stranger
+    first = pipeline(org)
+    await first.take("trigger:hello", "{}", typed("goals list"))  # now she is known on Slack
+    await org.bot.owe(ANA, outbox.Kind.ANSWER, Reply.text("In the channel"), "answer:c",
+                      to=Address.in_channel("slack", "C-TEAM"))
+    await org.bot.owe(ANA, outbox.Kind.ANSWER, Reply.text("To Ana"), "answer:d", to=Address.direct("slack", "UANA"))
+    channel, person = await rows(org.db, OutboxMessage)
+    assert channel.to_channel == "C-TEAM" and channel.person_id is None
+    assert person.to_channel is None and person.person_id is not None

@@ -301,7 +301,8 @@ class TeamsApp:
             if not retryable(error):
                 log.warning("an answer in Teams conversation %s could not be sent: %s", reference.conversation.id, error)
                 return
-        await self.bot.owe(actor, outbox.Kind.ANSWER, reply, f"answer:{key}", not_before=datetime.now(UTC) + timedelta(seconds=30))
+        await self.bot.owe(actor, outbox.Kind.ANSWER, reply, f"answer:{key}", to=Address.direct("teams", actor.user_id),
+                           not_before=datetime.now(UTC) + timedelta(seconds=30))
         log.info("Teams asked to wait; the answer to %s will be sent later", key)
 
     async def send(self, reference: ConversationReference, content: dict, summary: str) -> str | None:
