@@ -83,10 +83,12 @@ class Turns:
         `answer`, when given, delivers the outcome, all while the request's lease is renewed.
         `replayed` is a request this process took back from the inbox: it is recorded already.
         """
-        if not replayed and not await self.inbox.claim(key, payload):
-            return Outcome(duplicate=True)
         marked = False
+        # Held before it is claimed, so this process never takes back its own request in the moment
+        # between the claim's commit and the work (a burst can make that moment longer than a lease).
         async with self.inbox.working(key):
+            if not replayed and not await self.inbox.claim(key, payload):
+                return Outcome(duplicate=True)
             try:
                 given = await translate()
             except UserError as error:
