@@ -160,6 +160,13 @@ async def _new_goal(
     return goal
 
 
+async def _look_alikes(session: AsyncSession, viewer: Viewer, title: str, parent: Goal | None) -> list[tuple[str, str]]:
+    """Goals elsewhere that look like a new one, its own parent chain aside. Looked for before the new goal
+    takes its number: the number holds the tenant's row until the transaction ends, so that stays short."""
+    exclude = {parent.id, *(a.id for a in await repository.goal_ancestors(session, parent.id))} if parent else set()
+    return await hints.similar_goals(session, viewer, title, exclude=exclude)
+
+
 async def create(session: AsyncSession, viewer: Viewer, draft: GoalDraft) -> Proposal:
     """A new goal from `goals add` or `goals assign`: cascaded to its owner when that is someone else,
     else proposed by the viewer."""
@@ -173,6 +180,7 @@ async def propose(session: AsyncSession, viewer: Viewer, draft: GoalDraft) -> Pr
     """Bottom-up: a goal the viewer proposes for themselves, active at once when nobody is above them."""
     level = draft.level or "individual"
     parent = await _check_parent(session, viewer, level, draft.parent) if draft.parent else None
+    duplicates = await _look_alikes(session, viewer, draft.title, parent)
     goal = await _new_goal(session, viewer, draft, viewer.person, parent, level)
     before = snapshot(goal)
     awaiting_name = None
@@ -188,8 +196,6 @@ async def propose(session: AsyncSession, viewer: Viewer, draft: GoalDraft) -> Pr
     record(session, goal, viewer.id, "proposed" if goal.status == Status.PROPOSED else "created", before)
     if goal.status == Status.ACTIVE and parent is not None:
         await rollup(session, parent.id, viewer.id)
-    exclude = {a.id for a in await repository.goal_ancestors(session, goal.id)}
-    duplicates = await hints.similar_goals(session, viewer, goal, exclude=exclude)
     line = hints.hint_line(hints.smart_gaps(goal, has_key_results=False), duplicates)
     return Proposal(goal=goal, hint=line, awaiting_name=awaiting_name)
 
@@ -200,6 +206,7 @@ async def assign(session: AsyncSession, viewer: Viewer, draft: GoalDraft, owner:
         raise Forbidden(f"Only {owner.name}'s managers and admins can assign goals to them.")
     level = draft.level or "individual"
     parent = await _check_parent(session, viewer, level, draft.parent) if draft.parent else None
+    duplicates = await _look_alikes(session, viewer, draft.title, parent)
     goal = await _new_goal(session, viewer, draft, owner, parent, level)
     before = snapshot(goal)
     goal.status = Status.PROPOSED
@@ -207,8 +214,6 @@ async def assign(session: AsyncSession, viewer: Viewer, draft: GoalDraft, owner:
     goal.approved_by_id = viewer.id
     goal.approved_at = utcnow()
     record(session, goal, viewer.id, "assigned", before)
-    exclude = {a.id for a in await repository.goal_ancestors(session, goal.id)}
-    duplicates = await hints.similar_goals(session, viewer, goal, exclude=exclude)
     line = hints.hint_line(hints.smart_gaps(goal, has_key_results=False), duplicates)
     responsible = await responsible_person(session, goal)
     lead = await session.get(Person, responsible) if responsible else None

@@ -41,10 +41,10 @@ def _significant_words(title: str) -> list[str]:
 
 
 async def similar_goals(
-    session: AsyncSession, viewer: Viewer, goal: Goal, *, exclude: set[int] = frozenset(), limit: int = 3
+    session: AsyncSession, viewer: Viewer, title: str, *, exclude: set[int] = frozenset(), limit: int = 3
 ) -> list[tuple[str, str]]:
-    """(reference, title) of goals elsewhere in the tenant, visible to the viewer, whose titles look like this one."""
-    words = _significant_words(goal.title)
+    """(reference, title) of goals in the tenant, visible to the viewer, whose titles look like `title`."""
+    words = _significant_words(title)
     if not words:
         return []
     # Narrow by shared words in SQL, then score the candidates with a token-set match.
@@ -54,7 +54,6 @@ async def similar_goals(
             select(Goal.id, Goal.number, Goal.title)
             .where(
                 Goal.tenant_id == viewer.tenant.id,
-                Goal.id != goal.id,
                 Goal.status.in_(("proposed", "active", "achieved")),
                 shares_a_word,
                 visible_clause(viewer),
@@ -64,7 +63,7 @@ async def similar_goals(
     ).all()
     choices = {row.id: row.title for row in rows if row.id not in exclude}
     matches = process.extract(
-        goal.title, choices, scorer=fuzz.token_set_ratio, processor=str.lower, score_cutoff=DUPLICATE_SCORE, limit=limit
+        title, choices, scorer=fuzz.token_set_ratio, processor=str.lower, score_cutoff=DUPLICATE_SCORE, limit=limit
     )
     numbers = {row.id: row.number for row in rows}
     return [(f"G-{numbers[key]}", title) for title, _score, key in matches]
