@@ -18,7 +18,10 @@ delivery (a retry or replay of it does nothing twice), keeps its payload until t
 work is done (a request cut short by a crash is handed back to the adapter's
 `replay` with the kept payload, through the same entry), runs the command in one
 transaction that also marks the delivery done, delivers the outbox through the
-sender, and says what changed (`Outcome`). No adapter touches the database.
+sender, and says what changed (`Outcome`). No adapter runs SQL of its own (Slack's OAuth
+installations are kept by slack_sdk's own stores, on the same engine). The console,
+which has no platform deliveries to record and no one to send to on its own, calls
+`Bot.handle` directly and renders the reply.
 """
 
 from __future__ import annotations
