@@ -18,10 +18,12 @@ def health_word(health: str | None) -> str:
 
 
 def number(value: float) -> str:
+    """A number as people write it: 40, 62.5."""
     return f"{value:g}"
 
 
 def row_detail(row: browse.GoalRow) -> str:
+    """A listed goal's small print: its owner, its status unless active, and whether it is private."""
     parts = [row.owner] if row.owner else []
     if row.status != Status.ACTIVE:
         parts.append(row.status)
@@ -31,10 +33,12 @@ def row_detail(row: browse.GoalRow) -> str:
 
 
 def goal_line(row: browse.GoalRow) -> ProgressLine:
+    """A listed goal as a progress line."""
     return ProgressLine(ref=row.ref, label=row.title, percent=row.progress, detail=row_detail(row), health=row.health, depth=row.depth)
 
 
 def help_reply(topic: str | None) -> Reply:
+    """The list of commands, or one command in full."""
     if topic:
         return ReplyBuilder().add(Header(f"goals {topic}"), Paragraph(SUMMARY[topic]), Context(USAGE[topic])).build()
     pairs = tuple((USAGE[name].split("   ")[0], SUMMARY[name]) for name in USAGE)
@@ -46,6 +50,7 @@ def help_reply(topic: str | None) -> Reply:
 
 
 def proposal(result: Proposal) -> Reply:
+    """The answer to a new goal: where it stands, who decides, and the advice on it."""
     goal = result.goal
     if goal.status == Status.ACTIVE:
         first = f"Added {goal.ref} {goal.title}. It is active."
@@ -60,6 +65,7 @@ def proposal(result: Proposal) -> Reply:
 
 
 def decision(result: Decision) -> Reply:
+    """The answer to whoever approved, accepted, returned or declined a goal."""
     goal = result.goal
     if result.outcome == "returned":
         return Reply.text(f"Returned {goal.ref} {goal.title}: {goal.return_reason}")
@@ -67,6 +73,7 @@ def decision(result: Decision) -> Reply:
 
 
 def linked(result: Linked) -> Reply:
+    """The answer to a link or unlink: what the goal supports now, and before."""
     goal = result.goal
     if result.parent is None:
         return Reply.text(f"{goal.ref} no longer supports {result.previous.ref} {result.previous.title}.")
@@ -77,6 +84,7 @@ def linked(result: Linked) -> Reply:
 
 
 def goal_page(page: browse.GoalPage, scope_words: str) -> Reply:
+    """One page of a goal list, with the way to the next."""
     builder = ReplyBuilder().add(Header(page.title))
     if not page.rows:
         return builder.add(Paragraph(page.empty_hint)).build()
@@ -92,6 +100,7 @@ def goal_page(page: browse.GoalPage, scope_words: str) -> Reply:
 
 
 def tree(result: browse.GoalTree) -> Reply:
+    """A goal and everything under it (or the whole tree), indented by depth."""
     builder = ReplyBuilder()
     if result.root is not None:
         builder.add(Header(f"{result.root.ref} {result.root.title}"), goal_line(result.root))
@@ -108,6 +117,7 @@ def tree(result: browse.GoalTree) -> Reply:
 
 
 def detail(info: browse.GoalDetail) -> Reply:
+    """Everything `goals show` says about one goal."""
     goal = info.goal
     fields = [
         ("Status", goal.status + (f" (waiting for the {goal.awaiting})" if goal.awaiting else "")),
@@ -159,18 +169,21 @@ def detail(info: browse.GoalDetail) -> Reply:
 
 
 def key_result_line(goal: Goal, kr: KeyResult) -> ProgressLine:
+    """A key result as a progress line: its metric, from start to target."""
     unit = f" {kr.unit}" if kr.unit else ""
     detail = f"{number(kr.current)}{unit} (from {number(kr.start)} to {number(kr.target)}{unit})"
     return ProgressLine(ref=f"{goal.ref}.{kr.position}", label=kr.metric, percent=kr.progress, detail=detail)
 
 
 def milestone_line(m: Milestone) -> str:
+    """A milestone in one line: open or done, and when it is due."""
     mark = "done" if m.done_at else "open"
     due = f", due {m.due_date}" if m.due_date else ""
     return f"{m.position}. {m.title} ({mark}{due})"
 
 
 def progress_update(goal: Goal) -> Reply:
+    """The answer to a progress update: the goal now, its health and its note."""
     parts = [f"{goal.ref} {goal.title}: {number(goal.progress)}%, {health_word(goal.health)}."]
     if goal.note:
         parts.append(f"Note: {goal.note}")
@@ -181,6 +194,7 @@ def progress_update(goal: Goal) -> Reply:
 
 
 def key_result_saved(goal: Goal, kr: KeyResult, added: bool) -> Reply:
+    """The answer to adding or updating a key result."""
     first = f"Added key result {goal.ref}.{kr.position} to {goal.ref}." if added else f"Updated {goal.ref}.{kr.position}."
     return ReplyBuilder().add(
         Paragraph(f"{first} {goal.ref} is now at {number(goal.progress)}%."),
@@ -189,15 +203,18 @@ def key_result_saved(goal: Goal, kr: KeyResult, added: bool) -> Reply:
 
 
 def milestone_saved(goal: Goal, m: Milestone) -> Reply:
+    """The answer to adding a milestone."""
     return Reply.text(f"Added milestone {m.position} to {goal.ref}: {milestone_line(m)}")
 
 
 def status_changed(goal: Goal) -> Reply:
+    """The answer to marking a goal done or archiving it."""
     words = {"achieved": "is achieved. Well done!", "archived": "is archived."}
     return Reply.text(f"{goal.ref} {goal.title} {words.get(goal.status, goal.status)}")
 
 
 def kudos(given: Kudos, giver: Person, receiver: Person, goal: Goal | None) -> Reply:
+    """Kudos, the same words for the giver, the receiver and the conversation (shared)."""
     about = f" for {goal.ref} {goal.title}" if goal else ""
     return Reply(
         blocks=(Paragraph(f"Kudos to {receiver.name} from {giver.name}{about}: {given.message}"),),
@@ -206,6 +223,7 @@ def kudos(given: Kudos, giver: Person, receiver: Person, goal: Goal | None) -> R
 
 
 def checkin_settings(person: Person) -> Reply:
+    """A person's check-in schedule and time zone, after a change."""
     away = f"away until {person.away_until}" if person.away_until else "not away"
     return ReplyBuilder().add(
         Header("Your settings"),
@@ -218,6 +236,7 @@ def checkin_settings(person: Person) -> Reply:
 
 
 def away(person: Person) -> Reply:
+    """The answer to going away or coming back."""
     if person.away_until:
         return Reply.text(f"Enjoy your time off. No check-ins until {person.away_until}.")
     return Reply.text("Welcome back. Check-ins are on again.")
@@ -245,6 +264,7 @@ def checkin_prompt(current) -> Reply:
 
 
 def checkin_recorded(current, updated: list[Goal]) -> Reply:
+    """The answer to a check-in: what was saved, and when the next one comes."""
     builder = ReplyBuilder().add(
         Paragraph(f"Thanks, your check-in for the week of {current.period.start} is in. "
                   f"Next one: {_when(current.period.next_at)}.")
