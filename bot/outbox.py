@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -390,9 +390,7 @@ class Outbox:
         else:
             await self._finish(item, State.SENT, sent=sent)
             if self.on_sent is not None and (item.target.user or sent.user):
-                user = item.target.user or sent.user
-                self.on_sent(Target(item.target.tenant, item.target.tenant_id, item.target.channel,
-                                    item.target.person_id, item.target.email, user))
+                self.on_sent(replace(item.target, user=item.target.user or sent.user))
 
     async def _unsure(self, item: Claimed, error: str) -> None:
         """The platform may or may not have the message: an update is repeated, a new message is not."""

@@ -72,7 +72,6 @@ class SlackApp:
         self.client = self.web_client(None if settings.slack_oauth else token)
         # Work done after an ack shares the process with the next acks, so it is bounded.
         self._after_ack = asyncio.Semaphore(AFTER_ACK_CONCURRENCY)
-        self._acking = 0  # requests at the door still waiting for their ack
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
         options: dict = {
             "client": self.client,
@@ -136,15 +135,6 @@ class SlackApp:
 
     # Taking requests in --------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def acking(self):
-        """Around a request at the door, until it has its answer."""
-        self._acking += 1
-        try:
-            yield
-        finally:
-            self._acking -= 1
-
     @contextlib.asynccontextmanager
     async def after_ack(self):
         """Around the work a listener does after its ack: a bounded number at a time, so a burst of
@@ -162,7 +152,7 @@ class SlackApp:
             outcome = await self.turns.take(key, json.dumps(body) if keep else None, translate, answer=answer,
                                             replayed=replayed)
         for user_id in outcome.redraw:
-            self.refresh_home(self.tenant_for(team_id), user_id)
+            self.homes.refresh(self.tenant_for(team_id), user_id)
         return outcome
 
     async def replay(self, key: str, payload: str) -> None:
@@ -214,13 +204,10 @@ class SlackApp:
     async def dm(self, client: AsyncWebClient, user_id: str, reply: Reply) -> None:
         await client.chat_postMessage(channel=user_id, text=render.text(reply), blocks=render.blocks(reply))
 
-    def refresh_home(self, tenant: str, user_id: str) -> None:
-        self.homes.refresh(tenant, user_id)
-
     def _sent(self, target: Target) -> None:
         """A message reached someone: their Home tab may show it (a request to decide, say)."""
         if target.user and not target.channel:
-            self.refresh_home(target.tenant, target.user)
+            self.homes.refresh(target.tenant, target.user)
 
     # Background work ------------------------------------------------------------------
 

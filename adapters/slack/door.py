@@ -62,11 +62,6 @@ def routes(slack: SlackApp) -> list[web.RouteDef]:
     secret = slack.settings.slack_signing_secret.get_secret_value() if slack.settings.slack_signing_secret else ""
 
     async def events(request: web.Request) -> web.Response:
-        # Until this request has its answer, work acknowledged earlier waits its turn.
-        with slack.acking():
-            return await take(request)
-
-    async def take(request: web.Request) -> web.Response:
         body = await whole_body(request)
         if isinstance(body, web.Response):
             return body
