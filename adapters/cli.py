@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -96,9 +97,11 @@ def console(email: str | None, demo: bool, tenant: str, database_url: str | None
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all).")
 @click.option("--port", default=3000, show_default=True, type=int, envvar="PORT", help="Port to listen on.")
 @click.option("--socket-mode", is_flag=True, help="Talk to Slack over Socket Mode (needs SLACK_APP_TOKEN).")
+@click.option("--no-scheduler", is_flag=True,
+              help="Only deliver: leave the clock to `goalbot tick` run from cron every minute.")
 @database_option
-def serve(host: str, port: int, socket_mode: bool, database_url: str | None) -> None:
-    """Run the bot: Slack at /slack/events, Teams at /api/messages, health at /healthz."""
+def serve(host: str, port: int, socket_mode: bool, no_scheduler: bool, database_url: str | None) -> None:
+    """Run the bot: Slack at /slack/events, Teams at /api/messages, health at /healthz, and the clock."""
     from adapters.server import serve as run_server
 
     settings = load_settings()
@@ -106,13 +109,49 @@ def serve(host: str, port: int, socket_mode: bool, database_url: str | None) -> 
         settings = settings.model_copy(update={"database_url": database_url})
     logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
     try:
-        asyncio.run(run_server(settings, host, port, socket_mode=socket_mode))
+        asyncio.run(run_server(settings, host, port, socket_mode=socket_mode, scheduler=not no_scheduler))
     except SchemaOutOfDate as error:
         raise click.ClickException(str(error)) from None
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     except KeyboardInterrupt:
         pass
+
+
+def _instant(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an instant; write it like 2027-03-08T14:00:00Z", param_hint="--now") from None
+    if instant.tzinfo is None:
+        raise click.BadParameter(f"{value!r} has no zone; add Z for UTC (2027-03-08T14:00:00Z) or an offset (+01:00)",
+                                 param_hint="--now")
+    return instant.astimezone(UTC)
+
+
+@main.command()
+@click.option("--now", "now", metavar="INSTANT", help="The instant to run the round at (ISO 8601 with a zone; default: now).")
+@click.option("--tenant", default=None, help="Only this tenant (default: every tenant).")
+@database_option
+def tick(now: str | None, tenant: str | None, database_url: str | None) -> None:
+    """Run one round of the clock: everything due at that instant becomes messages to send (run from cron
+    with `goalbot serve --no-scheduler`). The instant only decides what is due; what it queues is sent at once."""
+    from bot.clock import run_round
+
+    instant = _instant(now)
+
+    async def run() -> str:
+        database = await _open(database_url)
+        try:
+            return (await run_round(database, instant, tenant=tenant)).line()
+        except LookupError as error:
+            raise click.ClickException(str(error).capitalize() + ".") from None
+        finally:
+            await database.dispose()
+
+    click.echo(asyncio.run(run()))
 
 
 @main.group()

@@ -13,6 +13,7 @@ from aiohttp import web
 from adapters.bodies import BODY_TIMEOUT_KEY, MAX_BODY
 from adapters.connections import Guard, GuardedRunner
 from adapters.settings import Settings
+from bot.clock import Clock
 from bot.dispatch import Bot
 from storage.database import Database
 from storage.migrate import ensure_schema
@@ -57,9 +58,10 @@ async def page(request: web.Request) -> web.Response:
 
 
 async def build(
-    settings: Settings, *, socket_mode: bool = False, db: Database | None = None
+    settings: Settings, *, socket_mode: bool = False, db: Database | None = None, scheduler: bool = False,
 ) -> tuple[web.Application, object | None]:
-    """The web application, and the Slack app when Slack is configured (the Teams app is at `app[TEAMS_KEY]`)."""
+    """The web application, and the Slack app when Slack is configured (the Teams app is at `app[TEAMS_KEY]`).
+    With `scheduler`, the clock runs its round every minute (else an external `goalbot tick` does)."""
     owns_db = db is None
     db = db or Database(settings.database_url)
     await ensure_schema(db)
@@ -95,13 +97,19 @@ async def build(
         app[TEAMS_KEY] = teams
         app.router.add_routes(teams_routes(teams))
 
+    clock = Clock(db, bot.wake_outboxes) if scheduler else None
+
     async def started(_app: web.Application) -> None:
         if slack is not None:
             slack.start()
         if teams is not None:
             teams.start()
+        if clock is not None:
+            clock.start()
 
     async def stopped(_app: web.Application) -> None:
+        if clock is not None:
+            clock.stop()
         if slack is not None:
             await slack.close()
         if teams is not None:
@@ -130,11 +138,11 @@ async def connect_socket_mode(slack, settings: Settings):
     return handler
 
 
-async def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False) -> None:
+async def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False, scheduler: bool = True) -> None:
     """Run until cancelled (Ctrl-C)."""
     if socket_mode and not (settings.slack_app_token and settings.slack_bot_token):
         raise SystemExit("Socket Mode needs SLACK_APP_TOKEN and SLACK_BOT_TOKEN.")
-    app, slack = await build(settings, socket_mode=socket_mode)
+    app, slack = await build(settings, socket_mode=socket_mode, scheduler=scheduler)
     if slack is None and TEAMS_KEY not in app:
         log.warning("No platform credentials are set (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or SLACK_CLIENT_ID "
                     "and SLACK_CLIENT_SECRET; MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD): serving only /healthz.")

@@ -21,7 +21,7 @@ HEALTH_WORDS = {
     spelling: health
     for health in Health
     for spelling in (health.value, health.value.replace("_", "-"), health.value.replace("_", ""))
-}
+} | {"green": Health.ON_TRACK, "amber": Health.AT_RISK, "yellow": Health.AT_RISK, "red": Health.OFF_TRACK}
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 CATEGORIES = tuple(category.value for category in Category)
 
@@ -43,9 +43,17 @@ USAGE: dict[str, str] = {
     "done": "goals done G-12",
     "archive": "goals archive G-12",
     "kudos": "goals kudos @ana [G-12] <message>",
-    "settings": "goals settings checkin <weekday> <HH:MM> [weekly|biweekly]   or   goals settings timezone Europe/Paris",
+    "settings": "goals settings checkin <weekday> <HH:MM> [weekly|biweekly] | off | on | default   or   goals settings timezone Europe/Paris",
     "away": "goals away until 2027-01-05   or   goals away off",
     "checkin": "checkin G-12 60% at-risk waiting on legal; G-14 done",
+    "admin": "goals admin checkin default <weekday> <HH:MM> [weekly|biweekly] [unit:<name>]   or   goals admin checkin reminder 4h|off"
+             "   or   goals admin holiday add|list|remove 2027-12-25 [name]   or   goals admin outbox [retry <id>]",
+}
+ADMIN_USAGE = {
+    "default": "goals admin checkin default <weekday> <HH:MM> [weekly|biweekly] [unit:<name>]",
+    "reminder": "goals admin checkin reminder 4h|90m|off",
+    "holiday": "goals admin holiday add 2027-12-25 [name]   or   goals admin holiday list   or   goals admin holiday remove 2027-12-25",
+    "outbox": "goals admin outbox   or   goals admin outbox retry <id>",
 }
 SUMMARY: dict[str, str] = {
     "help": "this list, or the details of one command",
@@ -67,6 +75,7 @@ SUMMARY: dict[str, str] = {
     "settings": "your check-in day, time and cadence, and your time zone",
     "away": "skip check-ins while you are away",
     "checkin": "answer your check-in in one message (say `checkin` alone to see your goals)",
+    "admin": "admins: check-in defaults, reminders, holidays, the outbox",
 }
 
 GOAL_REF = re.compile(r"^g-?([0-9]{1,9})$", re.IGNORECASE | re.ASCII)
@@ -225,12 +234,54 @@ class GiveKudos:
 
 @dataclass(frozen=True)
 class CheckinSettings:
-    """All None: show the current settings."""
+    """All None: show the current settings. `switch`: "off", "on" or "default" (the unit's or tenant's)."""
 
     weekday: int | None = None
     at: time | None = None
     cadence: str | None = None
+    switch: str | None = None
     writes = True
+
+
+@dataclass(frozen=True)
+class CheckinDefault:
+    """An admin sets the check-in schedule of the tenant, or of one org unit (`unit`)."""
+
+    weekday: int
+    at: time
+    cadence: str
+    unit: str | None = None
+    writes = True
+
+
+@dataclass(frozen=True)
+class ReminderSetting:
+    minutes: int  # 0: no reminders
+    writes = True
+
+
+@dataclass(frozen=True)
+class HolidayCommand:
+    """`add`, `remove` (with a date) or `list`."""
+
+    op: str
+    day: date | None = None
+    name: str = ""
+
+    @property
+    def writes(self) -> bool:  # type: ignore[override]
+        return self.op != "list"
+
+
+@dataclass(frozen=True)
+class OutboxCommand:
+    """The outbox's state for admins; with `retry`, one failed or uncertain message sent again."""
+
+    retry: int | None = None
+
+    @property
+    def writes(self) -> bool:  # type: ignore[override]
+        return self.retry is not None
 
 
 @dataclass(frozen=True)
@@ -280,7 +331,7 @@ class CheckIn:
 Command = (
     AddFromForm | CheckIn | Help | Add | Assign | ListGoals | Show | Tree | Link | Unlink | Approve | Return | Progress
     | KeyResultAdd | KeyResultUpdate | MilestoneAdd | Done | Archive | GiveKudos
-    | CheckinSettings | TimezoneSetting | Away
+    | CheckinSettings | TimezoneSetting | Away | CheckinDefault | ReminderSetting | HolidayCommand | OutboxCommand
 )
 
 
@@ -640,8 +691,15 @@ def _parse_settings(words: list[str]) -> CheckinSettings | TimezoneSetting:
         raise fail("settings", f"there is no setting {quote(words[0])}")
     if not rest:
         return CheckinSettings()
+    if len(rest) == 1 and rest[0].lower() in ("off", "on", "default"):
+        return CheckinSettings(switch=rest[0].lower())
+    return CheckinSettings(*_parse_schedule(rest, "settings"))
+
+
+def _parse_schedule(words: list[str], command: str) -> tuple[int | None, time | None, str | None]:
+    """`thursday 10:00 biweekly`, any of them, in any order."""
     weekday = at = cadence = None
-    for word in rest:
+    for word in words:
         lowered = word.lower()
         days = [i for i, day in enumerate(WEEKDAYS) if len(lowered) >= 3 and day.startswith(lowered)]
         if len(days) == 1 and weekday is None:
@@ -649,13 +707,80 @@ def _parse_settings(words: list[str]) -> CheckinSettings | TimezoneSetting:
         elif re.fullmatch(r"[0-9]{1,2}:[0-9]{2}", word, re.ASCII) and at is None:
             hours, minutes = (int(part) for part in word.split(":"))
             if hours > 23 or minutes > 59:
-                raise fail("settings", f"{quote(word)} is not a time of day")
+                raise fail(command, f"{quote(word)} is not a time of day")
             at = time(hours, minutes)
         elif lowered in ("weekly", "biweekly") and cadence is None:
             cadence = lowered
         else:
-            raise fail("settings", f"I don't understand {quote(word)}")
-    return CheckinSettings(weekday, at, cadence)
+            raise fail(command, f"I don't understand {quote(word)}; give a weekday, a time like 09:00 and weekly or biweekly")
+    return weekday, at, cadence
+
+
+REMINDER_DELAY = re.compile(r"^(?:([0-9]{1,2})h)?(?:([0-9]{1,3})m(?:in)?)?$", re.ASCII)
+MAX_REMINDER_MINUTES = 72 * 60
+
+
+def _admin_fail(part: str, problem: str) -> ParseError:
+    problem = problem[0].upper() + problem[1:]
+    return ParseError(problem + ("" if problem.endswith((".", "?", "!")) else "."), ADMIN_USAGE[part])
+
+
+def _parse_admin(words: list[str]) -> Help | CheckinDefault | ReminderSetting | HolidayCommand | OutboxCommand:
+    if not words:
+        return Help("admin")
+    topic, rest = words[0].lower(), words[1:]
+    if topic == "checkin" and rest and rest[0].lower() == "default":
+        unit = None
+        for index, word in enumerate(rest):
+            if word.lower().startswith("unit:"):
+                unit = " ".join([word[5:], *rest[index + 1:]]).strip().strip('"')
+                rest = rest[:index]
+                if not unit:
+                    raise _admin_fail("default", "name the unit after unit:, like unit:Platform")
+                break
+        try:
+            weekday, at, cadence = _parse_schedule(rest[1:], "admin")
+        except ParseError as error:
+            raise _admin_fail("default", error.problem) from None
+        if weekday is None or at is None:
+            raise _admin_fail("default", "a default needs a weekday and a time, like thursday 10:00")
+        return CheckinDefault(weekday, at, cadence or "weekly", unit)
+    if topic == "checkin" and rest and rest[0].lower() == "reminder":
+        if len(rest) != 2:
+            raise _admin_fail("reminder", "say how long after the prompt, like 4h or 90m, or off")
+        said = rest[1].lower()
+        if said in ("off", "none", "0"):
+            return ReminderSetting(0)
+        match = REMINDER_DELAY.match(said)
+        if not match or not any(match.groups()):
+            raise _admin_fail("reminder", f"{quote(rest[1])} is not a delay; write it like 4h, 90m or 1h30m")
+        minutes = int(match.group(1) or 0) * 60 + int(match.group(2) or 0)
+        if not 1 <= minutes <= MAX_REMINDER_MINUTES:
+            raise _admin_fail("reminder", f"a reminder comes 1 minute to {MAX_REMINDER_MINUTES // 60} hours after the prompt, not {quote(rest[1])}")
+        return ReminderSetting(minutes)
+    if topic in ("holiday", "holidays"):
+        op = rest[0].lower() if rest else "list"
+        if op == "list" and len(rest) <= 1:
+            return HolidayCommand("list")
+        if op in ("add", "remove", "delete") and len(rest) >= 2:
+            try:
+                day = parse_date(rest[1], "admin", "the holiday's date")
+            except ParseError as error:
+                raise _admin_fail("holiday", error.problem) from None
+            name = " ".join(rest[2:]).strip()
+            if op != "add" and name:
+                raise _admin_fail("holiday", "a holiday is removed by its date alone")
+            if len(name) > 200:
+                raise _admin_fail("holiday", f"the holiday's name is {len(name)} characters; the limit is 200")
+            return HolidayCommand("add" if op == "add" else "remove", day, name)
+        raise _admin_fail("holiday", "say holiday add 2027-12-25 [name], holiday list or holiday remove 2027-12-25")
+    if topic == "outbox":
+        if not rest:
+            return OutboxCommand()
+        if len(rest) == 2 and rest[0].lower() == "retry" and rest[1].isascii() and rest[1].isdigit() and len(rest[1]) < 12:
+            return OutboxCommand(int(rest[1]))
+        raise _admin_fail("outbox", "say outbox, or outbox retry <id> with the message's number")
+    raise fail("admin", f"there is no admin command {quote(words[0])}")
 
 
 def _parse_away(words: list[str]) -> Away:
@@ -714,6 +839,15 @@ def parse_goal_form(form: dict[str, str]) -> AddFromForm:
     return AddFromForm(draft, tuple(key_results))
 
 
+def parse_health_button(value: str) -> CheckIn:
+    """A prompt's one-click health button (`G-12 at_risk`): that goal's health, as a check-in answer."""
+    words = value.split()
+    if len(words) != 2 or words[1] not in {health.value for health in Health}:
+        raise ParseError(f"The button {quote(value)} names no goal and health.")
+    number = goal_ref(words[0], "checkin")
+    return CheckIn((CheckInItem(number, health=words[1]),), f"G-{number} {Health(words[1]).words}")
+
+
 def parse_checkin(answer: str) -> CheckIn:
     """`G-12 60% at-risk waiting on legal; G-14 done`: one part per goal, split by `;` or lines."""
     answer = answer.strip()
@@ -770,6 +904,7 @@ _PARSERS = {
     "kudos": _parse_kudos,
     "settings": _parse_settings,
     "away": _parse_away,
+    "admin": _parse_admin,
     "back": lambda words: Away(None),
     "checkin": lambda words: parse_checkin(" ".join(words)),
 }

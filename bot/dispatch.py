@@ -12,7 +12,7 @@ from typing import TypeVar
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import browse, checkins, commands, goals, home, inbox, notify, outbox, preferences, values, views
+from bot import admin, browse, checkins, commands, goals, home, inbox, notify, outbox, preferences, values, views
 from bot.commands import Command
 from bot.errors import UserError
 from bot.messages import Action, Actor, Address, Dashboard, Do, IncomingMessage, Inbound, Reply
@@ -102,6 +102,8 @@ class Bot:
             return commands.parse_goal_form(form)
         if action.name in (Do.OPEN_CHECKIN, Do.ANSWER_CHECKIN):
             return commands.parse_checkin(form.get("answer", ""))
+        if action.name == Do.SET_HEALTH:
+            return commands.parse_health_button(action.value)
         number = commands.goal_ref(action.value, "show")
         if action.name == Do.APPROVE:
             return commands.Approve(number)
@@ -218,6 +220,15 @@ class Bot:
         )
         return Reply.failure(f"Something went wrong on our side and nothing was changed (incident {incident}).")
 
+    @staticmethod
+    async def _settings(session: AsyncSession, viewer: Viewer) -> Reply:
+        person = viewer.person
+        plan, source = await checkins.schedule_of(session, person)
+        next_at = None
+        if not person.checkins_off:
+            next_at = person.next_prompt_at or await checkins.reschedule(session, person)
+        return views.checkin_settings(person, plan, source, next_at)
+
     async def _execute(self, session: AsyncSession, viewer: Viewer, command: Command | _Home) -> Reply:
         match command:
             case commands.Help(topic):
@@ -236,7 +247,8 @@ class Bot:
                 current, updated = await checkins.record_answer(session, viewer, command)
                 return views.checkin_recorded(current, updated)
             case commands.CheckIn():
-                return views.checkin_prompt(await checkins.state(session, viewer))
+                current = await checkins.state(session, viewer)
+                return views.checkin_state(current, await checkins.key_results_of(session, current.goals))
             case _Home():
                 return await home.dashboard(session, viewer)
             case commands.ListGoals(scope, person, include_all, page):
@@ -278,10 +290,27 @@ class Bot:
                 given, receiver, goal = await goals.give_kudos(session, viewer, person, message, number)
                 await notify.kudos(session, viewer, given, receiver, goal)
                 return views.kudos(given, viewer.person, receiver, goal)
-            case commands.CheckinSettings(weekday, at, cadence):
-                return views.checkin_settings(preferences.checkin_schedule(viewer, weekday, at, cadence))
+            case commands.CheckinSettings(None, None, None, None):
+                return await self._settings(session, viewer)
+            case commands.CheckinSettings(weekday, at, cadence, None):
+                await preferences.checkin_schedule(session, viewer, weekday, at, cadence)
+                return await self._settings(session, viewer)
+            case commands.CheckinSettings(switch=switch):
+                await preferences.checkin_switch(session, viewer, switch)
+                return await self._settings(session, viewer)
             case commands.TimezoneSetting(name):
-                return views.checkin_settings(preferences.timezone(viewer, name))
+                await preferences.timezone(session, viewer, name)
+                return await self._settings(session, viewer)
+            case commands.CheckinDefault(weekday, at, cadence, unit):
+                return views.checkin_default(*await admin.set_checkin_default(session, viewer, weekday, at, cadence, unit))
+            case commands.ReminderSetting(minutes):
+                return views.reminder_setting(await admin.set_reminder(session, viewer, minutes))
+            case commands.HolidayCommand(op, day, name):
+                return views.holidays(op, day, await admin.holidays(session, viewer, op, day, name))
+            case commands.OutboxCommand(None):
+                return views.outbox_report(await admin.outbox_report(session, viewer))
+            case commands.OutboxCommand(retry):
+                return views.outbox_retried(await admin.retry_message(session, viewer, retry))
             case commands.Away(until):
                 return views.away(preferences.away(viewer, until))
         raise AssertionError(f"unhandled command {command!r}")

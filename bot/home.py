@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from bot import checkins
+from bot import checkins, views
 from bot.access import can_see
 from bot.messages import Button, Buttons, Context, Divider, Do, Fields, Header, Paragraph, ProgressLine, Reply, ReplyBuilder
 from bot.people import Viewer
@@ -89,7 +89,8 @@ async def dashboard(session: AsyncSession, viewer: Viewer) -> Reply:
     if current.away:
         builder.add(Paragraph(f"You are away until {viewer.person.away_until}."))
     elif current.answer is not None:
-        builder.add(Paragraph(f"Done for the week of {current.period.start}. Next: {current.period.next_at:%A %Y-%m-%d %H:%M}."))
+        following = f" Next: {views.next_prompt_words(viewer.person, current.period.next_at)}." if current.period.next_at else ""
+        builder.add(Paragraph(f"Done for the week of {current.period.start}.{following}"))
     else:
         builder.add(
             Paragraph(f"Your check-in for the week of {current.period.start} is waiting for your answer."),

@@ -22,6 +22,7 @@ class Do(StrEnum):
     RETURN = "goal.return"
     OPEN_CHECKIN = "checkin.open"
     ANSWER_CHECKIN = "checkin.answer"
+    SET_HEALTH = "checkin.health"  # a prompt's one-click health button: value "G-12 at_risk"
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from sqlmodel import select
 
 from bot.messages import Address, Reply, reply_from_dict, reply_to_dict
 from storage.database import Database
-from storage.models import Goal, Identity, OutboxMessage, Person, Tenant, utcnow
+from storage.models import CheckinPeriod, Goal, Identity, OutboxMessage, Person, Tenant, utcnow
 
 log = logging.getLogger("goalbot.outbox")
 BATCH = 20
@@ -54,6 +54,7 @@ class State(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     UNCERTAIN = "uncertain"
+    DROPPED = "dropped"  # not delivered before it expired (a check-in prompt past its local day)
 
 
 class Kind(StrEnum):
@@ -65,6 +66,9 @@ class Kind(StrEnum):
     KUDOS = "kudos"
     WELCOME = "welcome"
     ANSWER = "answer"
+    PROMPT = "checkin"  # a scheduled check-in prompt
+    REMINDER = "reminder"
+    ESCALATION = "escalation"
 
 
 # What a sender reports -----------------------------------------------------------------
@@ -306,6 +310,7 @@ class Outbox:
 
     async def _claim(self) -> list[Claimed]:
         async with self.db.transaction(write=True) as session:
+            await self._drop_expired(session)
             query = (
                 select(OutboxMessage, Tenant.key, Person.email)
                 .join(Tenant, Tenant.id == OutboxMessage.tenant_id)
@@ -345,6 +350,24 @@ class Outbox:
                                 users.get(row.person_id))
                 claimed.append(Claimed(row.id, target, row.body, replaces, row.attempts))
             return claimed
+
+    async def _drop_expired(self, session: AsyncSession) -> None:
+        """Messages that could not be delivered in time are dropped, and a dropped prompt's period says so."""
+        expired = (await session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.platform == self.platform, OutboxMessage.state == State.PENDING,
+                   OutboxMessage.expires_at < utcnow())
+            .values(state=State.DROPPED,
+                    last_error=sa.func.coalesce(OutboxMessage.last_error, "") + " (not delivered before it expired)")
+            .returning(OutboxMessage.tenant_id, OutboxMessage.dedupe_key)
+        )).all()
+        if expired:
+            log.warning("dropped %d %s messages that could not be delivered in time", len(expired), self.platform)
+            await session.execute(
+                sa.update(CheckinPeriod)
+                .where(sa.tuple_(CheckinPeriod.tenant_id, CheckinPeriod.prompt_key).in_([tuple(row) for row in expired]))
+                .values(state="dropped", reason="the prompt could not be delivered within its day", remind_at=None)
+            )
 
     async def deliver_due(self) -> int:
         """Send one batch of due messages; returns how many were claimed."""

@@ -134,10 +134,14 @@ async def join(session: AsyncSession, actor: Actor) -> Viewer:
 
 
 async def refresh_profile(session: AsyncSession, viewer: Viewer, actor: Actor) -> None:
-    """Keep the time zone the platform reports."""
-    if actor.timezone and actor.timezone != viewer.person.timezone:
-        viewer.person.timezone = actor.timezone
-        viewer.person.updated_at = utcnow()
+    """Keep the time zone the platform reports (the clock works out the next prompt again), and where they talk."""
+    person = viewer.person
+    if actor.timezone and actor.timezone != person.timezone:
+        person.timezone = actor.timezone
+        person.next_prompt_at = None
+        person.updated_at = utcnow()
+    if actor.platform in ("slack", "teams") and person.last_platform != actor.platform:
+        person.last_platform = actor.platform
 
 
 async def find_person(session: AsyncSession, viewer: Viewer, token: str) -> Person:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from bot import browse
-from bot.commands import SUMMARY, USAGE, WEEKDAYS
+from dataclasses import dataclass
+
+from bot import browse, schedule
+from bot.commands import SUMMARY, USAGE
 from bot.goals import Decision, Linked, Proposal
 from bot.messages import (
     Do,
     Button, Buttons, Context, Divider, Fields, Header, Paragraph, ProgressLine, Reply, ReplyBuilder,
 )
-from storage.models import Goal, KeyResult, Kudos, Milestone, Person
+from storage.models import Goal, KeyResult, Kudos, Milestone, Person, as_utc
 from storage.vocabulary import Awaiting, Health, Status
 
 def health_word(health: str | None) -> str:
@@ -222,17 +224,64 @@ def kudos(given: Kudos, giver: Person, receiver: Person, goal: Goal | None) -> R
     )
 
 
-def checkin_settings(person: Person) -> Reply:
-    """A person's check-in schedule and time zone, after a change."""
+def checkin_settings(person: Person, plan: schedule.Schedule, source: str, next_at) -> Reply:
+    """A person's check-in schedule (and where it comes from), their next prompt, time zone and time away."""
     away = f"away until {person.away_until}" if person.away_until else "not away"
+    rhythm = "off (goals settings checkin on to turn them back on)" if person.checkins_off else f"{plan.describe()} ({source})"
+    following = next_prompt_words(person, as_utc(next_at)) if next_at is not None else "none"
     return ReplyBuilder().add(
         Header("Your settings"),
         Fields((
-            ("Check-in", f"{WEEKDAYS[person.checkin_weekday].capitalize()} {person.checkin_time}, {person.checkin_cadence}"),
+            ("Check-in", rhythm),
+            ("Next prompt", following),
             ("Time zone", person.timezone),
             ("Away", away),
         )),
     ).build()
+
+
+def checkin_default(plan: schedule.Schedule, scope: str) -> Reply:
+    """An admin set a default schedule."""
+    return Reply.text(f"Check-ins for {scope} are now {plan.describe()}, for everyone who has not set their own. "
+                      "Each person's next prompt follows it.")
+
+
+def reminder_setting(minutes: int) -> Reply:
+    if not minutes:
+        return Reply.text("No more check-in reminders.")
+    hours, rest = divmod(minutes, 60)
+    delay = " ".join(part for part in (f"{hours} h" if hours else "", f"{rest} min" if rest else "") if part)
+    return Reply.text(f"Those who have not answered are reminded once, {delay} after their prompt, within their working day.")
+
+
+def holidays(op: str, day, found: list) -> Reply:
+    """The tenant's holidays, after a change."""
+    first = {"add": f"Added the holiday {day}: nobody is asked to check in that day.",
+             "remove": f"{day} is no longer a holiday.", "list": "Holidays"}[op]
+    builder = ReplyBuilder().add(Paragraph(first) if op != "list" else Header(first))
+    if found:
+        builder.add(Fields(tuple((str(h.day), h.name or "holiday") for h in found)))
+    else:
+        builder.add(Context("No holidays set. Add one: goals admin holiday add 2027-12-25 Christmas Day"))
+    return builder.build()
+
+
+def outbox_report(report) -> Reply:
+    """Messages by kind and state, and the latest failures with their reasons."""
+    builder = ReplyBuilder().add(Header("Outbox"))
+    if report.counts:
+        builder.add(Fields(tuple((f"{kind} {state}", str(count)) for kind, state, count in report.counts)))
+    else:
+        builder.add(Paragraph("Nothing has been sent yet."))
+    for row in report.failures:
+        builder.add(Paragraph(f"#{row.id} {row.kind} {row.state}: {row.last_error or 'no reason kept'}"))
+    if report.failures:
+        builder.add(Context("Send one again: goals admin outbox retry <id>"))
+    return builder.build()
+
+
+def outbox_retried(row) -> Reply:
+    return Reply.text(f"Message #{row.id} ({row.kind}) will be sent again now.")
 
 
 def away(person: Person) -> Reply:
@@ -242,32 +291,107 @@ def away(person: Person) -> Reply:
     return Reply.text("Welcome back. Check-ins are on again.")
 
 
-def _when(moment) -> str:
-    return f"{WEEKDAYS[moment.weekday()].capitalize()} {moment:%Y-%m-%d %H:%M} ({moment.tzinfo})"
+def next_prompt_words(person: Person, instant) -> str:
+    """`Monday 2027-03-08 09:00 America/New_York`: when the person's next prompt comes, in their zone."""
+    return schedule.describe_instant(instant, schedule.zone_of(person.timezone))
 
 
-def checkin_prompt(current) -> Reply:
-    """What to answer for the current check-in, with the goals to cover."""
-    builder = ReplyBuilder().add(Header(f"Check-in for the week of {current.period.start}"))
-    if current.away:
-        builder.add(Context(f"You are away until {current.person.away_until}; no answer is expected."))
-    if not current.goals:
+@dataclass(frozen=True)
+class PromptKeyResult:
+    position: int
+    metric: str
+    start: float
+    current: float
+    target: float
+    unit: str
+    progress: float
+
+
+@dataclass(frozen=True)
+class PromptGoal:
+    """A goal as a check-in prompt shows it (plain values, so a round can build thousands at once)."""
+
+    number: int
+    title: str
+    progress: float
+    health: str | None
+    note: str
+    key_results: tuple[PromptKeyResult, ...] = ()
+
+    @classmethod
+    def of(cls, goal: Goal, key_results: list[KeyResult]) -> PromptGoal:
+        return cls(goal.number, goal.title, goal.progress, goal.health, goal.note, tuple(
+            PromptKeyResult(kr.position, kr.metric, kr.start, kr.current, kr.target, kr.unit, kr.progress)
+            for kr in key_results))
+
+
+HEALTH_BUTTONS = ((Health.ON_TRACK, "On track"), (Health.AT_RISK, "At risk"), (Health.OFF_TRACK, "Off track"),
+                  (Health.BLOCKED, "Blocked"))
+
+
+def answer_example(goals: list[PromptGoal]) -> str:
+    """The hint line, with the person's own references."""
+    if not goals:
+        return "Reply in one message, e.g. G-12 60% at risk waiting on legal; G-14 done"
+    first = goals[0]
+    if first.key_results:
+        parts = [f"G-{first.number}.{first.key_results[0].position} {number(first.key_results[0].current)}",
+                 f"G-{first.number} at risk waiting on legal"]
+    else:
+        parts = [f"G-{first.number} 60% at risk waiting on legal"]
+    if len(goals) > 1:
+        parts.append(f"G-{goals[1].number} done")
+    return "Reply in one message, e.g. " + "; ".join(parts)
+
+
+def checkin_prompt(start, goals: list[PromptGoal], *, invite: list[tuple[str, str]] = (), reminder: bool = False,
+                   answered_at=None, away_until=None) -> Reply:
+    """A check-in prompt (or its reminder): each active goal with its progress, health, latest note and key
+    results, one-click health buttons per goal, a button for the form, and how to answer in one message.
+    Someone with no active goal is invited to propose one, with goals of their team they could support."""
+    title = f"Check-in for the week of {start}"
+    builder = ReplyBuilder().add(Header(("Reminder: " if reminder else "") + title))
+    if away_until is not None:
+        builder.add(Context(f"You are away until {away_until}; no answer is expected."))
+    if not goals:
         builder.add(Paragraph("You have no active goals to report on. Propose one: goals add <title> parent:G-<n>"))
+        if invite:
+            builder.add(Context("Your team's goals you could support:"))
+            builder.add(*(Paragraph(f"{ref} {label}") for ref, label in invite))
         return builder.build()
-    for goal in current.goals:
-        builder.add(ProgressLine(ref=goal.ref, label=goal.title, percent=goal.progress, health=goal.health,
-                                 detail=f"note: {goal.note}" if goal.note else ""))
-    if current.answer is not None:
-        builder.add(Context(f"You answered at {current.answer.updated_at:%Y-%m-%d %H:%M} UTC; answering again adds to it."))
-    builder.add(Context(f"Answer in one message: {USAGE['checkin']}"))
+    for goal in goals:
+        ref = f"G-{goal.number}"
+        builder.add(ProgressLine(ref=ref, label=goal.title, percent=goal.progress, health=goal.health,
+                                 detail=f"last note: {goal.note}" if goal.note else ""))
+        for kr in goal.key_results:
+            unit = f" {kr.unit}" if kr.unit else ""
+            builder.add(ProgressLine(ref=f"{ref}.{kr.position}", label=kr.metric, percent=kr.progress, depth=1,
+                                     detail=f"{number(kr.current)}{unit} of {number(kr.target)}{unit}"
+                                            f" (from {number(kr.start)})"))
+        builder.add(Buttons(tuple(
+            Button(label, Do.SET_HEALTH, f"{ref} {health.value}", f"checkin {ref} {health.words}")
+            for health, label in HEALTH_BUTTONS
+        )))
+    builder.add(Buttons((Button("Update numbers and notes", Do.OPEN_CHECKIN, "", "checkin", "primary"),)))
+    if answered_at is not None:
+        builder.add(Context(f"You answered at {answered_at:%Y-%m-%d %H:%M} UTC; answering again corrects it."))
+    builder.add(Context(answer_example(goals)))
     return builder.build()
+
+
+def checkin_state(current, key_results: dict[int, list[KeyResult]]) -> Reply:
+    """`checkin` alone: the current period's prompt, now."""
+    goals = [PromptGoal.of(goal, key_results.get(goal.id, [])) for goal in current.goals]
+    return checkin_prompt(current.period.start, goals, answered_at=current.answer.updated_at if current.answer else None,
+                          away_until=current.person.away_until if current.away else None)
 
 
 def checkin_recorded(current, updated: list[Goal]) -> Reply:
     """The answer to a check-in: what was saved, and when the next one comes."""
     builder = ReplyBuilder().add(
         Paragraph(f"Thanks, your check-in for the week of {current.period.start} is in. "
-                  f"Next one: {_when(current.period.next_at)}.")
+                  + (f"Next one: {next_prompt_words(current.person, current.period.next_at)}."
+                     if current.period.next_at else "Check-in prompts are off."))
     )
     for goal in updated:
         builder.add(ProgressLine(ref=goal.ref, label=goal.title, percent=goal.progress, health=goal.health,

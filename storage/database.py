@@ -51,6 +51,7 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False, connect_args: dict | None = None) -> None:
         self.url = normalise_url(url)
+        self._options = {"echo": echo, "connect_args": connect_args}
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         # Every transaction is ended by its owner (committed or rolled back), so a connection going back
@@ -82,6 +83,10 @@ class Database:
         self._reader = async_sessionmaker(
             self.engine.execution_options(goalbot_read_only=True), expire_on_commit=False
         )
+
+    def another(self) -> Database:
+        """A second engine on the same database, as another process would have (its own pool and locks)."""
+        return Database(self.url, **self._options)
 
     async def ping(self) -> None:
         """One trivial query; raises when the database cannot be reached."""

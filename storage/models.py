@@ -19,6 +19,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(instant: datetime | None) -> datetime | None:
+    """An instant read back from the database, timezone-aware (SQLite hands back naive UTC datetimes)."""
+    if instant is not None and instant.tzinfo is None:
+        return instant.replace(tzinfo=UTC)
+    return instant
+
+
 metadata = SQLModel.metadata
 metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -39,6 +46,8 @@ class Tenant(SQLModel, table=True):
     name: str = Field(max_length=200)
     # The last G-<n> handed out; bumped with UPDATE ... RETURNING so numbers never repeat.
     last_goal_number: int = Field(default=0)
+    # How long after a check-in prompt those who have not answered are reminded; 0: no reminders.
+    reminder_minutes: int = Field(default=240, sa_column_kwargs={"server_default": "240"})
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -78,9 +87,16 @@ class Person(SQLModel, table=True):
     manager_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     role: str = Field(default=Role.MEMBER, max_length=20)
     org_unit_id: int | None = Field(default=None, foreign_key="org_unit.id", index=True)
+    # The person's own check-in schedule, when `checkin_own`; else their unit's or the tenant's default.
+    checkin_own: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     checkin_weekday: int = Field(default=0)  # 0 = Monday
     checkin_time: str = Field(default="09:00", max_length=5)
     checkin_cadence: str = Field(default=Cadence.WEEKLY, max_length=20)
+    checkins_off: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # The UTC instant of the next prompt; None until the clock has worked it out (new person, changed schedule).
+    next_prompt_at: datetime | None = Field(default=None, index=True)
+    # Where the person last talked to goalbot; prompts go there.
+    last_platform: str | None = Field(default=None, max_length=20)
     away_until: date | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -273,6 +289,8 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+    # A message not delivered by then is dropped (a check-in prompt is worth nothing the next day).
+    expires_at: datetime | None = None
 
 
 class CheckIn(SQLModel, table=True):
@@ -309,3 +327,58 @@ class TeamsConversation(SQLModel, table=True):
     reference: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CheckinDefault(SQLModel, table=True):
+    """The check-in schedule of everyone in a tenant (`org_unit_id` None) or an org unit, unless they set their own."""
+
+    __tablename__ = "checkin_default"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "org_unit_id", name="uq_checkin_default_tenant_unit"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    org_unit_id: int | None = Field(default=None, foreign_key="org_unit.id")
+    weekday: int
+    at: str = Field(max_length=5)
+    cadence: str = Field(max_length=20)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Holiday(SQLModel, table=True):
+    """A local calendar date on which nobody in the tenant is asked to check in."""
+
+    __tablename__ = "holiday"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "day", name="uq_holiday_tenant_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    day: date
+    name: str = Field(default="", max_length=200)
+
+
+class CheckinPeriod(SQLModel, table=True):
+    """One check-in period of one person: the prompt that opened it (or why there was none), and its answer.
+
+    `period` is the prompt's local date. `state` is `prompted` (a prompt was queued), `skipped`
+    (away or a holiday; not counted against response rates), `missed` (the clock was down past the
+    prompt's local day) or `dropped` (the prompt could not be delivered within its local day).
+    `remind_at` is when to remind, cleared once reminded or answered.
+    """
+
+    __tablename__ = "checkin_period"
+    __table_args__ = (
+        sa.UniqueConstraint("person_id", "period", name="uq_checkin_period_person_period"),
+        sa.Index("ix_checkin_period_person_due", "person_id", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    period: date
+    due_at: datetime
+    state: str = Field(max_length=20)
+    reason: str = Field(default="", max_length=200)
+    prompt_key: str | None = Field(default=None, max_length=200)
+    remind_at: datetime | None = Field(default=None, index=True)
+    reminded_at: datetime | None = None
+    answered_at: datetime | None = None

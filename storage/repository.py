@@ -142,3 +142,30 @@ async def next_goal_number(session: AsyncSession, tenant_id: int) -> int:
         .returning(Tenant.last_goal_number)
     )
     return result.scalar_one()
+
+
+async def insert_new(session: AsyncSession, model: type, rows: list[dict], unique: Sequence[str]) -> None:
+    """Insert many rows in one statement, leaving out any that would repeat a row already there on the
+    `unique` columns (INSERT ... ON CONFLICT DO NOTHING, on both engines)."""
+    if not rows:
+        return
+    table = model.__table__
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    await session.execute(insert(table).on_conflict_do_nothing(index_elements=list(unique)), rows)
+
+
+async def update_many(session: AsyncSession, model: type, key: str, rows: list[dict]) -> None:
+    """Update many rows by their `key` column in one statement (executemany): each dict has the key and the new values."""
+    if not rows:
+        return
+    table = model.__table__
+    columns = [name for name in rows[0] if name != key]
+    statement = (
+        sa.update(table)
+        .where(table.c[key] == sa.bindparam("_" + key))
+        .values({name: sa.bindparam("_" + name) for name in columns})
+    )
+    await session.execute(statement, [{"_" + name: value for name, value in row.items()} for row in rows])

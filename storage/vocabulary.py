@@ -38,6 +38,7 @@ class Health(StrEnum):
     ON_TRACK = "on_track"
     AT_RISK = "at_risk"
     OFF_TRACK = "off_track"
+    BLOCKED = "blocked"  # waiting on someone else: told to the parent goal's owner and the manager
 
     @property
     def words(self) -> str:

@@ -30,7 +30,7 @@ from bot.commands import USAGE, _PARSERS
 from bot.messages import Reply
 from storage.vocabulary import Level
 from storage.models import (
-    CheckIn, Goal, GoalEvent, KeyResult, Kudos, Milestone, OrgUnit, OutboxMessage, Person, Tenant,
+    CheckIn, CheckinDefault, CheckinPeriod, Goal, GoalEvent, KeyResult, Kudos, Milestone, Holiday, OrgUnit, OutboxMessage, Person, Tenant,
 )
 
 T = TypeVar("T")
@@ -318,7 +318,30 @@ def _gen_settings(c: Choices) -> list[str]:
             if c.chance(p):
                 words.append(c.pick(values))
         return words
+    if c.chance(0.5):
+        return ["settings", "checkin", c.pick(("off", "on", "default"))]
     return ["settings"] + ([c.pick(("colour", "timezone", "tz"))] if c.chance(0.5) else [])
+
+
+def _gen_admin(c: Choices) -> list[str]:
+    roll = c.number(0, 9)
+    if roll < 3:
+        words = ["admin", "checkin", "default"]
+        for values, p in ((WEEKDAY_VALUES, 0.9), (TIME_VALUES, 0.9), (CADENCE_VALUES, 0.4)):
+            if c.chance(p):
+                words.append(c.pick(values))
+        if c.chance(0.4):
+            words.append("unit:" + c.pick(("Platform", "Engineering", "Sales", "EMEA", "Nowhere", "platform")))
+        return words
+    if roll < 5:
+        return ["admin", "checkin", "reminder", c.pick(("4h", "90m", "1h30m", "off", "0", "5x", "100h", "0m", "-1h"))]
+    if roll < 8:
+        op = c.pick(("add", "remove", "list", "delete", "move"))
+        return ["admin", "holiday", op] + ([c.pick(DATES)] if op != "list" or c.chance(0.2) else []) + (
+            _words(c, 0, 3) if op == "add" else [])
+    if roll < 9:
+        return ["admin", "outbox"] + ([c.pick(("retry",)), c.pick(("1", "999999", "x", "-1"))] if c.chance(0.5) else [])
+    return ["admin"] + ([c.pick(("colour", "checkin", "holiday"))] if c.chance(0.5) else [])
 
 
 def _gen_away(c: Choices) -> list[str]:
@@ -362,7 +385,7 @@ def _gen_garbage(c: Choices) -> list[str]:
 GENERATORS: tuple[Callable[[Choices], list[str]], ...] = (
     _gen_add, _gen_add, _gen_assign, _gen_list, _gen_single, _gen_single, _gen_link, _gen_return,
     _gen_progress, _gen_progress, _gen_kr_add, _gen_kr_update, _gen_milestone, _gen_kudos, _gen_settings,
-    _gen_away, _gen_help, _gen_garbage,
+    _gen_away, _gen_admin, _gen_help, _gen_garbage,
 )
 
 
@@ -370,6 +393,7 @@ GENERATORS: tuple[Callable[[Choices], list[str]], ...] = (
 VERBS = frozenset({
     "add", "propose", "assign", "list", "ls", "show", "tree", "unlink", "approve", "accept", "done", "archive",
     "link", "return", "decline", "progress", "kr", "milestone", "kudos", "settings", "away", "back", "help", "checkin",
+    "admin",
 })
 
 
@@ -822,7 +846,7 @@ SEED = (
     ("nina@example.com", "checkin G-9 30% on-track"),
 )
 # What the commands change, children before parents (the order rows are deleted in).
-MUTABLE = (OutboxMessage, GoalEvent, CheckIn, Kudos, KeyResult, Milestone, Goal)
+MUTABLE = (CheckinPeriod, CheckinDefault, Holiday, OutboxMessage, GoalEvent, CheckIn, Kudos, KeyResult, Milestone, Goal)
 
 
 @dataclass
@@ -869,7 +893,9 @@ async def restore_snapshot(db, snapshot: Snapshot) -> None:
         )
         tenant = Tenant.__table__
         await session.execute(
-            sa.update(tenant).where(tenant.c.id == sa.bindparam("_id")).values(last_goal_number=sa.bindparam("_last")),
-            [{"_id": row["id"], "_last": row["last_goal_number"]} for row in snapshot.tenants],
+            sa.update(tenant).where(tenant.c.id == sa.bindparam("_id")).values(
+                last_goal_number=sa.bindparam("_last"), reminder_minutes=sa.bindparam("_reminder")),
+            [{"_id": row["id"], "_last": row["last_goal_number"], "_reminder": row["reminder_minutes"]}
+             for row in snapshot.tenants],
         )
         # Anyone who joined since (a person the snapshot does not know) is left alone: nothing typed creates people here.

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import select
 
-from bot.checkins import current_period
+from bot.schedule import DEFAULT, Schedule, latest_prompt, zone_of
 from bot.messages import Actor, Address, IncomingMessage, reply_from_dict, reply_to_dict
 from storage.models import CheckIn, Goal, OutboxMessage, Person
 
@@ -26,12 +26,12 @@ async def outbox(db) -> list[OutboxMessage]:
 
 
 def test_the_period_is_the_latest_prompt_in_the_persons_own_time_zone():
-    person = Person(tenant_id=1, email="a@x", name="A", timezone="Asia/Tokyo", checkin_weekday=0, checkin_time="09:00")
+    tokyo = zone_of("Asia/Tokyo")
     # Monday 2027-01-04 08:30 in Tokyo is Sunday 23:30 UTC: the prompt of that Monday has not come yet.
-    assert current_period(person, datetime(2027, 1, 3, 23, 30, tzinfo=UTC)).start == date(2026, 12, 28)
-    assert current_period(person, datetime(2027, 1, 4, 0, 30, tzinfo=UTC)).start == date(2027, 1, 4)
-    person.checkin_cadence = "biweekly"
-    starts = {current_period(person, datetime(2027, 1, d, 12, tzinfo=UTC)).start for d in range(4, 25)}
+    assert latest_prompt(DEFAULT, tokyo, datetime(2027, 1, 3, 23, 30, tzinfo=UTC))[0] == date(2026, 12, 28)
+    assert latest_prompt(DEFAULT, tokyo, datetime(2027, 1, 4, 0, 30, tzinfo=UTC))[0] == date(2027, 1, 4)
+    biweekly = Schedule(0, DEFAULT.at, "biweekly")
+    starts = {latest_prompt(biweekly, tokyo, datetime(2027, 1, d, 12, tzinfo=UTC))[0] for d in range(4, 25)}
     assert len(starts) == 2 and all((b - a).days == 14 for a, b in [sorted(starts)])
 
 
@@ -41,7 +41,7 @@ async def test_a_check_in_answers_every_goal_in_one_message_or_changes_nothing(o
     await org.say("ana@example.com", "goals add Write the runbook")
     await org.say("bo@example.com", "goals approve G-2")
     prompt = await org.say("ana@example.com", "checkin")
-    assert "G-1" in prompt and "G-2" in prompt and "Answer in one message" in prompt
+    assert "G-1" in prompt and "G-2" in prompt and "Reply in one message" in prompt
 
     bad = await org.say("ana@example.com", "checkin G-1 60% at-risk legal; G-7 done")
     assert "G-7" in bad
@@ -61,7 +61,7 @@ async def test_a_check_in_answers_every_goal_in_one_message_or_changes_nothing(o
         assert (await session.get(Goal, 2)).status == "achieved"
         (answer,) = (await session.execute(select(CheckIn))).scalars().all()
         assert answer.answer == "G-1 60% at-risk waiting on legal; G-2 done\nG-1 65%"
-    assert "answering again adds to it" in await org.say("ana@example.com", "checkin")
+    assert "answering again corrects it" in await org.say("ana@example.com", "checkin")
 
 
 async def test_a_proposal_asks_the_manager_and_the_decision_updates_the_request(org):

@@ -105,7 +105,7 @@ class SlackApp:
         for module in (commands, actions, views, events, option_listeners):
             module.register(self)
 
-    def listen(self, kind: str, name: str, *, manifest_name: str | None = None):
+    def listen(self, kind: str, name: "str | re.Pattern", *, manifest_name: str | None = None):
         """Register a Bolt listener (`app.command(name)`, `app.action(name)`, ...) and remember it."""
         self.registered[kind].add(manifest_name or name)
         return getattr(self.app, kind)(name)

@@ -13,7 +13,7 @@ FIELDS_PER_SECTION = 10
 HEADER_TEXT = 150
 BUTTON_TEXT = 75
 HEALTH_MARKS = {Health.ON_TRACK: ":large_green_circle:", Health.AT_RISK: ":large_yellow_circle:",
-                Health.OFF_TRACK: ":red_circle:"}
+                Health.OFF_TRACK: ":red_circle:", Health.BLOCKED: ":no_entry:"}
 
 
 def escape(text: str) -> str:
@@ -77,11 +77,14 @@ def _block(block, error: bool) -> list[dict]:
             return mrkdwn_sections(progress_text(block))
         case Buttons(buttons):
             elements = []
-            for button in buttons[:25]:
+            shown = buttons[:25]
+            repeated = len({button.action for button in shown}) < len(shown)
+            for index, button in enumerate(shown):
                 element = {
                     "type": "button",
                     "text": plain(button.label, BUTTON_TEXT),
-                    "action_id": button.action,
+                    # Action ids are unique within a block: repeated ones carry their position.
+                    "action_id": f"{button.action}:{index}" if repeated else button.action,
                     "value": button.value[:2000],
                 }
                 if button.style in ("primary", "danger"):

@@ -23,7 +23,7 @@ MAX_CARD_CHARS = 36_000
 MAX_ACTIONS = 6
 ACTION = "goalbot"  # the key of Action.Submit data that names the core action
 FORM_ERROR = ""  # the errors key of a problem with the whole form rather than one field
-HEALTH_MARKS = {Health.ON_TRACK: "🟢", Health.AT_RISK: "🟡", Health.OFF_TRACK: "🔴"}
+HEALTH_MARKS = {Health.ON_TRACK: "🟢", Health.AT_RISK: "🟡", Health.OFF_TRACK: "🔴", Health.BLOCKED: "⛔"}
 LEVELS = tuple((level.value, level.label) for level in reversed(Level))
 
 # Inline Markdown that Teams acts on anywhere in a line, and what starts a heading, quote or list.

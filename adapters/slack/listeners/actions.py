@@ -1,6 +1,9 @@
-"""Buttons: Approve, Return (asks for a reason first) and Check in. The verified user acts, never the button."""
+"""Buttons: Approve, Return (asks for a reason first), Check in and a prompt's health buttons. The verified
+user acts, never the button."""
 
 from __future__ import annotations
+
+import re
 
 from adapters.slack import modals
 from adapters.slack.app import SlackApp
@@ -29,6 +32,22 @@ def register(slack: SlackApp) -> None:
             elif (body.get("container") or {}).get("is_ephemeral") and body.get("response_url"):
                 await slack.respond(body, outcome.reply, replace_original=True)
             # A message the bot sent is updated in place through the outbox.
+
+        await slack.take(body, request, context.team_id, translate, answer)
+
+    @slack.listen("action", re.compile(rf"^{re.escape(Do.SET_HEALTH)}(:[0-9]+)?$"), manifest_name=Do.SET_HEALTH.value)
+    async def set_health(ack, body, client, context, request):
+        await ack()
+        user_id = body["user"]["id"]
+        value = (body.get("actions") or [{}])[0].get("value", "")
+
+        async def translate() -> Action:
+            actor = await slack.actor(client, context.team_id, user_id)
+            return Action(actor, Do.SET_HEALTH, value, _address(body, user_id))
+
+        async def answer(outcome: Outcome) -> None:
+            if outcome.reply is not None:
+                await _tell(slack, client, body, user_id, outcome.reply)
 
         await slack.take(body, request, context.team_id, translate, answer)
 

@@ -1,0 +1,129 @@
+"""What admins set for everyone in their organisation: check-in defaults, reminders, holidays; and the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, time
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from bot import checkins, values
+from bot.errors import Forbidden, NotFound, UserError
+from bot.outbox import QUEUED, State
+from bot.people import Viewer
+from bot.schedule import Schedule
+from storage import repository
+from storage.models import CheckinDefault, Holiday, OrgUnit, OutboxMessage, utcnow
+
+FAILURES_SHOWN = 5
+
+
+def require_admin(viewer: Viewer, doing: str) -> None:
+    if not viewer.is_admin:
+        raise Forbidden(f"Only admins can {doing}; ask one of your organisation's admins.")
+
+
+async def find_unit(session: AsyncSession, viewer: Viewer, name: str) -> OrgUnit:
+    """The org unit with this name (any case); refused when there is none, or more than one."""
+    found = (await session.execute(
+        select(OrgUnit).where(OrgUnit.tenant_id == viewer.tenant.id, sa.func.lower(OrgUnit.name) == name.lower())
+        .order_by(OrgUnit.id)
+    )).scalars().all()
+    if not found:
+        raise NotFound(f"There is no unit called {values.quote(name)}.")
+    if len(found) > 1:
+        kinds = " and ".join(f"the {unit.kind} {unit.name}" for unit in found)
+        raise UserError(f"{values.quote(name)} could be {kinds}; rename one of them first.")
+    return found[0]
+
+
+async def set_checkin_default(session: AsyncSession, viewer: Viewer, weekday: int, at: time, cadence: str,
+                              unit_name: str | None) -> tuple[Schedule, str]:
+    """The check-in schedule of everyone in the organisation, or in one unit and the units below it, who has
+    not set their own. Their next prompts follow it from its next occurrence."""
+    require_admin(viewer, "set check-in defaults")
+    unit = await find_unit(session, viewer, unit_name) if unit_name else None
+    row = (await session.execute(select(CheckinDefault).where(
+        CheckinDefault.tenant_id == viewer.tenant.id,
+        CheckinDefault.org_unit_id.is_(None) if unit is None else CheckinDefault.org_unit_id == unit.id,
+    ))).scalar_one_or_none()
+    if row is None:
+        row = CheckinDefault(tenant_id=viewer.tenant.id, org_unit_id=unit.id if unit else None, weekday=weekday,
+                             at="", cadence=cadence)
+        session.add(row)
+    row.weekday, row.at, row.cadence, row.updated_at = weekday, at.strftime("%H:%M"), cadence, utcnow()
+    units = None
+    if unit is not None:
+        tree = repository.unit_subtree_cte(unit.id)
+        units = set((await session.execute(select(tree.c.id))).scalars())
+    await session.flush()
+    await checkins.unschedule(session, viewer.tenant.id, units)
+    return Schedule(weekday, at, cadence), unit.name if unit else "your organisation"
+
+
+async def set_reminder(session: AsyncSession, viewer: Viewer, minutes: int) -> int:
+    """How long after a prompt those who have not answered are reminded (0: never)."""
+    require_admin(viewer, "set check-in reminders")
+    viewer.tenant.reminder_minutes = minutes
+    return minutes
+
+
+async def holidays(session: AsyncSession, viewer: Viewer, op: str, day: date | None, name: str) -> list[Holiday]:
+    """Add or remove a holiday (a local date with no prompts for anyone); the tenant's holidays from today on."""
+    if op != "list":
+        require_admin(viewer, "change holidays")
+    if op == "add":
+        assert day is not None
+        existing = (await session.execute(select(Holiday).where(Holiday.tenant_id == viewer.tenant.id,
+                                                                Holiday.day == day))).scalar_one_or_none()
+        if existing is not None:
+            existing.name = name or existing.name
+        else:
+            session.add(Holiday(tenant_id=viewer.tenant.id, day=day, name=name))
+    elif op == "remove":
+        removed = await session.execute(sa.delete(Holiday).where(Holiday.tenant_id == viewer.tenant.id, Holiday.day == day))
+        if not removed.rowcount:
+            raise NotFound(f"{day} is not a holiday.")
+    await session.flush()
+    return list((await session.execute(
+        select(Holiday).where(Holiday.tenant_id == viewer.tenant.id, Holiday.day >= utcnow().date() if op == "list" else sa.true())
+        .order_by(Holiday.day)
+    )).scalars())
+
+
+@dataclass
+class OutboxReport:
+    counts: list[tuple[str, str, int]]  # kind, state, how many
+    failures: list[OutboxMessage]
+
+
+async def outbox_report(session: AsyncSession, viewer: Viewer) -> OutboxReport:
+    """The organisation's outbox: messages by kind and state, and the latest that failed or may not have arrived."""
+    require_admin(viewer, "see the outbox")
+    counts = (await session.execute(
+        select(OutboxMessage.kind, OutboxMessage.state, sa.func.count())
+        .where(OutboxMessage.tenant_id == viewer.tenant.id)
+        .group_by(OutboxMessage.kind, OutboxMessage.state).order_by(OutboxMessage.kind, OutboxMessage.state)
+    )).all()
+    failures = (await session.execute(
+        select(OutboxMessage).where(OutboxMessage.tenant_id == viewer.tenant.id,
+                                    OutboxMessage.state.in_((State.FAILED, State.UNCERTAIN, State.DROPPED)))
+        .order_by(OutboxMessage.id.desc()).limit(FAILURES_SHOWN)
+    )).scalars().all()
+    return OutboxReport([tuple(row) for row in counts], list(failures))
+
+
+async def retry_message(session: AsyncSession, viewer: Viewer, message_id: int) -> OutboxMessage:
+    """Send a failed or uncertain message again, now."""
+    require_admin(viewer, "retry messages")
+    row = await session.get(OutboxMessage, message_id)
+    if row is None or row.tenant_id != viewer.tenant.id:
+        raise NotFound(f"There is no message {message_id} in the outbox.")
+    if row.state not in (State.FAILED, State.UNCERTAIN, State.DROPPED):
+        raise UserError(f"Message {message_id} is {row.state}; only failed, uncertain or dropped messages are retried.")
+    row.state, row.attempts, row.next_attempt_at, row.expires_at = State.PENDING, 0, utcnow(), None
+    row.last_error = f"retried by {viewer.person.name}"
+    session.info[QUEUED] = True
+    return row

@@ -1,0 +1,110 @@
+"""Scheduled check-ins delivered through the real servers: a round queues prompts, the platforms' outbox
+workers post them to a fake Slack, and a prompt's buttons answer it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.clock import run_round
+from storage.models import CheckinPeriod, Person
+
+from tests.checks import eventually, goal
+from tests.slack_harness import SlackWorkspace, fake, text_of  # noqa: F401 - fake is a fixture
+
+MONDAY = datetime(2027, 3, 8, 9, tzinfo=UTC)  # 09:00 in Lisbon, where the fake Slack's people are
+
+
+@pytest.fixture
+async def workspace(org, fake):
+    ws = SlackWorkspace(org.db, fake)
+    await ws.start()
+    yield ws
+    await ws.close()
+
+
+def blocks_of(call) -> list[dict]:
+    blocks = call.args["blocks"]
+    return json.loads(blocks) if isinstance(blocks, str) else blocks
+
+
+async def prompted(workspace, fake, user: str):
+    """The prompt the outbox worker posted to a person."""
+    workspace.slack.bot.wake_outboxes()
+    calls = await fake.wait_for(
+        lambda: [c for c in fake.called("chat.postMessage")
+                 if c.args["channel"] == user and "Check-in for the week" in text_of(c.args)],
+        what=f"the prompt to {user}")
+    return calls[-1]
+
+
+async def period_of(db, email: str) -> CheckinPeriod:
+    async with db.transaction(write=False) as session:
+        person = (await session.execute(select(Person).where(Person.email == email))).scalar_one()
+        return (await session.execute(select(CheckinPeriod).where(CheckinPeriod.person_id == person.id)
+                                      .order_by(CheckinPeriod.id.desc()))).scalars().first()
+
+
+async def test_a_prompt_reaches_slack_with_one_click_health_buttons_that_answer_it(workspace, fake, org):
+    await workspace.command("UANA", "add Cut churn to 3%")
+    await workspace.command("UBO", "approve G-1")
+    await run_round(org.db, MONDAY - timedelta(days=1))
+    assert (await run_round(org.db, MONDAY)).prompts == 2  # Ana, and Bo (invited to propose a goal)
+    prompt = await prompted(workspace, fake, "UANA")
+    blocks = blocks_of(prompt)
+    buttons = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    assert [(b["action_id"], b["value"]) for b in buttons] == [
+        ("checkin.health:0", "G-1 on_track"), ("checkin.health:1", "G-1 at_risk"),
+        ("checkin.health:2", "G-1 off_track"), ("checkin.health:3", "G-1 blocked"), ("checkin.open", ""),
+    ]
+    assert "Reply in one message, e.g. G-1 60% at risk waiting on legal" in text_of(prompt.args)
+
+    status, _ = await workspace.press("UANA", "checkin.health:1", "G-1 at_risk", message={"ts": "1700000000.000001"})
+    assert status == 200
+    await eventually(lambda: goal(org.db, 1), lambda g: g.health == "at_risk", what="G-1 at risk")
+    answered = await eventually(lambda: period_of(org.db, "ana@example.com"), lambda p: p.answered_at is not None,
+                                what="the period answered")
+    assert answered.remind_at is None
+    # Answered by the button, so no reminder; Bo has no goal, so none for him either.
+    assert (await run_round(org.db, MONDAY + timedelta(hours=4))).reminders == 0
+
+
+async def test_a_forged_health_button_for_someone_elses_goal_changes_nothing(workspace, fake, org):
+    await workspace.command("UANA", "add Cut churn to 3%")
+    await workspace.command("UBO", "approve G-1")
+    status, _ = await workspace.press("URAVI", "checkin.health:2", "G-1 off_track", message={"ts": "1700000000.000002"})
+    assert status == 200
+    refusal = await fake.wait_for(
+        lambda: [r for _, r in fake.responses if "Only Ana Silva" in json.dumps(r)] or
+                [c for c in fake.called("chat.postMessage") if c.args["channel"] == "URAVI"],
+        what="the refusal to Ravi")
+    assert refusal
+    assert (await goal(org.db, 1)).health is None
+
+
+async def test_a_prompt_reaches_teams_through_the_connector_and_its_buttons_answer_it(db, org):
+    from tests.fake_teams import submit_data
+    from tests.teams_harness import TeamsHarness, started_fake_connector, text
+
+    connector = started_fake_connector()
+    harness = TeamsHarness(org.db, connector)
+    await harness.start()
+    try:
+        ana, bo = harness.client("ana"), harness.client("bo")
+        await harness.say(ana, "goals add Cut churn to 3%")
+        await harness.say(bo, "goals approve G-1")
+        await run_round(org.db, MONDAY - timedelta(days=1))
+        assert (await run_round(org.db, MONDAY)).prompts == 2
+        harness.teams.turns.outbox.wake()
+        await harness.wait(lambda f: any("Check-in for the week" in text(c) for c in harness.notices(ana)))
+        prompt = next(c for c in harness.notices(ana) if "Check-in for the week" in text(c))
+        data = submit_data(prompt.body["attachments"][0]["content"], "Blocked")
+        assert data == {"goalbot": "checkin.health", "value": "G-1 blocked"}
+        await harness.send(ana, ana.submit(data, reply_to=prompt.body.get("id")))
+        await eventually(lambda: goal(org.db, 1), lambda g: g.health == "blocked", what="G-1 blocked")
+    finally:
+        await harness.close()
+        connector.stop()
