@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from bot import goals, schedule
+from bot.errors import UserError
 from bot.commands import CheckIn as CheckInCommand
 from bot.people import Viewer
 from bot.schedule import Schedule
@@ -177,14 +178,37 @@ async def state(session: AsyncSession, viewer: Viewer, now: datetime | None = No
     return CheckInState(person, period, list(my_goals), answer, away)
 
 
-async def record_answer(session: AsyncSession, viewer: Viewer, command: CheckInCommand) -> tuple[CheckInState, list[Goal]]:
-    """Apply every part of the answer and keep the answer for the period; all of it or none."""
+@dataclass
+class Recorded:
+    """An answer as it was taken: the period, each goal it changed, and the healths before."""
+
+    current: CheckInState
+    updated: list[Goal]
+    healths_before: dict[int, str | None]
+
+
+async def record_answer(session: AsyncSession, viewer: Viewer, command: CheckInCommand) -> Recorded:
+    """Apply every part of the answer and keep the answer for the period; all of it or none. A refused
+    part refuses the whole answer, naming the part."""
     updated: list[Goal] = []
+    before: dict[int, str | None] = {}
     for item in command.items:
-        if item.done:
-            updated.append(await goals.complete(session, viewer, item.goal))
-        else:
-            updated.append(await goals.progress(session, viewer, item.goal, item.percent, item.health, item.note))
+        try:
+            if item.key_result is not None:
+                goal, _ = await goals.update_key_result(session, viewer, item.goal, item.key_result, item.value)
+            else:
+                goal = await goals.get_goal(session, viewer, item.goal)
+                before.setdefault(goal.id, goal.health)
+                if item.done:
+                    goal = await goals.complete(session, viewer, item.goal)
+                else:
+                    goal = await goals.progress(session, viewer, item.goal, item.percent, item.health, item.note)
+        except UserError as error:
+            if len(command.items) > 1:
+                raise UserError(f"Nothing was saved: {item.ref} cannot be updated. {error.problem}", error.usage) from None
+            raise
+        if goal not in updated:
+            updated.append(goal)
     current = await state(session, viewer)
     mark_answered(current.period)
     now = utcnow()
@@ -194,11 +218,34 @@ async def record_answer(session: AsyncSession, viewer: Viewer, command: CheckInC
         )
         session.add(current.answer)
     else:
-        # A second answer in the same period edits the first; the goals keep both updates in their history.
+        # A second answer in the same period corrects the first; the goals keep both updates in their history.
         current.answer.answer = f"{current.answer.answer}\n{command.text}"[-4000:]
         current.answer.updated_at = now
     await session.flush()
-    return current, updated
+    return Recorded(current, updated, before)
+
+
+async def open_prompt(session: AsyncSession, viewer: Viewer) -> CheckInState | None:
+    """The viewer's check-in when a prompt is out and not answered yet (a reply to it may name no goal)."""
+    current = await state(session, viewer)
+    row = current.period.row
+    if row is None or row.state != PeriodState.PROMPTED or (row.answered_at is not None and not row.pending_answer):
+        return None
+    return current
+
+
+def keep_pending(current: CheckInState, text: str) -> None:
+    """A reply that named no goal, kept on the period until the person says which goal it is about."""
+    assert current.period.row is not None
+    current.period.row.pending_answer = text[:4 * 1000]
+
+
+def take_pending(current: CheckInState) -> str | None:
+    row = current.period.row
+    if row is None or not row.pending_answer:
+        return None
+    text, row.pending_answer = row.pending_answer, None
+    return text
 
 
 async def key_results_of(session: AsyncSession, goal_list: list[Goal]) -> dict[int, list[KeyResult]]:

@@ -259,7 +259,8 @@ def _periods_of(plan: _Due, plan_schedule: Schedule, now: datetime, holidays: se
 def _period(row, day: date, due_at: datetime, state: str, reason: str, *, key: str | None = None,
             remind_at: datetime | None = None) -> dict:
     return {"tenant_id": row.tenant_id, "person_id": row.id, "period": day, "due_at": due_at, "state": state,
-            "reason": reason, "prompt_key": key, "remind_at": remind_at, "reminded_at": None, "answered_at": None}
+            "reason": reason, "prompt_key": key, "remind_at": remind_at, "reminded_at": None, "answered_at": None,
+            "pending_answer": None}
 
 
 def _message(tenant_id: int, person_id: int, platform: str, kind: str, key: str, body: dict, wall: datetime,

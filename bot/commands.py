@@ -21,7 +21,8 @@ HEALTH_WORDS = {
     spelling: health
     for health in Health
     for spelling in (health.value, health.value.replace("_", "-"), health.value.replace("_", ""))
-} | {"green": Health.ON_TRACK, "amber": Health.AT_RISK, "yellow": Health.AT_RISK, "red": Health.OFF_TRACK}
+} | {"green": Health.ON_TRACK, "amber": Health.AT_RISK, "yellow": Health.AT_RISK, "red": Health.OFF_TRACK,
+     "unblocked": Health.ON_TRACK}
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 CATEGORIES = tuple(category.value for category in Category)
 
@@ -307,25 +308,35 @@ class AddFromForm:
 
 @dataclass(frozen=True)
 class CheckInItem:
-    """One goal's part of a check-in answer."""
+    """One part of a check-in answer: a goal's progress, health and note (or done), or, with
+    `key_result`, that key result's new value."""
 
     goal: int
     percent: float | None = None
     health: str | None = None
     note: str = ""
     done: bool = False
+    key_result: int | None = None
+    value: float | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"G-{self.goal}" + (f".{self.key_result}" if self.key_result is not None else "")
 
 
 @dataclass(frozen=True)
 class CheckIn:
-    """`checkin` alone shows what to answer; with items it records the answer."""
+    """`checkin` alone shows what to answer; with items it records the answer. `pick` is a goal named
+    alone, the answer to "which goal is that about?"; `loose` is a reply to a prompt that names no goal."""
 
     items: tuple[CheckInItem, ...] = ()
     text: str = ""
+    pick: int | None = None
+    loose: str = ""
 
     @property
     def writes(self) -> bool:  # type: ignore[override]
-        return bool(self.items)
+        return bool(self.items) or self.pick is not None or bool(self.loose)
 
 
 Command = (
@@ -345,6 +356,17 @@ def fail(command: str, problem: str) -> ParseError:
 
 
 CHECKIN_ANSWER = re.compile(r"^\s*g-?[0-9]+\b", re.IGNORECASE)
+
+
+def may_answer(text: str) -> bool:
+    """Whether a line that is not a command could be a reply to a check-in prompt: not a mistyped command."""
+    words = text.split()
+    if not words or len(text) > 4 * MAX_NOTE or not values.visible(text):
+        return False
+    first = words[0].lower()
+    if CHECKIN_ANSWER.match(text) or first.lstrip("/") in ("goals", "goal", "checkin", "check-in"):
+        return False  # an answer or a command, refused as such
+    return _closest_verb(first) is None
 
 
 def chat_line(text: str) -> str:
@@ -579,8 +601,9 @@ def _parse_progress(words: list[str]) -> Progress:
                                    f" without spaces, and put a note after note:")
     health = None
     if rest:
-        one = rest[0].lower()
-        two = "-".join(w.lower() for w in rest[:2])
+        # `on track,` or `at risk.`: the health word, then the note.
+        one = rest[0].lower().rstrip(",.!")
+        two = "-".join(w.lower().rstrip(",.!") for w in rest[:2])
         if two in HEALTH_WORDS and len(rest) >= 2:
             health, rest = HEALTH_WORDS[two], rest[2:]
         elif one in HEALTH_WORDS:
@@ -848,37 +871,68 @@ def parse_health_button(value: str) -> CheckIn:
     return CheckIn((CheckInItem(number, health=words[1]),), f"G-{number} {Health(words[1]).words}")
 
 
+# Parts of an answer: split at `;`, a new line, or a comma followed by a goal or key result reference.
+PART_BREAK = re.compile(r"[;\n]+|,(?=\s*g-?[0-9]+(?:\.[0-9]+)?(?![0-9A-Za-z]))", re.IGNORECASE | re.ASCII)
+
+
 def parse_checkin(answer: str) -> CheckIn:
-    """`G-12 60% at-risk waiting on legal; G-14 done`: one part per goal, split by `;` or lines."""
+    """`G-12 60% at risk waiting on legal; G-14 done; G-15 blocked by the vendor; G-18.1 28`: one part per
+    goal or key result. A refused part refuses the whole answer, saying which part to fix."""
     answer = answer.strip()
     if not answer:
         return CheckIn()
     if len(answer) > 4 * MAX_NOTE:
         raise fail("checkin", f"the answer is {len(answer)} characters; the limit is {4 * MAX_NOTE}")
+    words = answer.split()
+    if len(words) == 1 and GOAL_REF.match(words[0]):
+        return CheckIn(pick=goal_ref(words[0], "checkin"), text=answer)
     items: list[CheckInItem] = []
-    seen: set[int] = set()
-    for part in re.split(r"[;\n]+", answer):
-        words = part.split()
-        if not words:
-            continue
-        if not GOAL_REF.match(words[0]):
-            raise fail("checkin", f"each part starts with a goal like G-12; {quote(part.strip())} does not")
-        number = goal_ref(words[0], "checkin")
-        if number in seen:
-            raise fail("checkin", f"G-{number} appears twice")
-        seen.add(number)
-        if len(words) == 2 and words[1].lower() in ("done", "achieved"):
-            items.append(CheckInItem(number, done=True))
-            continue
-        try:
-            progress = _parse_progress(words)
-        except ParseError as error:
-            problem = error.problem
-            raise fail("checkin", f"G-{number}: {problem[0].lower()}{problem[1:]}") from None
-        items.append(CheckInItem(number, progress.percent, progress.health, progress.note))
+    seen: set[str] = set()
+    parts = [part.strip() for part in PART_BREAK.split(answer) if part.strip()]
+    for part in parts:
+        item = _answer_part(part, len(parts) > 1)
+        if item.ref in seen:
+            raise _part_fail(part, f"{item.ref} appears twice", len(parts) > 1)
+        seen.add(item.ref)
+        items.append(item)
     if not items:
         raise fail("checkin", "the answer names no goal")
     return CheckIn(tuple(items), answer)
+
+
+def _part_fail(part: str, problem: str, several: bool) -> ParseError:
+    problem = problem[0].upper() + problem[1:]
+    where = f"Nothing was saved: fix {values.quote(values.excerpt(part, 40))}. " if several else ""
+    return fail("checkin", where + problem)
+
+
+def _answer_part(part: str, several: bool) -> CheckInItem:
+    words = part.split()
+    kr = KR_REF.match(words[0])
+    if kr:
+        goal, position = int(kr.group(1)), int(kr.group(2))
+        if len(words) != 2:
+            raise _part_fail(part, f"G-{goal}.{position} takes its new value alone, like G-{goal}.{position} 28; "
+                                   f"a note goes on the goal: G-{goal} <note>", several)
+        try:
+            value = parse_number(words[1], "checkin", f"G-{goal}.{position}'s value")
+        except ParseError as error:
+            raise _part_fail(part, error.problem, several) from None
+        return CheckInItem(goal, key_result=position, value=value)
+    if not GOAL_REF.match(words[0]):
+        raise _part_fail(part, f"each part starts with a goal like G-12; {values.quote(values.excerpt(part, 40))} does not",
+                         several)
+    number = goal_ref(words[0], "checkin")
+    if len(words) == 2 and words[1].lower() in ("done", "achieved"):
+        return CheckInItem(number, done=True)
+    try:
+        progress = _parse_progress(words)
+    except ParseError as error:
+        raise _part_fail(part, f"G-{number}: {error.problem[0].lower()}{error.problem[1:]}", several) from None
+    note = progress.note
+    if progress.health == Health.BLOCKED and note[:3].lower() == "by ":
+        note = note[3:].strip()  # "blocked by the vendor": the note is what blocks it
+    return CheckInItem(number, progress.percent, progress.health, note)
 
 
 _PARSERS = {

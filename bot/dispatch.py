@@ -83,14 +83,21 @@ class Bot:
         """Any neutral input: a typed line, an action, an opened dashboard."""
         try:
             match inbound:
-                case IncomingMessage(text=text):
-                    command: Command | _Home = commands.parse(values.clean(text))
+                case IncomingMessage(text=text, address=address):
+                    line = values.clean(text)
+                    # In a direct conversation a line that starts with a goal answers the check-in.
+                    command: Command | _Home = commands.parse(line if address.is_channel else commands.chat_line(line))
                 case Action():
                     command = self.command_for(inbound)
                 case Dashboard():
                     command = _Home()
         except UserError as error:
-            return Result(Reply.refusal(error))
+            if isinstance(inbound, IncomingMessage) and not inbound.address.is_channel and commands.may_answer(
+                    values.clean(inbound.text)):
+                # Perhaps a reply to a check-in prompt that names no goal; the core decides once it knows the person.
+                command = commands.CheckIn(loose=values.clean(inbound.text).strip())
+            else:
+                return Result(Reply.refusal(error))
         return await self._run(inbound.actor, command, delivery)
 
     @staticmethod
@@ -104,6 +111,8 @@ class Bot:
             return commands.parse_checkin(form.get("answer", ""))
         if action.name == Do.SET_HEALTH:
             return commands.parse_health_button(action.value)
+        if action.name == Do.PICK_GOAL:
+            return commands.CheckIn(pick=commands.goal_ref(action.value, "checkin"), text=action.value)
         number = commands.goal_ref(action.value, "show")
         if action.name == Do.APPROVE:
             return commands.Approve(number)
@@ -229,6 +238,14 @@ class Bot:
             next_at = person.next_prompt_at or await checkins.reschedule(session, person)
         return views.checkin_settings(person, plan, source, next_at)
 
+    @staticmethod
+    async def _answer(session: AsyncSession, viewer: Viewer, command: commands.CheckIn) -> Reply:
+        recorded = await checkins.record_answer(session, viewer, command)
+        for goal in recorded.updated:
+            if goal.id in recorded.healths_before:
+                await notify.health_changed(session, viewer, goal, recorded.healths_before[goal.id])
+        return views.checkin_recorded(recorded.current, recorded.updated)
+
     async def _execute(self, session: AsyncSession, viewer: Viewer, command: Command | _Home) -> Reply:
         match command:
             case commands.Help(topic):
@@ -243,9 +260,23 @@ class Bot:
                     await goals.add_key_result(session, viewer, proposal.goal.number, kr.metric, kr.start, kr.target, kr.unit)
                 await notify.proposal(session, viewer, proposal)
                 return views.proposal(proposal)
-            case commands.CheckIn(items, text) if items:
-                current, updated = await checkins.record_answer(session, viewer, command)
-                return views.checkin_recorded(current, updated)
+            case commands.CheckIn(items) if items:
+                return await self._answer(session, viewer, command)
+            case commands.CheckIn(pick=number) if number is not None:
+                current = await checkins.open_prompt(session, viewer)
+                pending = checkins.take_pending(current) if current is not None else None
+                if pending is None:
+                    raise commands.fail("checkin", f"G-{number}: give a percentage, a health or a note")
+                return await self._answer(session, viewer, commands.parse_checkin(f"G-{number} {pending}"))
+            case commands.CheckIn(loose=text) if text:
+                current = await checkins.open_prompt(session, viewer)
+                if current is None or not current.goals:
+                    commands.parse(text)  # not an answer after all: the command's own refusal
+                    raise AssertionError("a loose reply that parses as a command")
+                if len(current.goals) == 1:
+                    return await self._answer(session, viewer, commands.parse_checkin(f"{current.goals[0].ref} {text}"))
+                checkins.keep_pending(current, text)
+                return views.which_goal(current.goals, text)
             case commands.CheckIn():
                 current = await checkins.state(session, viewer)
                 return views.checkin_state(current, await checkins.key_results_of(session, current.goals))
@@ -272,7 +303,10 @@ class Bot:
                 await notify.decision(session, viewer, decision)
                 return views.decision(decision)
             case commands.Progress(number, percent, health, note):
-                return views.progress_update(await goals.progress(session, viewer, number, percent, health, note))
+                before = (await goals.get_goal(session, viewer, number)).health
+                goal = await goals.progress(session, viewer, number, percent, health, note)
+                await notify.health_changed(session, viewer, goal, before)
+                return views.progress_update(goal)
             case commands.KeyResultAdd(number, metric, start, target, unit):
                 goal, kr = await goals.add_key_result(session, viewer, number, metric, start, target, unit)
                 return views.key_result_saved(goal, kr, added=True)

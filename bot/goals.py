@@ -363,8 +363,12 @@ async def progress(
     if percent is not None:
         _value, source = await _computed_progress(session, goal)
         if source == "key results":
+            positions = (await session.execute(
+                select(KeyResult.position).where(KeyResult.goal_id == goal.id).order_by(KeyResult.position))).scalars().all()
+            refs = ", ".join(f"{goal.ref}.{position}" for position in positions)
             raise UserError(
-                f"{goal.ref}'s progress comes from its key results; update them with goals kr {goal.ref}.1 <value>."
+                f"{goal.ref}'s progress comes from its key results ({refs}); give their values instead, like "
+                f"{goal.ref}.{positions[0]} 28 (goals kr {goal.ref}.{positions[0]} 28), and a health or note on {goal.ref}."
             )
         if source == "supporting goals":
             raise UserError(

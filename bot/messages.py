@@ -23,6 +23,7 @@ class Do(StrEnum):
     OPEN_CHECKIN = "checkin.open"
     ANSWER_CHECKIN = "checkin.answer"
     SET_HEALTH = "checkin.health"  # a prompt's one-click health button: value "G-12 at_risk"
+    PICK_GOAL = "checkin.pick"  # "which goal is that about?": value "G-12"
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,13 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from bot import outbox, views
+from bot import checkins, outbox, views
 from bot.access import responsible_person
 from bot.goals import Decision, Proposal
 from bot.messages import Reply
 from bot.people import Viewer
 from storage.models import Goal, Identity, Kudos, OutboxMessage, Person
-from storage.vocabulary import Awaiting, Status
+from storage.vocabulary import Awaiting, Health, Status
 
 # Platforms that can reach a person who is not in the conversation.
 DELIVERABLE = ("slack", "teams")
@@ -93,3 +93,39 @@ async def kudos(session: AsyncSession, viewer: Viewer, given: Kudos, receiver: P
         return
     await enqueue(session, viewer, receiver, outbox.Kind.KUDOS, views.kudos(given, viewer.person, receiver, goal),
                   f"kudos:{given.id}", goal)
+
+
+async def health_changed(session: AsyncSession, viewer: Viewer, goal: Goal, before: str | None) -> None:
+    """A goal became blocked: its parent goal's owner and its owner's manager are told at once, once per
+    period (one message when they are the same person). Unblocked: those told hear that it cleared."""
+    if goal.health == before or Health.BLOCKED not in (goal.health, before):
+        return
+    owner = await session.get(Person, goal.owner_person_id) if goal.owner_person_id else None
+    if owner is None:
+        return
+    if goal.health == Health.BLOCKED:
+        told: list[int] = []
+        if goal.parent_id is not None:
+            parent = await session.get(Goal, goal.parent_id)
+            responsible = await responsible_person(session, parent) if parent is not None else None
+            if responsible is not None:
+                told.append(responsible)
+        if owner.manager_id is not None:
+            told.append(owner.manager_id)
+        period = (await checkins.current_period(session, owner)).start
+        for person_id in dict.fromkeys(told):
+            if person_id == viewer.id:
+                continue
+            person = await session.get(Person, person_id)
+            await enqueue(session, viewer, person, outbox.Kind.ESCALATION, views.blocker_notice(goal, owner, goal.note),
+                          f"blocked:{goal.id}:{period}:{person_id}", goal)
+        return
+    escalations = (await session.execute(
+        select(OutboxMessage).where(OutboxMessage.goal_id == goal.id, OutboxMessage.kind == outbox.Kind.ESCALATION,
+                                    OutboxMessage.dedupe_key.like("blocked:%"))
+    )).scalars().all()
+    for row in escalations:
+        person = await session.get(Person, row.person_id) if row.person_id else None
+        if person is not None:
+            await enqueue(session, viewer, person, outbox.Kind.ESCALATION, views.blocker_cleared(goal, owner),
+                          f"cleared:{row.id}", goal)

@@ -386,6 +386,31 @@ def checkin_state(current, key_results: dict[int, list[KeyResult]]) -> Reply:
                           away_until=current.person.away_until if current.away else None)
 
 
+def which_goal(goals: list[Goal], text: str) -> Reply:
+    """A reply to a prompt that named no goal, when there are several: the words are kept until they say which."""
+    return ReplyBuilder().add(
+        Paragraph(f"Which goal is that about? Reply with its reference and I will add your words to it: "
+                  f"{text if len(text) <= 200 else text[:199] + '…'}"),
+        Buttons(tuple(Button(f"{goal.ref} {goal.title}"[:75], Do.PICK_GOAL, goal.ref, goal.ref) for goal in goals[:5])),
+        Context("Or name the goal in the message itself, e.g. " + f"{goals[0].ref} 60% on track"),
+    ).build()
+
+
+def blocker_notice(goal: Goal, owner: Person, note: str) -> Reply:
+    """What the parent goal's owner and the manager are told when a goal is blocked."""
+    about = f": {note}" if note else ""
+    return ReplyBuilder().add(
+        Header(f"{goal.ref} is blocked"),
+        Paragraph(f"{owner.name} says {goal.ref} {goal.title} is blocked{about}"),
+        Context(f"See it: goals show {goal.ref}"),
+    ).build()
+
+
+def blocker_cleared(goal: Goal, owner: Person) -> Reply:
+    return Reply.text(f"{goal.ref} {goal.title} is no longer blocked ({owner.name} says it is "
+                      f"{health_word(goal.health)}).")
+
+
 def checkin_recorded(current, updated: list[Goal]) -> Reply:
     """The answer to a check-in: what was saved, and when the next one comes."""
     builder = ReplyBuilder().add(

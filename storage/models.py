@@ -382,3 +382,5 @@ class CheckinPeriod(SQLModel, table=True):
     remind_at: datetime | None = Field(default=None, index=True)
     reminded_at: datetime | None = None
     answered_at: datetime | None = None
+    # A reply to the prompt that named no goal, kept while the bot asks which goal it is about.
+    pending_answer: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))

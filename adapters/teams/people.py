@@ -16,7 +16,7 @@ from botbuilder.schema import Activity, ConversationReference
 from botbuilder.schema.teams import TeamsChannelAccount
 
 from adapters.teams.sender import Sender, status_of
-from bot import commands, reach
+from bot import reach
 from bot.errors import UserError
 from bot.messages import Actor
 from bot.people import is_known
@@ -77,7 +77,7 @@ def command_text(activity: Activity) -> str:
     for mention in entities(activity, "mention"):
         if (mention.get("mentioned") or {}).get("id") == bot_id and mention.get("text"):
             text = text.replace(str(mention["text"]), " ")
-    return commands.chat_line(text)
+    return text.strip()
 
 
 class Directory:

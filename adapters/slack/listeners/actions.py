@@ -35,21 +35,10 @@ def register(slack: SlackApp) -> None:
 
         await slack.take(body, request, context.team_id, translate, answer)
 
-    @slack.listen("action", re.compile(rf"^{re.escape(Do.SET_HEALTH)}(:[0-9]+)?$"), manifest_name=Do.SET_HEALTH.value)
-    async def set_health(ack, body, client, context, request):
-        await ack()
-        user_id = body["user"]["id"]
-        value = (body.get("actions") or [{}])[0].get("value", "")
-
-        async def translate() -> Action:
-            actor = await slack.actor(client, context.team_id, user_id)
-            return Action(actor, Do.SET_HEALTH, value, _address(body, user_id))
-
-        async def answer(outcome: Outcome) -> None:
-            if outcome.reply is not None:
-                await _tell(slack, client, body, user_id, outcome.reply)
-
-        await slack.take(body, request, context.team_id, translate, answer)
+    for name in (Do.SET_HEALTH, Do.PICK_GOAL):
+        # A prompt's buttons: one per goal and health, or per goal to pick; repeated ids carry their position.
+        slack.listen("action", re.compile(rf"^{re.escape(name)}(:[0-9]+)?$"), manifest_name=name.value)(
+            _check_in_button(slack, name))
 
     @slack.listen("action", Do.RETURN)
     async def return_goal(ack, body, client):
@@ -68,6 +57,25 @@ def register(slack: SlackApp) -> None:
             return
         prompt = await slack.bot.run(actor, CheckIn())
         await client.views_open(trigger_id=body["trigger_id"], view=modals.check_in(prompt))
+
+
+def _check_in_button(slack: SlackApp, name: Do):
+    async def pressed(ack, body, client, context, request):
+        await ack()
+        user_id = body["user"]["id"]
+        value = (body.get("actions") or [{}])[0].get("value", "")
+
+        async def translate() -> Action:
+            actor = await slack.actor(client, context.team_id, user_id)
+            return Action(actor, name, value, _address(body, user_id))
+
+        async def answer(outcome: Outcome) -> None:
+            if outcome.reply is not None:
+                await _tell(slack, client, body, user_id, outcome.reply)
+
+        await slack.take(body, request, context.team_id, translate, answer)
+
+    return pressed
 
 
 def _address(body: dict, user_id: str) -> Address:

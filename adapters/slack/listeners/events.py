@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from adapters.slack.app import SlackApp
-from bot.commands import chat_line
 from bot.messages import Address
 
 log = logging.getLogger("goalbot.slack")
@@ -33,5 +32,5 @@ def register(slack: SlackApp) -> None:
         async def deliver(reply) -> None:
             await slack.dm(client, event["channel"], reply)
 
-        await slack.answer_text(body, request, client, context.team_id, event["user"], chat_line(event.get("text") or ""),
+        await slack.answer_text(body, request, client, context.team_id, event["user"], event.get("text") or "",
                                 Address.direct("slack", event["user"]), deliver)

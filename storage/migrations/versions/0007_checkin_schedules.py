@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column('remind_at', sa.DateTime(timezone=True), nullable=True),
         sa.Column('reminded_at', sa.DateTime(timezone=True), nullable=True),
         sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('pending_answer', sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_checkin_period_person_id_person')),
         sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_checkin_period_tenant_id_tenant')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_checkin_period')),
