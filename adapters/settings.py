@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -43,6 +44,16 @@ class Settings(BaseSettings):
     header_timeout: float = Field(default=10.0, gt=0, le=300, alias="GOALBOT_HEADER_TIMEOUT")
     body_timeout: float = Field(default=20.0, gt=0, le=300, alias="GOALBOT_BODY_TIMEOUT")
     connections_per_client: int = Field(default=128, ge=1, le=100_000, alias="GOALBOT_CONNECTIONS_PER_CLIENT")
+    # Messages goalbot posts per minute to one Slack workspace (Slack keeps a workspace-wide limit it does
+    # not publish, besides about one message per second per conversation).
+    slack_messages_per_minute: int = Field(default=600, ge=1, le=100_000, alias="GOALBOT_SLACK_MESSAGES_PER_MINUTE")
+    # History reads per minute per workspace, to find a message whose answer was lost (Slack limits
+    # conversations.history to 1 a minute for commercially distributed apps outside its Marketplace).
+    slack_history_per_minute: int = Field(default=20, ge=1, le=1_000, alias="GOALBOT_SLACK_HISTORY_PER_MINUTE")
+    # This process's name for the outbox claims it holds; keep it the same across restarts of one replica
+    # (it takes its own unfinished claims back at once) and different between replicas.
+    worker_name: str = Field(default_factory=socket.gethostname, max_length=100,
+                             alias="GOALBOT_WORKER_NAME")
 
     @field_validator("teams_insecure_local", mode="before")
     @classmethod

@@ -269,7 +269,7 @@ def _message(tenant_id: int, person_id: int, platform: str, kind: str, key: str,
     return {"tenant_id": tenant_id, "person_id": person_id, "to_channel": None, "platform": platform, "kind": kind,
             "goal_id": None, "dedupe_key": key, "body": body, "replaces_id": None,
             "state": State.PENDING, "attempts": 0, "next_attempt_at": wall, "channel": None, "message_id": None,
-            "last_error": None, "created_at": wall, "sent_at": None, "expires_at": expires}
+            "last_error": None, "created_at": wall, "sent_at": None, "expires_at": expires, "claimed_by": None}
 
 
 async def _goals_of(session: AsyncSession, due_filter, tenant_id: int | None):

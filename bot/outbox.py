@@ -12,11 +12,17 @@ platform's `Sender`, which says how it went:
 - `NotSent`: certainly not sent (no connection was made), try again later;
 - `Unreachable`: the person cannot be written to yet; wait, without counting an attempt;
 - `Refused`: a definite no; the row fails;
-- `Ambiguous`: we cannot tell whether the platform posted it. A new message is
-  then marked `uncertain` instead of being sent twice; an update in place is
-  safe to repeat, so it is tried again.
+- `Ambiguous`: we cannot tell whether the platform posted it. An update in place
+  is safe to repeat, so it is tried again. A new message is looked for first
+  when the sender can look (`Sender.find`: Slack reads the conversation's history
+  for the row's metadata), and sent again only when it is not there; when the
+  sender cannot look, it is marked `uncertain` instead of being sent twice.
 
-A row left `sending` by a crash is released the same way as an ambiguous send.
+A claim is a lease held by a named worker (`worker`, stable across restarts of
+the same process): a row left `sending` by a crash is taken back at once by the
+same worker when it starts again, and by any worker once the lease has run out,
+and released the same way as an ambiguous send. A message not delivered by its
+`expires_at` is dropped.
 """
 
 from __future__ import annotations
@@ -40,9 +46,11 @@ from storage.database import Database
 from storage.models import CheckinPeriod, Goal, Identity, OutboxMessage, Person, Tenant, utcnow
 
 log = logging.getLogger("goalbot.outbox")
-BATCH = 20
+BATCH = 50
+CONCURRENCY = 16  # sends in flight at once per worker (each platform's pace limits them further)
 MAX_ATTEMPTS = 8
-STUCK_AFTER = timedelta(minutes=5)
+LEASE = timedelta(minutes=1)  # how long a claim is held before another worker may take it back
+UNSURE = "unsure: "  # a message that may have been posted: looked for before it is sent again
 POLL_SECONDS = 2.0
 WAIT_CHECK = timedelta(hours=1)  # how often a message for someone unreachable looks again
 QUEUED = "goalbot.outbox.queued"  # set in a session's info when it adds outbox rows
@@ -84,6 +92,8 @@ class Target:
     person_id: int | None
     email: str
     user: str | None  # the person's id on this platform, when known
+    message: int = 0  # the outbox row's id, which a sender may attach to the message to find it again
+    kind: str = ""  # what the message is (`Kind`)
 
 
 @dataclass(frozen=True)
@@ -143,6 +153,10 @@ class Sender(Protocol):
 
     async def update(self, target: Target, posted: Posted, reply: Reply) -> None:
         """Replace a message posted earlier; raise a `Failure` when it did not go through."""
+
+    # Optional: `async def find(self, target: Target) -> Posted | None`, whether the message for this outbox
+    # row (`target.message`) was posted after all. A sender without it cannot tell, and an unsure new
+    # message is then never sent again.
 
 
 # Writing rows ------------------------------------------------------------------------
@@ -245,6 +259,7 @@ class Claimed:
     body: dict
     replaces: Posted | None  # the message to update in place
     attempts: int
+    unsure: bool = False  # it may have been posted already: look before sending
 
 
 def backoff(attempts: int) -> timedelta:
@@ -257,10 +272,14 @@ class Outbox:
 
     def __init__(self, db: Database, sender: Sender, *,
                  turn: Callable[[], contextlib.AbstractAsyncContextManager] | None = None,
-                 on_sent: Callable[[Target], None] | None = None) -> None:
+                 on_sent: Callable[[Target], None] | None = None, worker: str = "goalbot",
+                 concurrency: int = CONCURRENCY) -> None:
         self.db = db
         self.sender = sender
         self.platform = sender.platform
+        self.worker = worker[:100]
+        self.concurrency = concurrency
+        self._started = False  # a worker's first round takes back its own claims from before a restart
         # Each send waits for its turn, so deliveries can give way to requests waiting for their answer.
         self.turn = turn or contextlib.nullcontext
         self.on_sent = on_sent
@@ -292,21 +311,32 @@ class Outbox:
             self._wake.clear()
 
     async def release_stuck(self) -> None:
-        """Rows left `sending` by a crash: we cannot know if the platform got them, so they are not resent."""
+        """Claims whose lease ran out (a crash, a replica gone), and this worker's own from before it started
+        again: the platform may have them, so they are looked for or marked uncertain, never simply resent."""
+        now = utcnow()
+        expired = sa.and_(OutboxMessage.state == State.SENDING, OutboxMessage.next_attempt_at < now)
+        mine = sa.and_(OutboxMessage.state == State.SENDING, OutboxMessage.claimed_by == self.worker)
         async with self.db.transaction(write=True) as session:
             stuck = (
                 await session.execute(
-                    select(OutboxMessage).where(
-                        OutboxMessage.platform == self.platform,
-                        OutboxMessage.state == State.SENDING,
-                        OutboxMessage.next_attempt_at < utcnow() - STUCK_AFTER,
-                    )
+                    select(OutboxMessage).where(OutboxMessage.platform == self.platform,
+                                                expired if self._started else sa.or_(expired, mine))
                 )
             ).scalars().all()
             for row in stuck:
-                row.state = State.PENDING if row.replaces_id else State.UNCERTAIN
-                row.last_error = "interrupted while sending"
-                log.warning("outbox message %s was interrupted while sending; marked %s", row.id, row.state)
+                if row.replaces_id or self.can_look:
+                    row.state = State.PENDING
+                    row.last_error = (UNSURE if not row.replaces_id else "") + "interrupted while sending"
+                    row.next_attempt_at = now
+                else:
+                    row.state = State.UNCERTAIN
+                    row.last_error = "interrupted while sending"
+                log.warning("outbox message %s was interrupted while sending; now %s", row.id, row.state)
+        self._started = True
+
+    @property
+    def can_look(self) -> bool:
+        return hasattr(self.sender, "find")
 
     async def _claim(self) -> list[Claimed]:
         async with self.db.transaction(write=True) as session:
@@ -321,7 +351,7 @@ class Outbox:
                     OutboxMessage.next_attempt_at <= utcnow(),
                 )
                 .order_by(OutboxMessage.id)
-                .limit(BATCH)
+                .limit(min(BATCH, self.concurrency))  # no more claimed than can be sent now: a crash leaves few unsure
             )
             if not self.db.is_sqlite:
                 query = query.with_for_update(skip_locked=True, of=OutboxMessage)
@@ -343,12 +373,14 @@ class Outbox:
                         row.last_error = "the message to update was never sent"
                         continue
                     replaces = Posted(original.channel, original.message_id)
+                unsure = bool(row.last_error and row.last_error.startswith(UNSURE))
                 row.state = State.SENDING
                 row.attempts += 1
-                row.next_attempt_at = utcnow()
+                row.next_attempt_at = utcnow() + LEASE
+                row.claimed_by = self.worker
                 target = Target(tenant_key, row.tenant_id, row.to_channel, row.person_id, email or "",
-                                users.get(row.person_id))
-                claimed.append(Claimed(row.id, target, row.body, replaces, row.attempts))
+                                users.get(row.person_id), row.id, row.kind)
+                claimed.append(Claimed(row.id, target, row.body, replaces, row.attempts, unsure))
             return claimed
 
     async def _drop_expired(self, session: AsyncSession) -> None:
@@ -370,14 +402,24 @@ class Outbox:
             )
 
     async def deliver_due(self) -> int:
-        """Send one batch of due messages; returns how many were claimed."""
+        """Send one batch of due messages, several at a time; returns how many were claimed."""
         claimed = await self._claim()
-        for index, item in enumerate(claimed):
-            if self._stopping:
-                await self._unclaim(claimed[index:])
-                break
-            async with self.turn():
-                await self.deliver(item)
+        if not claimed:
+            return 0
+        slots = asyncio.Semaphore(self.concurrency)
+        outcomes: dict[str, int] = {}
+
+        async def one(item: Claimed) -> None:
+            async with slots:
+                if self._stopping:
+                    await self._unclaim([item])
+                    return
+                async with self.turn():
+                    outcome = await self.deliver(item)
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+
+        await asyncio.gather(*(one(item) for item in claimed))
+        log.info("%s outbox: %s", self.platform, ", ".join(f"{count} {what}" for what, count in sorted(outcomes.items())))
         return len(claimed)
 
     async def _unclaim(self, items: list[Claimed]) -> None:
@@ -385,44 +427,63 @@ class Outbox:
         for item in items:
             await self._finish(item, State.PENDING, delay=timedelta(0), count_attempt=False)
 
-    async def deliver(self, item: Claimed) -> None:
-        """Hand one claimed row to the sender and keep what it reports."""
+    async def deliver(self, item: Claimed) -> str:
+        """Hand one claimed row to the sender and keep what it reports; returns what came of it (for the log)."""
         reply = reply_from_dict(item.body)
         try:
-            if item.replaces:
+            found = await self.sender.find(item.target) if item.unsure and self.can_look else None
+            if found is not None:
+                sent = Sent(found.conversation, found.message_id)  # it was posted after all: not again
+            elif item.replaces:
                 await self.sender.update(item.target, item.replaces, reply)
                 sent = Sent()
             else:
                 sent = await self.sender.send(item.target, reply)
         except RateLimited as failure:
             delay = timedelta(seconds=failure.retry_after) if failure.retry_after is not None else backoff(item.attempts)
-            await self._finish(item, State.PENDING, error=failure.reason, delay=delay)
+            await self._finish(item, State.PENDING, error=self._keep_unsure(item, failure.reason), delay=delay,
+                               count_attempt=False)
+            return "rate limited"
         except NotSent as failure:
-            await self._finish(item, State.PENDING, error=failure.reason, delay=backoff(item.attempts))
+            await self._finish(item, State.PENDING, error=self._keep_unsure(item, failure.reason), delay=backoff(item.attempts))
+            return "retried"
         except Unreachable as failure:
             await self._finish(item, State.PENDING, error="unreachable: " + failure.reason, delay=WAIT_CHECK,
                                count_attempt=False)
+            return "waiting"
         except Refused as failure:
             log.warning("outbox message %s refused by %s: %s", item.id, self.platform, failure.reason)
             await self._finish(item, State.FAILED, error=failure.reason)
+            return "failed"
         except Ambiguous as failure:
-            await self._unsure(item, failure.reason)
+            return await self._unsure(item, failure.reason)
         except Exception as error:  # noqa: BLE001 - an unexpected failure may have posted it, too
             log.exception("sending outbox message %s through %s failed", item.id, self.platform)
-            await self._unsure(item, f"{type(error).__name__}: {error}"[:200])
-        else:
-            await self._finish(item, State.SENT, sent=sent)
-            if self.on_sent is not None and (item.target.user or sent.user):
-                self.on_sent(replace(item.target, user=item.target.user or sent.user))
+            return await self._unsure(item, f"{type(error).__name__}: {error}"[:200])
+        await self._finish(item, State.SENT, sent=sent)
+        if self.on_sent is not None and (item.target.user or sent.user):
+            self.on_sent(replace(item.target, user=item.target.user or sent.user))
+        return "sent"
 
-    async def _unsure(self, item: Claimed, error: str) -> None:
-        """The platform may or may not have the message: an update is repeated, a new message is not."""
+    @staticmethod
+    def _keep_unsure(item: Claimed, reason: str) -> str:
+        return UNSURE + reason if item.unsure else reason
+
+    async def _unsure(self, item: Claimed, error: str) -> str:
+        """The platform may or may not have the message: an update is repeated; a new message is looked for
+        before it is sent again, or, when the sender cannot look, not sent again."""
         if item.replaces:
             await self._finish(item, State.PENDING, error=error, delay=backoff(item.attempts))
-        else:
-            log.error("outbox message %s may or may not have reached %s (%s); not sending it again",
-                      item.id, self.platform, error)
-            await self._finish(item, State.UNCERTAIN, error=error)
+            return "retried"
+        if self.can_look:
+            log.warning("outbox message %s may or may not have reached %s (%s); looking before sending it again",
+                        item.id, self.platform, error)
+            await self._finish(item, State.PENDING, error=UNSURE + error, delay=backoff(item.attempts))
+            return "unsure"
+        log.error("outbox message %s may or may not have reached %s (%s); not sending it again",
+                  item.id, self.platform, error)
+        await self._finish(item, State.UNCERTAIN, error=error)
+        return "uncertain"
 
     async def _finish(self, item: Claimed, state: State, *, error: str | None = None, sent: Sent | None = None,
                       delay: timedelta | None = None, count_attempt: bool = True) -> None:
@@ -434,6 +495,7 @@ class Outbox:
             if state == State.PENDING and row.attempts >= MAX_ATTEMPTS:
                 state = State.FAILED
             row.state = state
+            row.claimed_by = None
             row.last_error = error[:500] if error else None
             if state == State.PENDING:
                 row.next_attempt_at = utcnow() + (delay if delay is not None else timedelta(seconds=1))

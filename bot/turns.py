@@ -64,12 +64,13 @@ class Turns:
 
     def __init__(self, bot: Bot, platform: str, *, recover_within: timedelta, replay: Replay,
                  sender: Sender | None = None, turn: Callable[[], contextlib.AbstractAsyncContextManager] | None = None,
-                 on_sent: Callable[[Target], None] | None = None) -> None:
+                 on_sent: Callable[[Target], None] | None = None, worker: str = "goalbot") -> None:
         self.bot = bot
         self.platform = platform
         self.replay = replay
         self.inbox = Inbox(bot.db, platform, recover_within=recover_within)
-        self.outbox = Outbox(bot.db, sender, turn=turn, on_sent=on_sent) if sender is not None else None
+        self.outbox = (Outbox(bot.db, sender, turn=turn, on_sent=on_sent, worker=f"{worker}/{platform}")
+                       if sender is not None else None)
         if self.outbox is not None:
             bot.outboxes.append(self.outbox)
         self.background = Background(f"a {platform} request")

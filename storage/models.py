@@ -291,6 +291,8 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = None
     # A message not delivered by then is dropped (a check-in prompt is worth nothing the next day).
     expires_at: datetime | None = None
+    # The worker holding the claim while `sending` (its lease ends at `next_attempt_at`).
+    claimed_by: str | None = Field(default=None, max_length=100)
 
 
 class CheckIn(SQLModel, table=True):

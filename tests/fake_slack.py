@@ -1,7 +1,9 @@
 """A local Slack: the Web API methods goalbot calls, response URLs, and a Socket Mode websocket.
 
-It records every call with its arguments, can answer 429 with Retry-After, and
-signs requests to the bot the way Slack does.
+It records every call with its arguments, can answer 429 with Retry-After (a number
+of calls, or a workspace cap of messages per minute), can lose a call's answer
+before or after doing it, keeps the messages posted (with their metadata) for
+`conversations.history`, and signs requests to the bot the way Slack does.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode
 
@@ -44,12 +48,16 @@ class FakeSlack:
     rate_limited: int = 0  # answer this many of the next calls with 429
     retry_after: int = 1
     drop: list[str] = field(default_factory=list)  # each entry: that method's next call loses its connection
+    drop_after: list[str] = field(default_factory=list)  # each entry: that method's next call is done, its answer lost
+    cap_per_minute: int | None = None  # chat.postMessage calls accepted per minute across the workspace; then 429
+    history: dict[str, list[dict]] = field(default_factory=dict)  # channel -> messages posted, oldest first
     response_count: int = 0  # response_url posts so far (kept when `responses` is cleared)
     answered_at: dict[str, float] = field(default_factory=dict)  # response name -> time.monotonic() it came
     envelopes_acked: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
+        self._posted_at: deque[float] = deque()
         self._server: TestServer | None = None
         self.socket: web.WebSocketResponse | None = None
         self.socket_ready = asyncio.Event()
@@ -121,9 +129,14 @@ class FakeSlack:
         token = auth.removeprefix("Bearer ") or args.get("token")
         if self.rate_limited > 0:
             self.rate_limited -= 1
-            self.calls.append(Call(method + ":429", args, token))
-            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
-                                     headers={"Retry-After": str(self.retry_after)})
+            return self._too_many(method, args, token, self.retry_after)
+        if method == "chat.postMessage" and self.cap_per_minute is not None:
+            now = time.monotonic()
+            while self._posted_at and self._posted_at[0] <= now - 60:
+                self._posted_at.popleft()
+            if len(self._posted_at) >= self.cap_per_minute:
+                return self._too_many(method, args, token, max(1, math.ceil(self._posted_at[0] + 60 - now)))
+            self._posted_at.append(now)
         self.calls.append(Call(method, args, token))
         if method in self.drop:
             self.drop.remove(method)
@@ -132,7 +145,22 @@ class FakeSlack:
         handler = getattr(self, "m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
-        return web.json_response(handler(args))
+        answer = handler(args)
+        if method in self.drop_after:
+            self.drop_after.remove(method)
+            request.transport.close()  # done, and the answer is lost on the way back
+            raise ConnectionResetError("dropped after")
+        return web.json_response(answer)
+
+    def _too_many(self, method: str, args: dict, token: str | None, retry_after: int) -> web.Response:
+        self.calls.append(Call(method + ":429", args, token))
+        return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                 headers={"Retry-After": str(retry_after)})
+
+    @property
+    def too_many(self) -> int:
+        """How many calls were answered 429."""
+        return sum(1 for call in self.calls if call.method.endswith(":429"))
 
     def m_auth_test(self, args):
         return {"ok": True, "url": "https://goals.slack.com/", "team": "Goals Inc", "user": "goalbot",
@@ -158,7 +186,32 @@ class FakeSlack:
         channel = args.get("channel", "")
         if channel.startswith("U"):
             channel = "D" + channel[1:]  # a DM with the user
-        return {"ok": True, "channel": channel, "ts": f"1700000000.{next(self._ts):06d}", "message": {"text": args.get("text")}}
+        metadata = args.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        message = {"type": "message", "ts": f"1700000000.{next(self._ts):06d}", "text": args.get("text"),
+                   "bot_id": "BBOT"}
+        if metadata:
+            message["metadata"] = metadata
+        self.history.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": message["ts"], "message": {"text": args.get("text")}}
+
+    def posted(self, channel: str) -> list[dict]:
+        """The messages in a conversation (a user id names their DM)."""
+        return self.history.get("D" + channel[1:] if channel.startswith("U") else channel, [])
+
+    def m_conversations_open(self, args):
+        users = args.get("users", "")
+        if not users.startswith("U"):
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "channel": {"id": "D" + users[1:]}}
+
+    def m_conversations_history(self, args):
+        messages = list(reversed(self.history.get(args.get("channel", ""), [])))
+        limit = int(args.get("limit") or 100)
+        include = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        shown = [m if include else {k: v for k, v in m.items() if k != "metadata"} for m in messages[:limit]]
+        return {"ok": True, "messages": shown, "has_more": len(messages) > limit}
 
     def m_chat_update(self, args):
         return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from storage.models import Goal, KeyResult, OutboxMessage
+from storage.models import Goal, KeyResult, OutboxMessage, utcnow
 
 from tests.checks import eventually, goal, in_order
 from tests.fake_slack import command_body
@@ -364,18 +364,41 @@ async def test_a_direct_message_is_a_command_and_bots_own_messages_are_ignored(w
     assert len(reply) == 1 and "Proposed G-1 Plan Q3" in text_of(reply[0].args)
 
 
-async def test_a_message_whose_answer_was_lost_is_not_sent_again(workspace, fake, org):
-    fake.drop.append("chat.postMessage")
+async def lost_answer(workspace, fake, org, drop: list[str]) -> OutboxMessage:
+    """Ana proposes a goal; the request to Bo goes out and Slack's answer to it is lost. Returns the row
+    once the outbox has decided."""
+    drop.append("chat.postMessage")
     await workspace.command("UANA", "add Cut churn")
     await fake.wait_calls("chat.postMessage")
 
-    async def state():
-        async with org.db.transaction(write=False) as session:
-            return (await session.execute(select(OutboxMessage.state))).scalar_one()
+    async def row():
+        async with org.db.transaction() as session:
+            found = (await session.execute(select(OutboxMessage))).scalar_one()
+            if found.state == "pending":
+                found.next_attempt_at = utcnow()  # the look comes after a pause; not waited for here
+            return found
 
-    assert await eventually(state, lambda seen: seen not in ("sending", "pending")) == "uncertain"
-    await workspace.slack.turns.outbox.deliver_due()
-    assert len(fake.called("chat.postMessage")) == 1  # Slack may have it: not posted twice
+    async def decided():
+        workspace.slack.turns.outbox.wake()
+        return await row()
+
+    return await eventually(decided, lambda found: found.state not in ("sending", "pending"), timeout=10)
+
+
+async def test_a_message_posted_whose_answer_was_lost_is_found_in_the_history_not_sent_again(workspace, fake, org):
+    row = await lost_answer(workspace, fake, org, fake.drop_after)
+    assert row.state == "sent"
+    (posted,) = fake.posted("UBO")
+    assert (row.channel, row.message_id) == ("DBO", posted["ts"])
+    assert posted["metadata"] == {"event_type": "goalbot_outbox", "event_payload": {"outbox_id": row.id}}
+    assert len(fake.called("conversations.history")) == 1 and len(fake.called("chat.postMessage")) == 1
+
+
+async def test_a_message_lost_before_slack_posted_it_is_looked_for_then_sent_once(workspace, fake, org):
+    row = await lost_answer(workspace, fake, org, fake.drop)
+    assert row.state == "sent"
+    assert len(fake.posted("UBO")) == 1 and len(fake.called("chat.postMessage")) == 2
+    assert fake.called("conversations.history")[0].args.get("include_all_metadata") in (True, "true", "True", "1")
 
 
 async def test_the_time_zone_comes_from_the_slack_profile(workspace, fake, org):

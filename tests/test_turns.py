@@ -146,7 +146,8 @@ async def test_a_rate_limited_send_waits_what_the_platform_asked_then_goes_out(o
     platform.failures.append(RateLimited("rate limited", retry_after=30))
     assert await worker.deliver_due() == 1
     row = await state_of(org.db, row_id)
-    assert row.state == "pending" and row.attempts == 1 and row.last_error == "rate limited"
+    # A 429 means "not done": it is no attempt, so a storm of them cannot use up a message's tries.
+    assert row.state == "pending" and row.attempts == 0 and row.last_error == "rate limited"
     wait = (row.next_attempt_at - utcnow()).total_seconds()
     assert 25 < wait <= 30
     assert await worker.deliver_due() == 0  # not due yet

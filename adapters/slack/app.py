@@ -25,7 +25,7 @@ from adapters.slack.people import Profiles
 from bot.dispatch import Bot
 from bot.errors import UserError
 from bot.messages import Actor, Address, IncomingMessage, Reply
-from bot.outbox import Target
+from bot.outbox import Kind, Target
 from bot.turns import Outcome, Translate, Turns
 from storage.database import Database
 
@@ -35,6 +35,7 @@ RATE_LIMIT_RETRIES = 4
 AFTER_ACK_CONCURRENCY = 32
 # Unfinished requests are run again after a minute, while their response_url (30 minutes) still works.
 RECOVER_WITHIN = timedelta(minutes=25)
+SCHEDULED = (Kind.PROMPT, Kind.REMINDER)
 REPLAY_HEADER = "x-goalbot-replay"
 
 
@@ -87,7 +88,9 @@ class SlackApp:
             options.update(oauth.options(settings, db, self.installations, self.web_client(None)))
         self.app = AsyncApp(**options)
         self.turns = Turns(bot, "slack", recover_within=RECOVER_WITHIN, replay=self.replay,
-                           sender=SlackSender(self.client_for), turn=self.after_ack, on_sent=self._sent)
+                           sender=SlackSender(self.client_for, settings.slack_messages_per_minute,
+                                              settings.slack_history_per_minute),
+                           turn=self.after_ack, on_sent=self._sent, worker=settings.worker_name)
         self.homes = HomeTabs(self)
         # What this app answers, by kind, in the manifest's words (tests hold manifest.json to it).
         self.registered: dict[str, set[str]] = {"command": set(), "action": set(), "view": set(), "event": set(), "options": set()}
@@ -205,8 +208,9 @@ class SlackApp:
         await client.chat_postMessage(channel=user_id, text=render.text(reply), blocks=render.blocks(reply))
 
     def _sent(self, target: Target) -> None:
-        """A message reached someone: their Home tab may show it (a request to decide, say)."""
-        if target.user and not target.channel:
+        """A message reached someone: their Home tab may show it (a request to decide, say). Scheduled
+        messages (prompts, reminders) are not worth a redraw each: the tab is drawn again when opened."""
+        if target.user and not target.channel and target.kind not in SCHEDULED:
             self.homes.refresh(target.tenant, target.user)
 
     # Background work ------------------------------------------------------------------

@@ -93,7 +93,7 @@ class TeamsApp:
         self.sender = Sender(self.adapter, self.app_id)
         self.directory = Directory(db, self.sender)
         self.turns = Turns(bot, "teams", recover_within=RECOVER_WITHIN, replay=self.replay,
-                           sender=TeamsSender(db, self.sender))
+                           sender=TeamsSender(db, self.sender), worker=settings.worker_name)
         from adapters.teams.handler import GoalbotHandler
 
         self.handler = GoalbotHandler(self)

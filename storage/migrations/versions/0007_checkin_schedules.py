@@ -29,6 +29,7 @@ def upgrade() -> None:
                "OR checkin_cadence <> 'weekly')")
     with op.batch_alter_table('outbox_message') as batch:
         batch.add_column(sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column('claimed_by', sa.String(length=100), nullable=True))
     op.create_table(
         'checkin_default',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -82,6 +83,7 @@ def downgrade() -> None:
     op.drop_table('holiday')
     op.drop_table('checkin_default')
     with op.batch_alter_table('outbox_message') as batch:
+        batch.drop_column('claimed_by')
         batch.drop_column('expires_at')
     with op.batch_alter_table('person') as batch:
         batch.drop_index(batch.f('ix_person_next_prompt_at'))
