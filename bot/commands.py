@@ -739,7 +739,7 @@ def _parse_schedule(words: list[str], command: str) -> tuple[int | None, time | 
     return weekday, at, cadence
 
 
-REMINDER_DELAY = re.compile(r"^(?:([0-9]{1,2})h)?(?:([0-9]{1,3})m(?:in)?)?$", re.ASCII)
+REMINDER_DELAY = re.compile(r"^(?:([0-9]{1,3})h)?(?:([0-9]{1,3})m(?:in)?)?$", re.ASCII)
 MAX_REMINDER_MINUTES = 72 * 60
 
 

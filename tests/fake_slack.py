@@ -157,6 +157,10 @@ class FakeSlack:
         return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                  headers={"Retry-After": str(retry_after)})
 
+    def reset_cap(self) -> None:
+        """Forget the messages counted against the cap so far (a new measurement starts)."""
+        self._posted_at.clear()
+
     @property
     def too_many(self) -> int:
         """How many calls were answered 429."""
@@ -190,7 +194,7 @@ class FakeSlack:
         if isinstance(metadata, str):
             metadata = json.loads(metadata)
         message = {"type": "message", "ts": f"1700000000.{next(self._ts):06d}", "text": args.get("text"),
-                   "bot_id": "BBOT"}
+                   "bot_id": "BBOT", "received": time.monotonic()}
         if metadata:
             message["metadata"] = metadata
         self.history.setdefault(channel, []).append(message)

@@ -49,9 +49,8 @@ class _Workspace:
     """One workspace's pace for posting, its pace for history reads, and a hold after a 429."""
 
     def __init__(self, per_minute: int, history_per_minute: int) -> None:
-        # Spread over the minute (a second's share at a time), not a minute's worth in one burst.
-        per_second = per_minute / 60
-        self.posts = AsyncLimiter(max(1.0, per_second), max(1.0, per_second) / per_second)
+        # Evenly spaced, with no burst: a workspace cap counted over any minute is never crossed.
+        self.posts = AsyncLimiter(1, 60 / per_minute)
         self.history = AsyncLimiter(1, 60 / history_per_minute)
         self.held_until = 0.0
 

@@ -1,0 +1,179 @@
+"""Fan-out: many people due at one instant, queued by one round of the clock and delivered by the real
+outbox worker and Slack sender to a local fake Slack that enforces a workspace cap of R messages a minute
+(429 with Retry-After beyond it).
+
+It prints the round that queues them (time, SQL statements, and the same for a round over a tenth of the
+people, to show the count does not grow with them), the delivery time against the floor N/R, the spread
+of lateness (each message's arrival minus the round's start), messages lost and doubled, the 429s Slack
+answered, the cost of an idle round over everyone, and the process's peak memory.
+
+    .venv/bin/python benchmarks/fanout.py [--people 10000] [--per-minute 6000] [--postgres postgresql://postgres@127.0.0.1:5432/test]
+
+The sender is paced at the cap it is given (GOALBOT_SLACK_MESSAGES_PER_MINUTE in `goalbot serve`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import event
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from adapters.slack.delivery import SlackSender  # noqa: E402
+from benchmarks.servers import scratch_schema  # noqa: E402
+from bot.clock import run_round  # noqa: E402
+from bot.outbox import Outbox  # noqa: E402
+from storage.database import Database  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+from tests.crowd import populate  # noqa: E402
+from tests.fake_slack import BOT_TOKEN, FakeSlack  # noqa: E402
+
+MONDAY = datetime(2027, 3, 8, 9, tzinfo=UTC)  # 09:00 in Lisbon, where the crowd lives
+TARGETS = {"round": 5.0, "delivery": 1.1, "idle_ms": 50.0, "too_many": 0.01, "memory_mb": 300.0}
+
+
+class Statements:
+    """Counts the statements sent to the database while it is on."""
+
+    def __init__(self, db: Database) -> None:
+        self.count = 0
+        event.listen(db.engine.sync_engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_args) -> None:
+        self.count += 1
+
+    @contextlib.contextmanager
+    def measuring(self):
+        start = self.count
+        result = {"statements": 0, "seconds": 0.0}
+        began = time.perf_counter()
+        yield result
+        result["seconds"] = time.perf_counter() - began
+        result["statements"] = self.count - start
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+async def measure(db: Database, people: int, per_minute: int) -> dict:
+    import aiohttp
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    statements = Statements(db)
+    small = max(1, people // 10)
+    # A tenant with a tenth of the people, for how the round's statement count grows (it should not).
+    await populate(db, small, tenant="small", start=people)
+    await populate(db, people)
+    await run_round(db, MONDAY - timedelta(days=1))  # everyone's next prompt worked out
+    fake = FakeSlack(cap_per_minute=per_minute)
+    await fake.start()
+    async with aiohttp.ClientSession() as http:
+        async def client_for(_tenant: str):
+            return AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url, session=http)
+
+        worker = Outbox(db, SlackSender(client_for, per_minute), worker="fanout")
+        running = asyncio.get_running_loop().create_task(worker.run())
+        try:
+            with statements.measuring() as little:
+                queued_small = (await run_round(db, MONDAY, tenant="small")).prompts
+            worker.wake()
+            await until(lambda: sent(fake) >= queued_small, small * 60 / per_minute * 3 + 30)
+            fake.history.clear()
+            fake.calls.clear()
+            fake.reset_cap()
+
+            started = time.monotonic()
+            with statements.measuring() as big:
+                queued = (await run_round(db, MONDAY, tenant="default")).prompts
+            worker.wake()
+            await until(lambda: sent(fake) >= queued, people * 60 / per_minute * 3 + 60)
+            delivered = time.monotonic()
+        finally:
+            worker.stop()
+            await running
+            await fake.close()
+    idle = []
+    for minute in range(1, 6):
+        with statements.measuring() as spent:
+            await run_round(db, MONDAY + timedelta(minutes=minute))
+        idle.append(spent["seconds"] * 1000)
+    arrivals = [m["received"] for messages in fake.history.values() for m in messages]
+    return {
+        "people": people, "queued": queued, "queued_small": queued_small, "round": big, "small": little,
+        "idle_ms": statistics.median(idle), "delivery": delivered - started, "floor": queued * 60 / per_minute,
+        "lateness": sorted(arrival - started for arrival in arrivals),
+        "lost": queued - len(fake.history),
+        "doubled": sum(len(m) - 1 for m in fake.history.values() if len(m) > 1),
+        "too_many": fake.too_many, "sends": len(arrivals) + fake.too_many,
+        "memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def sent(fake: FakeSlack) -> int:
+    return sum(len(messages) for messages in fake.history.values())
+
+
+async def until(done, within: float) -> None:
+    deadline = time.monotonic() + within
+    while not done() and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+
+
+def report(found: dict, label: str) -> None:
+    round_, small = found["round"], found["small"]
+    ratio = found["delivery"] / found["floor"]
+    late = found["lateness"]
+    rate = found["too_many"] / max(1, found["sends"])
+    print(f"goalbot fan-out on {label}: {found['people']:,} people due at one instant; "
+          f"Slack capped at {found['per_minute']:,} messages/min")
+    print(f"  round that queues them   {round_['seconds']:.2f} s, {round_['statements']} SQL statements "
+          f"({found['queued']:,} prompts)   target < {TARGETS['round']:.0f} s")
+    print(f"  same round, a tenth      {small['seconds']:.2f} s, {small['statements']} SQL statements "
+          f"({found['queued_small']:,} prompts): the count does not grow with the people")
+    print(f"  delivery                 {found['delivery']:.1f} s against the floor N/R of {found['floor']:.1f} s: "
+          f"{ratio:.2f}x   target <= {TARGETS['delivery']}x")
+    if late:
+        print(f"  lateness (arrival - due) p50 {pct(late, 50):.1f} s, p99 {pct(late, 99):.1f} s")
+    print(f"  lost {found['lost']}, doubled {found['doubled']}   target 0, 0")
+    print(f"  429s from Slack          {found['too_many']} of {found['sends']:,} sends ({rate:.2%})   "
+          f"target < {TARGETS['too_many']:.0%}")
+    print(f"  idle round               {found['idle_ms']:.1f} ms over {found['people'] + found['people'] // 10:,} "
+          f"people (median of 5)   target < {TARGETS['idle_ms']:.0f} ms")
+    print(f"  peak memory              {found['memory_mb']:.0f} MB   target < {TARGETS['memory_mb']:.0f} MB")
+
+
+async def main(args: argparse.Namespace) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        if args.postgres:
+            db = await stack.enter_async_context(scratch_schema(args.postgres, "goalbot_fanout"))
+            label = "PostgreSQL"
+        else:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="goalbot-fanout-"))
+            db = Database(f"sqlite+aiosqlite:///{folder}/goalbot.db")
+            stack.push_async_callback(db.dispose)
+            label = "SQLite"
+        await upgrade(db)
+        found = await measure(db, args.people, args.per_minute)
+        found["per_minute"] = args.per_minute
+        report(found, label)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--people", type=int, default=10_000)
+    parser.add_argument("--per-minute", type=int, default=6_000, help="the workspace's cap R (default 6,000/min)")
+    parser.add_argument("--postgres", help="run on a scratch schema of this PostgreSQL server")
+    asyncio.run(main(parser.parse_args()))
