@@ -126,7 +126,8 @@ def _instant(value: str | None) -> datetime:
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an instant; write it like 2027-03-08T14:00:00Z", param_hint="--now") from None
     if instant.tzinfo is None:
-        raise click.BadParameter(f"{value!r} has no zone; add Z for UTC (2027-03-08T14:00:00Z) or an offset (+01:00)",
+        example = f"{instant:%Y-%m-%dT%H:%M:%S}Z"
+        raise click.BadParameter(f"{value!r} has no zone; add Z for UTC ({example}) or an offset (+01:00)",
                                  param_hint="--now")
     return instant.astimezone(UTC)
 
@@ -142,16 +143,18 @@ def tick(now: str | None, tenant: str | None, database_url: str | None) -> None:
 
     instant = _instant(now)
 
-    async def run() -> str:
+    async def run():
         database = await _open(database_url)
         try:
-            return (await run_round(database, instant, tenant=tenant)).line()
+            return await run_round(database, instant, tenant=tenant)
         except LookupError as error:
             raise click.ClickException(str(error).capitalize() + ".") from None
         finally:
             await database.dispose()
 
-    click.echo(asyncio.run(run()))
+    tally = asyncio.run(run())
+    click.echo(tally.line())
+    click.echo(f"({tally.details()})", err=True)
 
 
 @main.group()

@@ -21,7 +21,7 @@ from bot.errors import UserError
 from bot.commands import CheckIn as CheckInCommand
 from bot.people import Viewer
 from bot.schedule import Schedule
-from storage.models import CheckIn, CheckinDefault, CheckinPeriod, Goal, KeyResult, OrgUnit, Person, as_utc, utcnow
+from storage.models import CheckIn, CheckinDefault, CheckinPeriod, Goal, Holiday, KeyResult, OrgUnit, Person, as_utc, utcnow
 from storage.vocabulary import Status
 
 
@@ -112,6 +112,22 @@ async def reschedule(session: AsyncSession, person: Person, now: datetime | None
     return person.next_prompt_at
 
 
+async def next_sent_prompt(session: AsyncSession, person: Person, after: datetime) -> datetime | None:
+    """The next prompt that will really be sent: past the person's time away and the tenant's holidays."""
+    if person.checkins_off:
+        return None
+    plan, _ = await schedule_of(session, person)
+    zone = schedule.zone_of(person.timezone)
+    holidays = set((await session.execute(
+        select(Holiday.day).where(Holiday.tenant_id == person.tenant_id, Holiday.day >= after.date()))).scalars())
+    at = after
+    for _ in range(400):
+        day, at = schedule.next_prompt(plan, zone, at)
+        if not (person.away_until is not None and day <= person.away_until) and day not in holidays:
+            return at
+    return None
+
+
 async def unschedule(session: AsyncSession, tenant_id: int, unit_ids: set[int] | None) -> None:
     """People whose default changed are worked out again by the clock's next round."""
     query = sa.update(Person).where(Person.tenant_id == tenant_id, Person.checkin_own.is_(False))
@@ -200,6 +216,8 @@ async def record_answer(session: AsyncSession, viewer: Viewer, command: CheckInC
                 goal = await goals.get_goal(session, viewer, item.goal)
                 before.setdefault(goal.id, goal.health)
                 if item.done:
+                    if item.note:
+                        await goals.progress(session, viewer, item.goal, None, None, item.note)
                     goal = await goals.complete(session, viewer, item.goal)
                 else:
                     goal = await goals.progress(session, viewer, item.goal, item.percent, item.health, item.note)
@@ -229,7 +247,8 @@ async def open_prompt(session: AsyncSession, viewer: Viewer) -> CheckInState | N
     """The viewer's check-in when a prompt is out and not answered yet (a reply to it may name no goal)."""
     current = await state(session, viewer)
     row = current.period.row
-    if row is None or row.state != PeriodState.PROMPTED or (row.answered_at is not None and not row.pending_answer):
+    if row is None or row.state not in (PeriodState.PROMPTED, PeriodState.DROPPED) or (
+            row.answered_at is not None and not row.pending_answer):
         return None
     return current
 

@@ -358,15 +358,19 @@ def fail(command: str, problem: str) -> ParseError:
 CHECKIN_ANSWER = re.compile(r"^\s*g-?[0-9]+\b", re.IGNORECASE)
 
 
-def may_answer(text: str) -> bool:
-    """Whether a line that is not a command could be a reply to a check-in prompt: not a mistyped command."""
+def loose_answer(text: str) -> str | None:
+    """The words of a line that could be a reply to a check-in prompt naming no goal (`waiting on legal`,
+    or `checkin waiting on legal`); None for a command, an answer that names a goal, or a mistyped command."""
     words = text.split()
     if not words or len(text) > 4 * MAX_NOTE or not values.visible(text):
-        return False
-    first = words[0].lower()
-    if CHECKIN_ANSWER.match(text) or first.lstrip("/") in ("goals", "goal", "checkin", "check-in"):
-        return False  # an answer or a command, refused as such
-    return _closest_verb(first) is None
+        return None
+    first = words[0].lower().lstrip("/")
+    if first in ("checkin", "check-in") and len(words) > 1:
+        rest = text.split(None, 1)[1].strip()
+        return None if CHECKIN_ANSWER.match(rest) else rest
+    if CHECKIN_ANSWER.match(text) or first in ("goals", "goal", "checkin", "check-in"):
+        return None  # an answer or a command, refused as such
+    return text.strip() if _closest_verb(first) is None else None
 
 
 def chat_line(text: str) -> str:
@@ -923,8 +927,13 @@ def _answer_part(part: str, several: bool) -> CheckInItem:
         raise _part_fail(part, f"each part starts with a goal like G-12; {values.quote(values.excerpt(part, 40))} does not",
                          several)
     number = goal_ref(words[0], "checkin")
-    if len(words) == 2 and words[1].lower() in ("done", "achieved"):
-        return CheckInItem(number, done=True)
+    if len(words) >= 2 and words[1].lower().rstrip(",.:;!") in ("done", "achieved"):
+        note = " ".join(words[2:]).strip()
+        if words[2:] and values.looks_numeric(words[2]):
+            raise _part_fail(part, f"G-{number}: done takes no number; say G-{number} done, or G-{number} <percent>", several)
+        if len(note) > MAX_NOTE:
+            raise _part_fail(part, f"the note is {len(note)} characters; the limit is {MAX_NOTE}", several)
+        return CheckInItem(number, done=True, note=note)
     try:
         progress = _parse_progress(words)
     except ParseError as error:

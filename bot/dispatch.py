@@ -6,7 +6,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -18,7 +18,7 @@ from bot.errors import UserError
 from bot.messages import Action, Actor, Address, Dashboard, Do, IncomingMessage, Inbound, Reply
 from bot.people import Viewer, find_viewer, join, refresh_profile
 from storage.database import Database
-from storage.models import Person
+from storage.models import Person, as_utc
 
 log = logging.getLogger("goalbot.core")
 T = TypeVar("T")
@@ -92,10 +92,10 @@ class Bot:
                 case Dashboard():
                     command = _Home()
         except UserError as error:
-            if isinstance(inbound, IncomingMessage) and not inbound.address.is_channel and commands.may_answer(
-                    values.clean(inbound.text)):
+            loose = commands.loose_answer(values.clean(inbound.text)) if isinstance(inbound, IncomingMessage) else None
+            if loose and not inbound.address.is_channel:
                 # Perhaps a reply to a check-in prompt that names no goal; the core decides once it knows the person.
-                command = commands.CheckIn(loose=values.clean(inbound.text).strip())
+                command = commands.CheckIn(loose=loose, text=values.clean(inbound.text).strip())
             else:
                 return Result(Reply.refusal(error))
         return await self._run(inbound.actor, command, delivery)
@@ -230,21 +230,24 @@ class Bot:
         return Reply.failure(f"Something went wrong on our side and nothing was changed (incident {incident}).")
 
     @staticmethod
-    async def _settings(session: AsyncSession, viewer: Viewer) -> Reply:
+    async def _settings(session: AsyncSession, viewer: Viewer, changed: bool = False) -> Reply:
         person = viewer.person
         plan, source = await checkins.schedule_of(session, person)
         next_at = None
         if not person.checkins_off:
-            next_at = person.next_prompt_at or await checkins.reschedule(session, person)
-        return views.checkin_settings(person, plan, source, next_at)
+            due = as_utc(person.next_prompt_at) or await checkins.reschedule(session, person)
+            # The first one that will be sent: time away and holidays skip prompts.
+            next_at = await checkins.next_sent_prompt(session, person, due - timedelta(seconds=1))
+        return views.checkin_settings(person, plan, source, next_at, changed=changed)
 
     @staticmethod
     async def _answer(session: AsyncSession, viewer: Viewer, command: commands.CheckIn) -> Reply:
         recorded = await checkins.record_answer(session, viewer, command)
+        told = {}
         for goal in recorded.updated:
             if goal.id in recorded.healths_before:
-                await notify.health_changed(session, viewer, goal, recorded.healths_before[goal.id])
-        return views.checkin_recorded(recorded.current, recorded.updated)
+                told[goal.ref] = await notify.health_changed(session, viewer, goal, recorded.healths_before[goal.id])
+        return views.checkin_recorded(recorded.current, recorded.updated, told)
 
     async def _execute(self, session: AsyncSession, viewer: Viewer, command: Command | _Home) -> Reply:
         match command:
@@ -271,7 +274,9 @@ class Bot:
             case commands.CheckIn(loose=text) if text:
                 current = await checkins.open_prompt(session, viewer)
                 if current is None or not current.goals:
-                    commands.parse(text)  # not an answer after all: the command's own refusal
+                    line = command.text or text
+                    commands.parse(line if line.split()[0].lower() in ("checkin", "check-in")
+                                   else commands.chat_line(line))  # not an answer after all: its own refusal
                     raise AssertionError("a loose reply that parses as a command")
                 if len(current.goals) == 1:
                     return await self._answer(session, viewer, commands.parse_checkin(f"{current.goals[0].ref} {text}"))
@@ -305,8 +310,8 @@ class Bot:
             case commands.Progress(number, percent, health, note):
                 before = (await goals.get_goal(session, viewer, number)).health
                 goal = await goals.progress(session, viewer, number, percent, health, note)
-                await notify.health_changed(session, viewer, goal, before)
-                return views.progress_update(goal)
+                told = await notify.health_changed(session, viewer, goal, before)
+                return views.progress_update(goal, told)
             case commands.KeyResultAdd(number, metric, start, target, unit):
                 goal, kr = await goals.add_key_result(session, viewer, number, metric, start, target, unit)
                 return views.key_result_saved(goal, kr, added=True)
@@ -328,13 +333,13 @@ class Bot:
                 return await self._settings(session, viewer)
             case commands.CheckinSettings(weekday, at, cadence, None):
                 await preferences.checkin_schedule(session, viewer, weekday, at, cadence)
-                return await self._settings(session, viewer)
+                return await self._settings(session, viewer, changed=True)
             case commands.CheckinSettings(switch=switch):
                 await preferences.checkin_switch(session, viewer, switch)
-                return await self._settings(session, viewer)
+                return await self._settings(session, viewer, changed=True)
             case commands.TimezoneSetting(name):
                 await preferences.timezone(session, viewer, name)
-                return await self._settings(session, viewer)
+                return await self._settings(session, viewer, changed=True)
             case commands.CheckinDefault(weekday, at, cadence, unit):
                 return views.checkin_default(*await admin.set_checkin_default(session, viewer, weekday, at, cadence, unit))
             case commands.ReminderSetting(minutes):

@@ -95,14 +95,16 @@ async def kudos(session: AsyncSession, viewer: Viewer, given: Kudos, receiver: P
                   f"kudos:{given.id}", goal)
 
 
-async def health_changed(session: AsyncSession, viewer: Viewer, goal: Goal, before: str | None) -> None:
+async def health_changed(session: AsyncSession, viewer: Viewer, goal: Goal, before: str | None) -> list[str]:
     """A goal became blocked: its parent goal's owner and its owner's manager are told at once, once per
-    period (one message when they are the same person). Unblocked: those told hear that it cleared."""
+    period (one message when they are the same person). Unblocked: those told hear that it cleared.
+    Returns who is told, each as "Name" or "Name (not reachable in chat yet)"."""
+    told_names: list[str] = []
     if goal.health == before or Health.BLOCKED not in (goal.health, before):
-        return
+        return told_names
     owner = await session.get(Person, goal.owner_person_id) if goal.owner_person_id else None
     if owner is None:
-        return
+        return told_names
     if goal.health == Health.BLOCKED:
         told: list[int] = []
         if goal.parent_id is not None:
@@ -117,9 +119,10 @@ async def health_changed(session: AsyncSession, viewer: Viewer, goal: Goal, befo
             if person_id == viewer.id:
                 continue
             person = await session.get(Person, person_id)
-            await enqueue(session, viewer, person, outbox.Kind.ESCALATION, views.blocker_notice(goal, owner, goal.note),
-                          f"blocked:{goal.id}:{period}:{person_id}", goal)
-        return
+            queued = await enqueue(session, viewer, person, outbox.Kind.ESCALATION,
+                                   views.blocker_notice(goal, owner, goal.note), f"blocked:{goal.id}:{period}:{person_id}", goal)
+            told_names.append(person.name if queued is not None else f"{person.name} (not reachable in chat yet)")
+        return told_names
     escalations = (await session.execute(
         select(OutboxMessage).where(OutboxMessage.goal_id == goal.id, OutboxMessage.kind == outbox.Kind.ESCALATION,
                                     OutboxMessage.dedupe_key.like("blocked:%"))
@@ -129,3 +132,5 @@ async def health_changed(session: AsyncSession, viewer: Viewer, goal: Goal, befo
         if person is not None:
             await enqueue(session, viewer, person, outbox.Kind.ESCALATION, views.blocker_cleared(goal, owner),
                           f"cleared:{row.id}", goal)
+            told_names.append(person.name)
+    return told_names

@@ -280,6 +280,7 @@ class Outbox:
         self.worker = worker[:100]
         self.concurrency = concurrency
         self._started = False  # a worker's first round takes back its own claims from before a restart
+        self._endings: list | None = None  # while a batch is out: what came of each, written together
         # Each send waits for its turn, so deliveries can give way to requests waiting for their answer.
         self.turn = turn or contextlib.nullcontext
         self.on_sent = on_sent
@@ -418,7 +419,12 @@ class Outbox:
                     outcome = await self.deliver(item)
                 outcomes[outcome] = outcomes.get(outcome, 0) + 1
 
-        await asyncio.gather(*(one(item) for item in claimed))
+        self._endings = []
+        try:
+            await asyncio.gather(*(one(item) for item in claimed))
+        finally:
+            endings, self._endings = self._endings, None
+            await self._write(endings)
         log.info("%s outbox: %s", self.platform, ", ".join(f"{count} {what}" for what, count in sorted(outcomes.items())))
         return len(claimed)
 
@@ -485,27 +491,42 @@ class Outbox:
         await self._finish(item, State.UNCERTAIN, error=error)
         return "uncertain"
 
-    async def _finish(self, item: Claimed, state: State, *, error: str | None = None, sent: Sent | None = None,
-                      delay: timedelta | None = None, count_attempt: bool = True) -> None:
+    async def _finish(self, item: Claimed, state: State, **outcome) -> None:
+        """Keep what came of a message: at once, or with the rest of its batch in one transaction."""
+        if self._endings is not None:
+            self._endings.append((item, state, outcome))
+        else:
+            await self._write([(item, state, outcome)])
+
+    async def _write(self, endings: list[tuple[Claimed, State, dict]]) -> None:
+        if not endings:
+            return
         async with self.db.transaction(write=True) as session:
-            row = await session.get(OutboxMessage, item.id)
-            assert row is not None
-            if not count_attempt:
-                row.attempts -= 1
-            if state == State.PENDING and row.attempts >= MAX_ATTEMPTS:
-                state = State.FAILED
-            row.state = state
-            row.claimed_by = None
-            row.last_error = error[:500] if error else None
-            if state == State.PENDING:
-                row.next_attempt_at = utcnow() + (delay if delay is not None else timedelta(seconds=1))
-            if state == State.SENT and sent is not None:
-                row.sent_at = utcnow()
-                if sent.conversation and sent.message_id and not item.replaces:
-                    row.channel, row.message_id = sent.conversation, sent.message_id
-                if sent.user and item.target.person_id is not None and not item.target.user:
-                    # The person may be joining through their own first message at this very moment.
-                    with contextlib.suppress(IntegrityError):
-                        async with session.begin_nested():
-                            session.add(Identity(tenant_id=item.target.tenant_id, person_id=item.target.person_id,
-                                                 platform=self.platform, external_id=sent.user))
+            # One read for the batch; each row below then comes from the session's identity map.
+            await session.execute(select(OutboxMessage).where(OutboxMessage.id.in_([item.id for item, _, _ in endings])))
+            for item, state, outcome in endings:
+                await self._apply(session, item, state, **outcome)
+
+    async def _apply(self, session: AsyncSession, item: Claimed, state: State, *, error: str | None = None,
+                     sent: Sent | None = None, delay: timedelta | None = None, count_attempt: bool = True) -> None:
+        row = await session.get(OutboxMessage, item.id)
+        assert row is not None
+        if not count_attempt:
+            row.attempts -= 1
+        if state == State.PENDING and row.attempts >= MAX_ATTEMPTS:
+            state = State.FAILED
+        row.state = state
+        row.claimed_by = None
+        row.last_error = error[:500] if error else None
+        if state == State.PENDING:
+            row.next_attempt_at = utcnow() + (delay if delay is not None else timedelta(seconds=1))
+        if state == State.SENT and sent is not None:
+            row.sent_at = utcnow()
+            if sent.conversation and sent.message_id and not item.replaces:
+                row.channel, row.message_id = sent.conversation, sent.message_id
+            if sent.user and item.target.person_id is not None and not item.target.user:
+                # The person may be joining through their own first message at this very moment.
+                with contextlib.suppress(IntegrityError):
+                    async with session.begin_nested():
+                        session.add(Identity(tenant_id=item.target.tenant_id, person_id=item.target.person_id,
+                                             platform=self.platform, external_id=sent.user))

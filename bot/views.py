@@ -184,15 +184,18 @@ def milestone_line(m: Milestone) -> str:
     return f"{m.position}. {m.title} ({mark}{due})"
 
 
-def progress_update(goal: Goal) -> Reply:
-    """The answer to a progress update: the goal now, its health and its note."""
+def progress_update(goal: Goal, told: list[str] | None = None) -> Reply:
+    """The answer to a progress update: the goal now, its health and its note, and who heard of a blocker."""
     parts = [f"{goal.ref} {goal.title}: {number(goal.progress)}%, {health_word(goal.health)}."]
     if goal.note:
         parts.append(f"Note: {goal.note}")
-    return ReplyBuilder().add(
+    builder = ReplyBuilder().add(
         Paragraph(" ".join(parts)),
         ProgressLine(ref=goal.ref, label=goal.title, percent=goal.progress, health=goal.health),
-    ).build()
+    )
+    if told:
+        builder.add(told_line(goal.ref, goal.health == Health.BLOCKED, told))
+    return builder.build()
 
 
 def key_result_saved(goal: Goal, kr: KeyResult, added: bool) -> Reply:
@@ -224,12 +227,17 @@ def kudos(given: Kudos, giver: Person, receiver: Person, goal: Goal | None) -> R
     )
 
 
-def checkin_settings(person: Person, plan: schedule.Schedule, source: str, next_at) -> Reply:
-    """A person's check-in schedule (and where it comes from), their next prompt, time zone and time away."""
+def checkin_settings(person: Person, plan: schedule.Schedule, source: str, next_at, *, changed: bool = False) -> Reply:
+    """A person's check-in schedule (and where it comes from), their next prompt, time zone and time away;
+    after a change, first what it now is."""
     away = f"away until {person.away_until}" if person.away_until else "not away"
     rhythm = "off (goals settings checkin on to turn them back on)" if person.checkins_off else f"{plan.describe()} ({source})"
     following = next_prompt_words(person, as_utc(next_at)) if next_at is not None else "none"
-    return ReplyBuilder().add(
+    builder = ReplyBuilder()
+    if changed:
+        now = "off" if person.checkins_off else f"{plan.describe()}, {person.timezone} time"
+        builder.add(Paragraph(f"Saved. Your check-ins are now {now}."))
+    return builder.add(
         Header("Your settings"),
         Fields((
             ("Check-in", rhythm),
@@ -366,8 +374,8 @@ def checkin_prompt(start, goals: list[PromptGoal], *, invite: list[tuple[str, st
         for kr in goal.key_results:
             unit = f" {kr.unit}" if kr.unit else ""
             builder.add(ProgressLine(ref=f"{ref}.{kr.position}", label=kr.metric, percent=kr.progress, depth=1,
-                                     detail=f"{number(kr.current)}{unit} of {number(kr.target)}{unit}"
-                                            f" (from {number(kr.start)})"))
+                                     detail=f"{number(kr.current)}{unit} (from {number(kr.start)} to "
+                                            f"{number(kr.target)}{unit})"))
         builder.add(Buttons(tuple(
             Button(label, Do.SET_HEALTH, f"{ref} {health.value}", f"checkin {ref} {health.words}")
             for health, label in HEALTH_BUTTONS
@@ -411,8 +419,14 @@ def blocker_cleared(goal: Goal, owner: Person) -> Reply:
                       f"{health_word(goal.health)}).")
 
 
-def checkin_recorded(current, updated: list[Goal]) -> Reply:
-    """The answer to a check-in: what was saved, and when the next one comes."""
+def told_line(ref: str, blocked: bool, names: list[str]) -> Context:
+    """Who hears about a blocker (or that it cleared)."""
+    what = "is blocked" if blocked else "is no longer blocked"
+    return Context(f"Told {' and '.join(names)} that {ref} {what}.")
+
+
+def checkin_recorded(current, updated: list[Goal], told: dict[str, list[str]] | None = None) -> Reply:
+    """The answer to a check-in: what was saved, who was told of a blocker, and when the next one comes."""
     builder = ReplyBuilder().add(
         Paragraph(f"Thanks, your check-in for the week of {current.period.start} is in. "
                   + (f"Next one: {next_prompt_words(current.person, current.period.next_at)}."
@@ -421,6 +435,10 @@ def checkin_recorded(current, updated: list[Goal]) -> Reply:
     for goal in updated:
         builder.add(ProgressLine(ref=goal.ref, label=goal.title, percent=goal.progress, health=goal.health,
                                  detail="achieved" if goal.status == Status.ACHIEVED else (f"note: {goal.note}" if goal.note else "")))
+    for ref, names in (told or {}).items():
+        if names:
+            goal = next(g for g in updated if g.ref == ref)
+            builder.add(told_line(ref, goal.health == Health.BLOCKED, names))
     return builder.build()
 
 

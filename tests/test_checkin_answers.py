@@ -170,3 +170,28 @@ async def test_a_blocker_tells_one_person_once_when_they_are_parent_owner_and_ma
     (told,) = await messages(org.db, "escalation")
     async with org.db.transaction(write=False) as session:
         assert (await session.get(Person, told.person_id)).email == "bo@example.com"
+
+
+async def test_checkin_with_words_but_no_goal_is_a_reply_to_the_prompt_too(org):
+    await ana_with_goals(org, ("Cut churn",))
+    await org.say("ana@example.com", "checkin waiting on the security team")
+    assert (await goal(org.db, 1)).note == "waiting on the security team"
+
+
+async def test_done_takes_a_note_but_not_a_number(org):
+    await ana_with_goals(org, ("Cut churn", "Write the runbook"))
+    await org.say("ana@example.com", "G-1 done, which was hard")
+    churn = await goal(org.db, 1)
+    assert (churn.status, churn.note) == ("achieved", "which was hard")
+    reply = await org.say("ana@example.com", "G-2 done 50%")
+    assert "G-2: done takes no number" in reply and (await goal(org.db, 2)).status == "active"
+
+
+async def test_the_answer_says_who_was_told_of_a_blocker(org):
+    await on_slack(org.db, {"bo@example.com": "Europe/Copenhagen"})
+    await org.say("ana@example.com", "goals add Migrate the queue")
+    await org.say("bo@example.com", "goals approve G-1")
+    reply = await org.say("ana@example.com", "checkin G-1 blocked by the vendor")
+    assert "Told Bo Larsen that G-1 is blocked." in reply
+    reply = await org.say("ana@example.com", "goals progress G-1 on-track vendor signed")
+    assert "Told Bo Larsen that G-1 is no longer blocked." in reply

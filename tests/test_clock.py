@@ -245,3 +245,15 @@ async def test_tick_refuses_an_unknown_tenant(org):
         assert "nope" in str(error)
     else:
         raise AssertionError("an unknown tenant was accepted")
+
+
+async def test_settings_show_the_next_prompt_that_will_really_come(org):
+    await org.say("ana@example.com", "goals settings checkin monday 09:00")
+    before = await org.say("ana@example.com", "goals settings")
+    shown = before.split("Next prompt")[1].split()[1]  # the date after the weekday
+    first = date.fromisoformat(shown)
+    await org.say("maya@example.com", f"goals admin holiday add {first.isoformat()}")
+    after_holiday = await org.say("ana@example.com", "goals settings")
+    assert f"Monday {(first + timedelta(days=7)).isoformat()} 09:00" in after_holiday
+    await org.say("ana@example.com", f"goals away until {(first + timedelta(days=7)).isoformat()}")
+    assert f"Monday {(first + timedelta(days=14)).isoformat()} 09:00" in await org.say("ana@example.com", "goals settings")
