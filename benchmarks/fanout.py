@@ -8,6 +8,7 @@ of lateness (each message's arrival minus the round's start), messages lost and 
 answered, the cost of an idle round over everyone, and the process's peak memory.
 
     .venv/bin/python benchmarks/fanout.py [--people 10000] [--per-minute 6000] [--postgres postgresql://postgres@127.0.0.1:5432/test]
+    .venv/bin/python benchmarks/fanout.py --teams [--people 10000] [--tenants 10] [--per-second 50] [--postgres ...]
 
 The sender is paced at the cap it is given (GOALBOT_SLACK_MESSAGES_PER_MINUTE in `goalbot serve`).
 """
@@ -132,6 +133,69 @@ async def until(done, within: float) -> None:
         await asyncio.sleep(0.1)
 
 
+async def measure_teams(db: Database, people: int, tenants: int, per_second: int) -> dict:
+    """The same fan-out through the Teams app's outbox worker and sender, to a fake Bot Connector that allows
+    `per_second` sends a second per tenant (429 beyond it), over `tenants` Teams tenants."""
+    from adapters.settings import Settings
+    from adapters.teams.app import TeamsApp
+    from bot.dispatch import Bot
+    from tests.crowd import teams_chats
+    from tests.fake_teams import FakeConnector
+
+    connector = FakeConnector(per_tenant_per_second=per_second)
+    connector.start()
+    each = people // tenants
+    for n in range(tenants):
+        users = await populate(db, each, tenant=f"teams:T{n}", platform="teams", start=n * each)
+        await teams_chats(db, users, tenant=f"teams:T{n}", teams_tenant=f"T{n}", service_url=connector.url)
+    await run_round(db, MONDAY - timedelta(days=1))
+    settings = Settings(GOALBOT_TEAMS_INSECURE_LOCAL="1", GOALBOT_DATABASE_URL=db.url)
+    app = TeamsApp(settings, Bot(db), db)
+    worker = app.turns.outbox
+    running = asyncio.get_running_loop().create_task(worker.run())
+    try:
+        started = time.monotonic()
+        began = time.perf_counter()
+        queued = (await run_round(db, MONDAY)).prompts
+        round_seconds = time.perf_counter() - began
+        worker.wake()
+        floor = queued / (per_second * tenants)
+        await until(lambda: len(delivered(connector)) >= queued, floor * 10 + 60)
+        done = time.monotonic()
+    finally:
+        worker.stop()
+        await running
+        await app.close()
+        connector.stop()
+    sends = delivered(connector)
+    per_chat: dict[str, int] = {}
+    for call in sends:
+        per_chat[call.conversation] = per_chat.get(call.conversation, 0) + 1
+    return {"people": people, "tenants": tenants, "per_second": per_second, "queued": queued,
+            "round_seconds": round_seconds, "delivery": done - started, "floor": floor,
+            "lost": queued - len(per_chat), "doubled": sum(count - 1 for count in per_chat.values()),
+            "too_many": connector.throttled, "sends": len(sends) + connector.throttled,
+            "memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def delivered(connector) -> list:
+    return [call for call in connector.sent() if not (call.body or {}).get("_failed")]
+
+
+def report_teams(found: dict, label: str) -> None:
+    ratio = found["delivery"] / found["floor"]
+    rate = found["too_many"] / max(1, found["sends"])
+    print(f"goalbot fan-out to Teams on {label}: {found['people']:,} people in {found['tenants']} tenants; the connector "
+          f"allows {found['per_second']} sends/s per tenant")
+    print(f"  round that queues them   {found['round_seconds']:.2f} s ({found['queued']:,} prompts)")
+    print(f"  delivery                 {found['delivery']:.1f} s against the floor N/(rate x tenants) of "
+          f"{found['floor']:.1f} s: {ratio:.2f}x   target <= {TARGETS['delivery']}x")
+    print(f"  lost {found['lost']}, doubled {found['doubled']}   target 0, 0")
+    print(f"  429s from the connector  {found['too_many']} of {found['sends']:,} sends ({rate:.2%})   "
+          f"target < {TARGETS['too_many']:.0%}")
+    print(f"  peak memory              {found['memory_mb']:.0f} MB   target < {TARGETS['memory_mb']:.0f} MB")
+
+
 def report(found: dict, label: str) -> None:
     round_, small = found["round"], found["small"]
     ratio = found["delivery"] / found["floor"]
@@ -166,6 +230,9 @@ async def main(args: argparse.Namespace) -> None:
             stack.push_async_callback(db.dispose)
             label = "SQLite"
         await upgrade(db)
+        if args.teams:
+            report_teams(await measure_teams(db, args.people, args.tenants, args.per_second), label)
+            return
         found = await measure(db, args.people, args.per_minute)
         found["per_minute"] = args.per_minute
         report(found, label)
@@ -176,4 +243,7 @@ if __name__ == "__main__":
     parser.add_argument("--people", type=int, default=10_000)
     parser.add_argument("--per-minute", type=int, default=6_000, help="the workspace's cap R (default 6,000/min)")
     parser.add_argument("--postgres", help="run on a scratch schema of this PostgreSQL server")
+    parser.add_argument("--teams", action="store_true", help="fan out to Teams through a fake Bot Connector instead")
+    parser.add_argument("--tenants", type=int, default=10, help="Teams tenants the people are spread over")
+    parser.add_argument("--per-second", type=int, default=50, help="the connector's sends per second per tenant")
     asyncio.run(main(parser.parse_args()))

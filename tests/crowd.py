@@ -44,3 +44,20 @@ async def populate(db: Database, count: int, *, tenant: str = "default", zone: s
             {"goal_id": goal_id, "position": 1, "metric": "Things done", "start": 0, "target": 10, "current": 4,
              "unit": "", "updated_at": now} for goal_id in goal_ids[::2]])
     return users
+
+
+async def teams_chats(db: Database, users: dict[str, int], *, tenant: str, teams_tenant: str, service_url: str) -> None:
+    """A stored personal-chat reference for each of `users` (user id -> person id), as Teams hands them out
+    when the app is installed, pointing at `service_url`."""
+    from storage.models import TeamsConversation
+
+    now = utcnow()
+    async with db.transaction() as session:
+        found = await tenant_by_key(session, tenant)
+        await session.execute(sa.insert(TeamsConversation.__table__), [{
+            "tenant_id": found.id, "person_id": person, "user_id": f"29:{user}", "aad_object_id": None,
+            "conversation_id": f"a:{user}", "created_at": now, "updated_at": now,
+            "reference": {"user": {"id": f"29:{user}", "name": user}, "bot": {"id": "28:goalbot", "name": "goalbot"},
+                          "conversation": {"id": f"a:{user}", "conversationType": "personal", "tenantId": teams_tenant},
+                          "channelId": "msteams", "serviceUrl": service_url},
+        } for user, person in users.items()])

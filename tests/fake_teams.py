@@ -14,6 +14,7 @@ a blocking HTTP client, which would otherwise wait on the loop it blocks.
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import json
 import threading
@@ -58,6 +59,7 @@ class FakeConnector:
     calls: list[Call] = field(default_factory=list)
     fail_next: list[tuple[int, float | None]] = field(default_factory=list)  # (status, Retry-After) per next send
     lookup_delay: float = 0.0  # seconds each member lookup takes
+    per_tenant_per_second: int | None = None  # sends accepted per second per tenant; beyond it, 429
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
@@ -69,6 +71,8 @@ class FakeConnector:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.changed = threading.Condition(self._lock)
         self.answered_at: dict[str, float] = {}  # activity id -> when the bot's reply to it arrived (perf_counter)
+        self._recent: dict[str, collections.deque] = {}  # tenant -> times of its latest sends
+        self.throttled = 0  # sends answered 429 by the per-tenant cap
 
     # Serving -------------------------------------------------------------------------------
 
@@ -134,9 +138,27 @@ class FakeConnector:
         return web.json_response({"error": {"code": "Throttled" if status == 429 else "ServiceError",
                                             "message": f"fake {status}"}}, status=status, headers=headers)
 
+    def _over_cap(self, body: dict) -> bool:
+        if self.per_tenant_per_second is None:
+            return False
+        tenant = (body.get("conversation") or {}).get("tenantId") or ((body.get("channelData") or {}).get("tenant") or {}).get("id") or ""
+        now = time.monotonic()
+        with self._lock:
+            recent = self._recent.setdefault(tenant, collections.deque())
+            while recent and recent[0] <= now - 1.0:
+                recent.popleft()
+            if len(recent) >= self.per_tenant_per_second:
+                self.throttled += 1
+                return True
+            recent.append(now)
+        return False
+
     async def _send(self, request: web.Request) -> web.Response:
         failure = self._failure()
         body = await request.json()
+        if failure is None and self._over_cap(body):
+            return web.json_response({"error": {"code": "Throttled", "message": "fake tenant cap"}}, status=429,
+                                     headers={"Retry-After": "1"})
         if failure:
             self._record(request, {**body, "_failed": True})
             return failure

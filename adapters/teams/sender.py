@@ -32,7 +32,7 @@ RETRY_STATUSES = frozenset({412, 429, 502, 503, 504})
 ATTEMPTS = 4
 MAX_PAUSE = 5.0  # a longer wait is not spent holding the caller: the outbox tries again later instead
 PER_CONVERSATION = ((5, 1.0), (50, 30.0))  # Teams allows 7 per second and 60 per 30 seconds
-PER_TENANT = (40, 1.0)  # of about 50 requests per second per app and tenant
+PER_TENANT = (1, 1 / 40)  # 40 a second, evenly spaced, of about 50 requests per second per app and tenant
 KEPT_LIMITERS = 10_000
 
 
