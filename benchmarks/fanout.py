@@ -4,7 +4,8 @@ outbox worker and Slack sender to a local fake Slack that enforces a workspace c
 
 It prints the round that queues them (time, SQL statements, and the same for a round over a tenth of the
 people, to show the count does not grow with them), the delivery time against the floor N/R, the spread
-of lateness (each message's arrival minus the round's start), messages lost and doubled, the 429s Slack
+of lateness (each message's arrival minus the round's start, so the round's own time is in it), messages
+lost and doubled, the 429s Slack
 answered, the cost of an idle round over everyone, and the process's peak memory.
 
     .venv/bin/python benchmarks/fanout.py [--people 10000] [--per-minute 6000] [--postgres postgresql://postgres@127.0.0.1:5432/test]
@@ -86,12 +87,23 @@ async def measure(db: Database, people: int, per_minute: int) -> dict:
             return AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url, session=http)
 
         worker = Outbox(db, SlackSender(client_for, per_minute), worker="fanout")
-        running = asyncio.get_running_loop().create_task(worker.run())
+
+        async def deliver(count: int, within: float) -> float:
+            """Run the worker until `count` messages have arrived; returns when it started."""
+            began = time.monotonic()
+            running = asyncio.get_running_loop().create_task(worker.run())
+            try:
+                await until(lambda: sent(fake) >= count, within)
+            finally:
+                worker.stop()
+                await running
+            return began
+
         try:
+            # Each round runs alone (the worker is not running), so its statements are its own.
             with statements.measuring() as little:
                 queued_small = (await run_round(db, MONDAY, tenant="small")).prompts
-            worker.wake()
-            await until(lambda: sent(fake) >= queued_small, small * 60 / per_minute * 3 + 30)
+            await deliver(queued_small, small * 60 / per_minute * 3 + 30)
             fake.history.clear()
             fake.calls.clear()
             fake.reset_cap()
@@ -99,12 +111,9 @@ async def measure(db: Database, people: int, per_minute: int) -> dict:
             started = time.monotonic()
             with statements.measuring() as big:
                 queued = (await run_round(db, MONDAY, tenant="default")).prompts
-            worker.wake()
-            await until(lambda: sent(fake) >= queued, people * 60 / per_minute * 3 + 60)
+            sending = await deliver(queued, people * 60 / per_minute * 3 + 60)
             delivered = time.monotonic()
         finally:
-            worker.stop()
-            await running
             await fake.close()
     idle = []
     for minute in range(1, 6):
@@ -114,7 +123,7 @@ async def measure(db: Database, people: int, per_minute: int) -> dict:
     arrivals = [m["received"] for messages in fake.history.values() for m in messages]
     return {
         "people": people, "queued": queued, "queued_small": queued_small, "round": big, "small": little,
-        "idle_ms": statistics.median(idle), "delivery": delivered - started, "floor": queued * 60 / per_minute,
+        "idle_ms": statistics.median(idle), "delivery": delivered - sending, "floor": queued * 60 / per_minute,
         "lateness": sorted(arrival - started for arrival in arrivals),
         "lost": queued - len(fake.history),
         "doubled": sum(len(m) - 1 for m in fake.history.values() if len(m) > 1),
@@ -207,7 +216,7 @@ def report(found: dict, label: str) -> None:
           f"({found['queued']:,} prompts)   target < {TARGETS['round']:.0f} s")
     print(f"  same round, a tenth      {small['seconds']:.2f} s, {small['statements']} SQL statements "
           f"({found['queued_small']:,} prompts): the count does not grow with the people")
-    print(f"  delivery                 {found['delivery']:.1f} s against the floor N/R of {found['floor']:.1f} s: "
+    print(f"  delivery from the worker {found['delivery']:.1f} s against the floor N/R of {found['floor']:.1f} s: "
           f"{ratio:.2f}x   target <= {TARGETS['delivery']}x")
     if late:
         print(f"  lateness (arrival - due) p50 {pct(late, 50):.1f} s, p99 {pct(late, 99):.1f} s")

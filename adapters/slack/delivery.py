@@ -49,8 +49,10 @@ class _Workspace:
     """One workspace's pace for posting, its pace for history reads, and a hold after a 429."""
 
     def __init__(self, per_minute: int, history_per_minute: int) -> None:
-        # Evenly spaced, with no burst: a workspace cap counted over any minute is never crossed.
-        self.posts = AsyncLimiter(1, 60 / per_minute)
+        # Evenly spaced, with room for a tenth of a second's worth at once (so the moments between batches
+        # are not lost): a cap counted over any minute is crossed by at most that much.
+        burst = max(1, per_minute // 600)
+        self.posts = AsyncLimiter(burst, burst * 60 / per_minute)
         self.history = AsyncLimiter(1, 60 / history_per_minute)
         self.held_until = 0.0
 
