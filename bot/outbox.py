@@ -342,17 +342,21 @@ class Outbox:
     async def _claim(self) -> list[Claimed]:
         async with self.db.transaction(write=True) as session:
             await self._drop_expired(session)
+            due = (OutboxMessage.platform == self.platform, OutboxMessage.state == State.PENDING,
+                   OutboxMessage.next_attempt_at <= utcnow())
+            # Taken in turns across tenants (each has its own pace), oldest first within each; no more
+            # claimed than can be sent now, so a crash leaves few unsure.
+            ranked = select(
+                OutboxMessage.id,
+                sa.func.row_number().over(partition_by=OutboxMessage.tenant_id, order_by=OutboxMessage.id).label("turn"),
+            ).where(*due).subquery()
+            chosen = select(ranked.c.id).order_by(ranked.c.turn, ranked.c.id).limit(min(BATCH, self.concurrency))
             query = (
                 select(OutboxMessage, Tenant.key, Person.email)
                 .join(Tenant, Tenant.id == OutboxMessage.tenant_id)
                 .outerjoin(Person, Person.id == OutboxMessage.person_id)
-                .where(
-                    OutboxMessage.platform == self.platform,
-                    OutboxMessage.state == State.PENDING,
-                    OutboxMessage.next_attempt_at <= utcnow(),
-                )
+                .where(OutboxMessage.id.in_(chosen), *due)
                 .order_by(OutboxMessage.id)
-                .limit(min(BATCH, self.concurrency))  # no more claimed than can be sent now: a crash leaves few unsure
             )
             if not self.db.is_sqlite:
                 query = query.with_for_update(skip_locked=True, of=OutboxMessage)

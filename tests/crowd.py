@@ -48,7 +48,7 @@ async def populate(db: Database, count: int, *, tenant: str = "default", zone: s
 
 async def teams_chats(db: Database, users: dict[str, int], *, tenant: str, teams_tenant: str, service_url: str) -> None:
     """A stored personal-chat reference for each of `users` (user id -> person id), as Teams hands them out
-    when the app is installed, pointing at `service_url`."""
+    when the app is installed (botbuilder serialises the tenant as `tenantID`), pointing at `service_url`."""
     from storage.models import TeamsConversation
 
     now = utcnow()
@@ -58,6 +58,6 @@ async def teams_chats(db: Database, users: dict[str, int], *, tenant: str, teams
             "tenant_id": found.id, "person_id": person, "user_id": f"29:{user}", "aad_object_id": None,
             "conversation_id": f"a:{user}", "created_at": now, "updated_at": now,
             "reference": {"user": {"id": f"29:{user}", "name": user}, "bot": {"id": "28:goalbot", "name": "goalbot"},
-                          "conversation": {"id": f"a:{user}", "conversationType": "personal", "tenantId": teams_tenant},
+                          "conversation": {"id": f"a:{user}", "conversationType": "personal", "tenantID": teams_tenant},
                           "channelId": "msteams", "serviceUrl": service_url},
         } for user, person in users.items()])

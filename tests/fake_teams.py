@@ -141,7 +141,9 @@ class FakeConnector:
     def _over_cap(self, body: dict) -> bool:
         if self.per_tenant_per_second is None:
             return False
-        tenant = (body.get("conversation") or {}).get("tenantId") or ((body.get("channelData") or {}).get("tenant") or {}).get("id") or ""
+        conversation = body.get("conversation") or {}
+        tenant = (conversation.get("tenantId") or conversation.get("tenantID")  # botbuilder writes tenantID
+                  or ((body.get("channelData") or {}).get("tenant") or {}).get("id") or "")
         now = time.monotonic()
         with self._lock:
             recent = self._recent.setdefault(tenant, collections.deque())
