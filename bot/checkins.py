@@ -22,14 +22,7 @@ from bot.commands import CheckIn as CheckInCommand
 from bot.people import Viewer
 from bot.schedule import Schedule
 from storage.models import CheckIn, CheckinDefault, CheckinPeriod, Goal, Holiday, KeyResult, OrgUnit, Person, as_utc, utcnow
-from storage.vocabulary import Status
-
-
-class PeriodState:
-    PROMPTED = "prompted"
-    SKIPPED = "skipped"
-    MISSED = "missed"
-    DROPPED = "dropped"
+from storage.vocabulary import PeriodState, Status
 
 
 def parse_at(text: str) -> time:

@@ -30,7 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from bot import schedule, views
-from bot.checkins import Defaults, PeriodState, load_defaults, own_schedule
+from bot.notify import DELIVERABLE
+from bot.checkins import Defaults, load_defaults, own_schedule
 from bot.messages import reply_to_dict
 from bot.outbox import QUEUED, Kind, State
 from bot.schedule import Schedule
@@ -40,10 +41,9 @@ from storage.database import Database
 from storage.models import (
     CheckinPeriod, Goal, Holiday, Identity, KeyResult, OutboxMessage, Person, Tenant, as_utc, utcnow,
 )
-from storage.vocabulary import Level, Status
+from storage.vocabulary import Level, PeriodState, Status
 
 log = logging.getLogger("goalbot.clock")
-DELIVERABLE = ("slack", "teams")  # platforms that can write to a person first
 MAX_PER_ROUND = 50_000  # people handled in one round; the rest are due in the next
 MAX_MISSED = 60  # periods recorded as missed after a long stop, per person
 INVITE_GOALS = 5
@@ -329,8 +329,8 @@ async def _platforms(session: AsyncSession, due_filter, tenant_id: int | None) -
     )
     found: dict[int, str] = {}
     for person, platform in (await session.execute(query)).all():
-        if found.get(person) != DELIVERABLE[0]:
-            found[person] = platform if person not in found else min(found[person], platform, key=DELIVERABLE.index)
+        # Of someone's accounts, the platform listed first in DELIVERABLE.
+        found[person] = min(found.get(person, platform), platform, key=DELIVERABLE.index)
     return found
 
 

@@ -44,6 +44,7 @@ from sqlmodel import select
 from bot.messages import Address, Reply, reply_from_dict, reply_to_dict
 from storage.database import Database
 from storage.models import CheckinPeriod, Goal, Identity, OutboxMessage, Person, Tenant, utcnow
+from storage.vocabulary import PeriodState
 
 log = logging.getLogger("goalbot.outbox")
 BATCH = 50
@@ -403,7 +404,8 @@ class Outbox:
             await session.execute(
                 sa.update(CheckinPeriod)
                 .where(sa.tuple_(CheckinPeriod.tenant_id, CheckinPeriod.prompt_key).in_([tuple(row) for row in expired]))
-                .values(state="dropped", reason="the prompt could not be delivered within its day", remind_at=None)
+                .values(state=PeriodState.DROPPED, reason="the prompt could not be delivered within its day",
+                        remind_at=None)
             )
 
     async def deliver_due(self) -> int:

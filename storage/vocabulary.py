@@ -79,6 +79,15 @@ class Cadence(StrEnum):
     BIWEEKLY = "biweekly"
 
 
+class PeriodState(StrEnum):
+    """What became of one person's check-in period."""
+
+    PROMPTED = "prompted"  # a prompt was queued
+    SKIPPED = "skipped"  # away, or a holiday: not counted against response rates
+    MISSED = "missed"  # the clock was down past the prompt's local day
+    DROPPED = "dropped"  # the prompt could not be delivered within its local day
+
+
 class Awaiting(StrEnum):
     """Who must decide a proposed goal."""
 
