@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # History reads per minute per workspace, to find a message whose answer was lost (Slack limits
     # conversations.history to 1 a minute for commercially distributed apps outside its Marketplace).
     slack_history_per_minute: int = Field(default=20, ge=1, le=1_000, alias="GOALBOT_SLACK_HISTORY_PER_MINUTE")
+    # Requests goalbot makes per second to Teams for one tenant, evenly spaced (Teams allows about 50 per app
+    # and tenant in all; the default leaves room for other replicas and for member lookups).
+    teams_requests_per_second: float = Field(default=40.0, gt=0, le=1_000, alias="GOALBOT_TEAMS_REQUESTS_PER_SECOND")
     # This process's name for the outbox claims it holds; keep it the same across restarts of one replica
     # (it takes its own unfinished claims back at once) and different between replicas.
     worker_name: str = Field(default_factory=socket.gethostname, max_length=100,

@@ -29,7 +29,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
+import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -41,18 +44,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
+from bot import reach
 from bot.messages import Address, Reply, reply_from_dict, reply_to_dict
 from storage.database import Database
+from storage.repository import update_many
 from storage.models import CheckinPeriod, Goal, Identity, OutboxMessage, Person, Tenant, utcnow
 from storage.vocabulary import PeriodState
 
 log = logging.getLogger("goalbot.outbox")
-BATCH = 50
 CONCURRENCY = 16  # sends in flight at once per worker (each platform's pace limits them further)
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=1)  # how long a claim is held before another worker may take it back
 UNSURE = "unsure: "  # a message that may have been posted: looked for before it is sent again
 POLL_SECONDS = 2.0
+DROP_EVERY = 30.0  # seconds between looks for messages past their expiry
 WAIT_CHECK = timedelta(hours=1)  # how often a message for someone unreachable looks again
 QUEUED = "goalbot.outbox.queued"  # set in a session's info when it adds outbox rows
 
@@ -95,6 +100,7 @@ class Target:
     user: str | None  # the person's id on this platform, when known
     message: int = 0  # the outbox row's id, which a sender may attach to the message to find it again
     kind: str = ""  # what the message is (`Kind`)
+    reference: dict | None = None  # where the platform lets the bot write to the person first, when it has one
 
 
 @dataclass(frozen=True)
@@ -263,6 +269,18 @@ class Claimed:
     unsure: bool = False  # it may have been posted already: look before sending
 
 
+def share(free: int, tenants: list[int], busy: Counter[int]) -> Counter[int]:
+    """Free send slots dealt out one at a time, each to the tenant with the fewest sends in flight."""
+    heap = [(busy[tenant], order, tenant) for order, tenant in enumerate(tenants)]
+    heapq.heapify(heap)
+    shares: Counter[int] = Counter()
+    for _ in range(free if heap else 0):
+        load, order, tenant = heapq.heappop(heap)
+        shares[tenant] += 1
+        heapq.heappush(heap, (load + 1, order, tenant))
+    return shares
+
+
 def backoff(attempts: int) -> timedelta:
     """How long to wait before trying a message again after `attempts` tries: doubling, at most about four minutes."""
     return timedelta(seconds=2 ** min(attempts, 8))
@@ -279,9 +297,12 @@ class Outbox:
         self.sender = sender
         self.platform = sender.platform
         self.worker = worker[:100]
-        self.concurrency = concurrency
+        self.concurrency = max(1, concurrency)
+        self.refill = max(1, self.concurrency // 4)
         self._started = False  # a worker's first round takes back its own claims from before a restart
-        self._endings: list | None = None  # while a batch is out: what came of each, written together
+        self._endings: list | None = None  # while sends are out: what came of each, written together
+        self._tenants: list[int] = []  # while delivering: the tenants that had due messages when last looked
+        self._dropped_at: float | None = None
         # Each send waits for its turn, so deliveries can give way to requests waiting for their answer.
         self.turn = turn or contextlib.nullcontext
         self.on_sent = on_sent
@@ -340,57 +361,93 @@ class Outbox:
     def can_look(self) -> bool:
         return hasattr(self.sender, "find")
 
-    async def _claim(self) -> list[Claimed]:
+    async def _claim(self, limit: int, busy: Counter[int], endings: list[tuple[Claimed, State, dict]]) -> list[Claimed]:
+        """Claim up to `limit` due rows, in the transaction that also writes `endings` (sends finished since).
+
+        They are taken in turns across tenants, since each has its own pace: the free slots go to the
+        tenants with the fewest sends in flight (`busy`), oldest first within each, each tenant's share
+        read through the index in one statement. No more is claimed than can be sent now, so a crash
+        leaves few unsure."""
         async with self.db.transaction(write=True) as session:
+            if endings:
+                await self._apply_all(session, endings)
             await self._drop_expired(session)
             due = (OutboxMessage.platform == self.platform, OutboxMessage.state == State.PENDING,
                    OutboxMessage.next_attempt_at <= utcnow())
-            # Taken in turns across tenants (each has its own pace), oldest first within each; no more
-            # claimed than can be sent now, so a crash leaves few unsure.
-            ranked = select(
-                OutboxMessage.id,
-                sa.func.row_number().over(partition_by=OutboxMessage.tenant_id, order_by=OutboxMessage.id).label("turn"),
-            ).where(*due).subquery()
-            chosen = select(ranked.c.id).order_by(ranked.c.turn, ranked.c.id).limit(min(BATCH, self.concurrency))
+            if not self._tenants:
+                self._tenants = list((await session.execute(
+                    select(OutboxMessage.tenant_id).where(*due).distinct().order_by(OutboxMessage.tenant_id)
+                )).scalars())
+            shares = share(limit, self._tenants, busy)
+            if not shares:
+                return []
+            parts = [
+                select(OutboxMessage.id).where(*due, OutboxMessage.tenant_id == tenant)
+                .order_by(OutboxMessage.id).limit(count).subquery()
+                for tenant, count in shares.items()
+            ]
+            chosen = sa.union_all(*(select(part.c.id) for part in parts))
             query = (
-                select(OutboxMessage, Tenant.key, Person.email)
+                select(OutboxMessage.id, OutboxMessage.tenant_id, OutboxMessage.to_channel, OutboxMessage.person_id,
+                       OutboxMessage.kind, OutboxMessage.body, OutboxMessage.replaces_id, OutboxMessage.last_error,
+                       OutboxMessage.attempts, Tenant.key.label("tenant_key"), Person.email)
                 .join(Tenant, Tenant.id == OutboxMessage.tenant_id)
                 .outerjoin(Person, Person.id == OutboxMessage.person_id)
-                .where(OutboxMessage.id.in_(chosen), *due)
+                # Looked up by id (`platform` left out, so no index over every due row is walked); the state
+                # is checked again, so a row another worker claimed meanwhile is not taken (PostgreSQL).
+                .where(OutboxMessage.id.in_(chosen), *due[1:])
                 .order_by(OutboxMessage.id)
             )
             if not self.db.is_sqlite:
                 query = query.with_for_update(skip_locked=True, of=OutboxMessage)
             rows = (await session.execute(query)).all()
-            people = {row.person_id for row, _, _ in rows if row.person_id is not None}
+            taken = Counter(row.tenant_id for row in rows)
+            # A tenant with fewer due than its share has no more now; the list is read again once all have none.
+            self._tenants = [tenant for tenant in self._tenants if taken[tenant] >= shares.get(tenant, 0)]
+            people = {row.person_id for row in rows if row.person_id is not None}
             users = dict((
                 await session.execute(
                     select(Identity.person_id, Identity.external_id)
                     .where(Identity.person_id.in_(people), Identity.platform == self.platform)
                 )
             ).all()) if people else {}
-            claimed = []
-            for row, tenant_key, email in rows:
-                replaces = None
-                if row.replaces_id is not None:
-                    original = await session.get(OutboxMessage, row.replaces_id)
-                    if original is None or not original.channel or not original.message_id:
-                        row.state = State.FAILED
-                        row.last_error = "the message to update was never sent"
-                        continue
-                    replaces = Posted(original.channel, original.message_id)
+            references = await reach.references(session, self.platform, people)
+            originals = {row.replaces_id for row in rows if row.replaces_id is not None}
+            posted = {
+                found.id: Posted(found.channel, found.message_id)
+                for found in (await session.execute(
+                    select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.message_id)
+                    .where(OutboxMessage.id.in_(originals))
+                )).all()
+                if found.channel and found.message_id
+            } if originals else {}
+            claimed, never = [], []
+            for row in rows:
+                replaces = posted.get(row.replaces_id) if row.replaces_id is not None else None
+                if row.replaces_id is not None and replaces is None:
+                    never.append({"id": row.id, "state": State.FAILED, "last_error": "the message to update was never sent"})
+                    continue
+                target = Target(row.tenant_key, row.tenant_id, row.to_channel, row.person_id, row.email or "",
+                                users.get(row.person_id), row.id, row.kind, references.get(row.person_id))
                 unsure = bool(row.last_error and row.last_error.startswith(UNSURE))
-                row.state = State.SENDING
-                row.attempts += 1
-                row.next_attempt_at = utcnow() + LEASE
-                row.claimed_by = self.worker
-                target = Target(tenant_key, row.tenant_id, row.to_channel, row.person_id, email or "",
-                                users.get(row.person_id), row.id, row.kind)
-                claimed.append(Claimed(row.id, target, row.body, replaces, row.attempts, unsure))
+                claimed.append(Claimed(row.id, target, row.body, replaces, row.attempts + 1, unsure))
+            await update_many(session, OutboxMessage, "id", never)
+            if claimed:
+                await session.execute(
+                    sa.update(OutboxMessage)
+                    .where(OutboxMessage.id.in_([item.id for item in claimed]))
+                    .values(state=State.SENDING, attempts=OutboxMessage.attempts + 1,
+                            next_attempt_at=utcnow() + LEASE, claimed_by=self.worker)
+                    .execution_options(synchronize_session=False)
+                )
             return claimed
 
     async def _drop_expired(self, session: AsyncSession) -> None:
-        """Messages that could not be delivered in time are dropped, and a dropped prompt's period says so."""
+        """Messages that could not be delivered in time are dropped, and a dropped prompt's period says so.
+        Looked for at a worker's first claim and then every half minute: expiry is a matter of hours."""
+        if self._dropped_at is not None and time.monotonic() - self._dropped_at < DROP_EVERY:
+            return
+        self._dropped_at = time.monotonic()
         expired = (await session.execute(
             sa.update(OutboxMessage)
             .where(OutboxMessage.platform == self.platform, OutboxMessage.state == State.PENDING,
@@ -409,30 +466,52 @@ class Outbox:
             )
 
     async def deliver_due(self) -> int:
-        """Send one batch of due messages, several at a time; returns how many were claimed."""
-        claimed = await self._claim()
-        if not claimed:
-            return 0
-        slots = asyncio.Semaphore(self.concurrency)
-        outcomes: dict[str, int] = {}
-
-        async def one(item: Claimed) -> None:
-            async with slots:
-                if self._stopping:
-                    await self._unclaim([item])
-                    return
-                async with self.turn():
-                    outcome = await self.deliver(item)
-                outcomes[outcome] = outcomes.get(outcome, 0) + 1
-
+        """Send what is due, keeping up to `concurrency` sends in flight until none is left; returns how many
+        were claimed. What came of each send is written with the next claim, or at the end, so the
+        database sees a few transactions per window of sends, not one per message."""
+        in_flight: dict[asyncio.Task, int] = {}  # each send, by its tenant
+        outcomes: Counter[str] = Counter()
+        claimed_total = 0
+        exhausted = False
         self._endings = []
+        self._tenants = []
         try:
-            await asyncio.gather(*(one(item) for item in claimed))
+            while True:
+                free = self.concurrency - len(in_flight)
+                # Refilled by a quarter of the window at a time (or when it is empty), not after every send.
+                if not exhausted and not self._stopping and (free >= self.refill or not in_flight):
+                    endings = list(self._endings)
+                    claimed = await self._claim(free, Counter(in_flight.values()), endings)
+                    del self._endings[:len(endings)]  # written: those that finished meanwhile wait for the next
+                    exhausted = not claimed
+                    claimed_total += len(claimed)
+                    for item in claimed:
+                        in_flight[asyncio.ensure_future(self._one(item, outcomes))] = item.target.tenant_id
+                elif len(self._endings) >= self.refill:
+                    endings = list(self._endings)
+                    await self._write(endings)
+                    del self._endings[:len(endings)]
+                if not in_flight:
+                    break
+                done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    del in_flight[task]
+                    task.result()
         finally:
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
             endings, self._endings = self._endings, None
             await self._write(endings)
-        log.info("%s outbox: %s", self.platform, ", ".join(f"{count} {what}" for what, count in sorted(outcomes.items())))
-        return len(claimed)
+        if outcomes:
+            log.info("%s outbox: %s", self.platform, ", ".join(f"{count} {what}" for what, count in sorted(outcomes.items())))
+        return claimed_total
+
+    async def _one(self, item: Claimed, outcomes: Counter[str]) -> None:
+        if self._stopping:
+            await self._unclaim([item])
+            return
+        async with self.turn():
+            outcomes[await self.deliver(item)] += 1
 
     async def _unclaim(self, items: list[Claimed]) -> None:
         """Claimed but not tried (the worker is stopping): due again, this attempt not counted."""
@@ -508,31 +587,41 @@ class Outbox:
         if not endings:
             return
         async with self.db.transaction(write=True) as session:
-            # One read for the batch; each row below then comes from the session's identity map.
-            await session.execute(select(OutboxMessage).where(OutboxMessage.id.in_([item.id for item, _, _ in endings])))
-            for item, state, outcome in endings:
-                await self._apply(session, item, state, **outcome)
+            await self._apply_all(session, endings)
 
-    async def _apply(self, session: AsyncSession, item: Claimed, state: State, *, error: str | None = None,
-                     sent: Sent | None = None, delay: timedelta | None = None, count_attempt: bool = True) -> None:
-        row = await session.get(OutboxMessage, item.id)
-        assert row is not None
-        if not count_attempt:
-            row.attempts -= 1
-        if state == State.PENDING and row.attempts >= MAX_ATTEMPTS:
+    async def _apply_all(self, session: AsyncSession, endings: list[tuple[Claimed, State, dict]]) -> None:
+        """Write what came of these sends: one statement for each shape of change, not one per message."""
+        changes: dict[tuple[str, ...], list[dict]] = {}
+        learned = []
+        for item, state, outcome in endings:
+            change, identity = self._change(item, state, **outcome)
+            changes.setdefault(tuple(change), []).append(change)
+            if identity is not None:
+                learned.append(identity)
+        for rows in changes.values():
+            await update_many(session, OutboxMessage, "id", rows)
+        for identity in learned:
+            # The person may be joining through their own first message at this very moment.
+            with contextlib.suppress(IntegrityError):
+                async with session.begin_nested():
+                    session.add(identity)
+
+    def _change(self, item: Claimed, state: State, *, error: str | None = None, sent: Sent | None = None,
+                delay: timedelta | None = None, count_attempt: bool = True) -> tuple[dict, Identity | None]:
+        """The row's new values after a send, and the recipient's platform id when the send taught it."""
+        attempts = item.attempts - (0 if count_attempt else 1)
+        if state == State.PENDING and attempts >= MAX_ATTEMPTS:
             state = State.FAILED
-        row.state = state
-        row.claimed_by = None
-        row.last_error = error[:500] if error else None
+        change = {"id": item.id, "state": state, "attempts": attempts, "claimed_by": None,
+                  "last_error": error[:500] if error else None}
+        identity = None
         if state == State.PENDING:
-            row.next_attempt_at = utcnow() + (delay if delay is not None else timedelta(seconds=1))
+            change["next_attempt_at"] = utcnow() + (delay if delay is not None else timedelta(seconds=1))
         if state == State.SENT and sent is not None:
-            row.sent_at = utcnow()
+            change["sent_at"] = utcnow()
             if sent.conversation and sent.message_id and not item.replaces:
-                row.channel, row.message_id = sent.conversation, sent.message_id
+                change["channel"], change["message_id"] = sent.conversation, sent.message_id
             if sent.user and item.target.person_id is not None and not item.target.user:
-                # The person may be joining through their own first message at this very moment.
-                with contextlib.suppress(IntegrityError):
-                    async with session.begin_nested():
-                        session.add(Identity(tenant_id=item.target.tenant_id, person_id=item.target.person_id,
-                                             platform=self.platform, external_id=sent.user))
+                identity = Identity(tenant_id=item.target.tenant_id, person_id=item.target.person_id,
+                                    platform=self.platform, external_id=sent.user)
+        return change, identity

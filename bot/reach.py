@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from bot import outbox
@@ -88,6 +89,18 @@ async def reference(db: Database, tenant_id: int, *, person_id: int | None = Non
         elif person_id is not None:
             query = query.where(TeamsConversation.person_id == person_id)
         return (await session.execute(query.order_by(TeamsConversation.updated_at.desc()).limit(1))).scalar()
+
+
+async def references(session: AsyncSession, platform: str, person_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """The newest stored reference of each of these people, by person (Teams keeps references; others none)."""
+    if platform != "teams" or not person_ids:
+        return {}
+    rows = await session.execute(
+        select(TeamsConversation.person_id, TeamsConversation.reference)
+        .where(TeamsConversation.person_id.in_(person_ids))
+        .order_by(TeamsConversation.updated_at, TeamsConversation.id)
+    )
+    return {person_id: data for person_id, data in rows}  # the newest last, so it wins
 
 
 async def emails(db: Database, tenant: str, user_ids: set[str]) -> dict[str, str]:

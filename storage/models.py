@@ -268,6 +268,7 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "dedupe_key", name="uq_outbox_message_tenant_key"),
         sa.Index("ix_outbox_message_due", "platform", "state", "next_attempt_at"),
+        sa.Index("ix_outbox_message_tenant_due", "platform", "state", "tenant_id", "id"),
         sa.CheckConstraint("(person_id IS NULL) <> (to_channel IS NULL)", name="one_target"),
     )
 

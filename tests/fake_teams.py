@@ -99,6 +99,7 @@ class FakeConnector:
         app.router.add_get("/v3/conversations/{conversation}/members", self._members)
         app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
         app.router.add_get("/openid", self._openid)
+        app.router.add_get("/_fake/tally", self._tally)
         app.router.add_get("/keys", self._keys)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -195,6 +196,14 @@ class FakeConnector:
     async def _members(self, request: web.Request) -> web.Response:
         self._record(request, None)
         return web.json_response([self._member_json(m) for m in self.members.values()])
+
+    async def _tally(self, request: web.Request) -> web.Response:
+        """For a connector in another process: the messages posted, the conversations they went to, how many
+        went to a conversation that had one already, and the 429s for the cap."""
+        per_conversation = collections.Counter(call.conversation for call in self.sent())
+        return web.json_response({"sent": sum(per_conversation.values()), "conversations": len(per_conversation),
+                                  "doubled": sum(n - 1 for n in per_conversation.values()),
+                                  "throttled": self.throttled})
 
     # Tokens ------------------------------------------------------------------------------
 
@@ -360,3 +369,21 @@ class Client:
     def search(self, query: str, dataset: str = "goals") -> dict:
         return self._base("invoke", name="application/search",
                           value={"queryText": query, "queryOptions": {"skip": 0, "top": 15}, "dataset": dataset})
+
+
+def serve_alone(per_tenant_per_second: int | None) -> None:
+    """Run a connector in this process until it is stopped, printing its port first (for benchmarks, so the
+    connector's work is not done by the process being measured)."""
+    connector = FakeConnector(per_tenant_per_second=per_tenant_per_second)
+    connector.start()
+    print(connector.port, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    import sys
+
+    serve_alone(int(sys.argv[1]) if len(sys.argv) > 1 else None)

@@ -85,26 +85,82 @@ async def test_a_forged_health_button_for_someone_elses_goal_changes_nothing(wor
     assert (await goal(org.db, 1)).health is None
 
 
-async def test_a_prompt_reaches_teams_through_the_connector_and_its_buttons_answer_it(db, org):
-    from tests.fake_teams import submit_data
-    from tests.teams_harness import TeamsHarness, started_fake_connector, text
+@pytest.fixture
+async def teams(org):
+    """goalbot's server with Teams on, wired to a fake Bot Connector that knows the org's people."""
+    from tests.teams_harness import TeamsHarness, started_fake_connector
 
     connector = started_fake_connector()
     harness = TeamsHarness(org.db, connector)
     await harness.start()
-    try:
-        ana, bo = harness.client("ana"), harness.client("bo")
-        await harness.say(ana, "goals add Cut churn to 3%")
-        await harness.say(bo, "goals approve G-1")
-        await run_round(org.db, MONDAY - timedelta(days=1))
-        assert (await run_round(org.db, MONDAY)).prompts == 2
-        harness.teams.turns.outbox.wake()
-        await harness.wait(lambda f: any("Check-in for the week" in text(c) for c in harness.notices(ana)))
-        prompt = next(c for c in harness.notices(ana) if "Check-in for the week" in text(c))
-        data = submit_data(prompt.body["attachments"][0]["content"], "Blocked")
-        assert data == {"goalbot": "checkin.health", "value": "G-1 blocked"}
-        await harness.send(ana, ana.submit(data, reply_to=prompt.body.get("id")))
-        await eventually(lambda: goal(org.db, 1), lambda g: g.health == "blocked", what="G-1 blocked")
-    finally:
-        await harness.close()
-        connector.stop()
+    yield harness
+    await harness.close()
+    connector.stop()
+
+
+async def test_a_prompt_reaches_teams_through_the_connector_and_its_buttons_answer_it(teams, org):
+    from tests.fake_teams import submit_data
+    from tests.teams_harness import text
+
+    harness = teams
+    ana, bo = harness.client("ana"), harness.client("bo")
+    await harness.say(ana, "goals add Cut churn to 3%")
+    await harness.say(bo, "goals approve G-1")
+    await run_round(org.db, MONDAY - timedelta(days=1))
+    assert (await run_round(org.db, MONDAY)).prompts == 2
+    harness.teams.turns.outbox.wake()
+    await harness.wait(lambda f: any("Check-in for the week" in text(c) for c in harness.notices(ana)))
+    prompt = next(c for c in harness.notices(ana) if "Check-in for the week" in text(c))
+    data = submit_data(prompt.body["attachments"][0]["content"], "Blocked")
+    assert data == {"goalbot": "checkin.health", "value": "G-1 blocked"}
+    await harness.send(ana, ana.submit(data, reply_to=prompt.body.get("id")))
+    await eventually(lambda: goal(org.db, 1), lambda g: g.health == "blocked", what="G-1 blocked")
+
+
+async def test_a_prompt_nobody_can_receive_within_its_day_is_dropped_not_sent_late(teams, org):
+    """Ravi is in the org's Teams but never opened goalbot there: his prompt waits, and at the end of his
+    local day it is dropped and his period says so; installing the app later does not bring it back."""
+    import sqlalchemy as sa
+
+    from bot.outbox import Outbox
+    from bot.people import tenant_by_key
+    from storage.models import Identity, OutboxMessage
+    from tests.teams_harness import text
+
+    harness = teams
+    ana, ravi = harness.client("ana"), harness.client("ravi")
+    await harness.say(ana, "goals add Cut churn to 3%")
+    async with org.db.transaction() as session:
+        tenant = await tenant_by_key(session, "default")
+        person = (await session.execute(select(Person).where(Person.email == "ravi@example.com"))).scalar_one()
+        session.add(Identity(tenant_id=tenant.id, person_id=person.id, platform="teams", external_id="29:1ravi"))
+    await run_round(org.db, MONDAY - timedelta(days=1))
+    assert (await run_round(org.db, MONDAY)).prompts == 2  # Ana, and Ravi (who cannot be written to yet)
+    harness.teams.turns.outbox.wake()
+    waiting = await eventually(lambda: period_of(org.db, "ravi@example.com"), lambda p: p is not None,
+                               what="Ravi's period")
+
+    async def ravis_prompt() -> OutboxMessage:
+        async with org.db.transaction(write=False) as session:
+            return (await session.execute(
+                select(OutboxMessage).where(OutboxMessage.dedupe_key == waiting.prompt_key))).scalar_one()
+
+    row = await eventually(ravis_prompt, lambda r: (r.last_error or "").startswith("unreachable"),
+                           what="Ravi's prompt waiting for him")
+    assert row.state == "pending" and row.attempts == 0
+    # His local day ends (Lisbon, 24:00) before he opens goalbot in Teams.
+    async with org.db.transaction() as session:
+        await session.execute(sa.update(OutboxMessage).where(OutboxMessage.id == row.id)
+                              .values(expires_at=datetime.now(UTC) - timedelta(minutes=1)))
+    later = Outbox(org.db, harness.teams.turns.outbox.sender, worker="next-day")
+    await later.deliver_due()
+    assert (await ravis_prompt()).state == "dropped"
+    period = await period_of(org.db, "ravi@example.com")
+    assert (period.state, period.reason) == ("dropped", "the prompt could not be delivered within its day")
+    assert period.remind_at is None
+
+    await harness.send(ravi, ravi.install(), expect=0)  # a week late: what was dropped stays dropped
+    await harness.settle()
+    assert harness.notices(ravi), "the welcome, at least, reaches him"
+    assert not any("Check-in for the week" in text(c) for c in harness.notices(ravi))
+    assert (await ravis_prompt()).state == "dropped"

@@ -90,7 +90,7 @@ class TeamsApp:
         self.app_id = settings.microsoft_app_id or ""
         self.adapter = ReusingCloudAdapter(ConfigurationBotFrameworkAuthentication(BotConfig(settings)))
         self.adapter.on_turn_error = self._turn_failed
-        self.sender = Sender(self.adapter, self.app_id)
+        self.sender = Sender(self.adapter, self.app_id, per_second=settings.teams_requests_per_second)
         self.directory = Directory(db, self.sender)
         self.turns = Turns(bot, "teams", recover_within=RECOVER_WITHIN, replay=self.replay,
                            sender=TeamsSender(db, self.sender), worker=settings.worker_name)

@@ -42,6 +42,8 @@ class TeamsSender:
             data = await reach.reference(self.db, target.tenant_id)
         elif conversation is not None:
             data = await reach.reference(self.db, target.tenant_id, conversation=conversation)
+        elif target.reference is not None:
+            data = target.reference  # read with the claim
         else:
             data = await reach.reference(self.db, target.tenant_id, person_id=target.person_id)
         if not data:

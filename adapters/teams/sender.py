@@ -32,7 +32,7 @@ RETRY_STATUSES = frozenset({412, 429, 502, 503, 504})
 ATTEMPTS = 4
 MAX_PAUSE = 5.0  # a longer wait is not spent holding the caller: the outbox tries again later instead
 PER_CONVERSATION = ((5, 1.0), (50, 30.0))  # Teams allows 7 per second and 60 per 30 seconds
-PER_TENANT = (1, 1 / 40)  # 40 a second, evenly spaced, of about 50 requests per second per app and tenant
+PER_TENANT = 40.0  # requests a second, evenly spaced, of about 50 per second per app and tenant
 KEPT_LIMITERS = 10_000
 
 
@@ -93,11 +93,13 @@ def card_activity(content: dict, summary: str) -> Activity:
 
 
 class Sender:
-    def __init__(self, adapter: BotAdapter, app_id: str, *, attempts: int = ATTEMPTS) -> None:
+    def __init__(self, adapter: BotAdapter, app_id: str, *, attempts: int = ATTEMPTS,
+                 per_second: float = PER_TENANT) -> None:
         self.adapter = adapter
         self.app_id = app_id
         self.attempts = attempts
         self.per_conversation = PER_CONVERSATION
+        self.per_tenant = ((1, 1 / per_second),)  # one at a time, evenly spaced: a burst cannot cross the cap
         self._limiters: OrderedDict[str, tuple[AsyncLimiter, ...]] = OrderedDict()
 
     def _limits(self, key: str, rates: tuple[tuple[int, float], ...]) -> tuple[AsyncLimiter, ...]:
@@ -113,7 +115,7 @@ class Sender:
 
     async def _wait_turn(self, reference: ConversationReference) -> None:
         tenant = getattr(reference.conversation, "tenant_id", None) or ""
-        for limiter in (*self._limits("tenant:" + tenant, (PER_TENANT,)),
+        for limiter in (*self._limits("tenant:" + tenant, self.per_tenant),
                         *self._limits("conversation:" + reference.conversation.id, self.per_conversation)):
             await limiter.acquire()
 
