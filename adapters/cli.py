@@ -119,17 +119,14 @@ def serve(host: str, port: int, socket_mode: bool, no_scheduler: bool, database_
 
 
 def _instant(value: str | None) -> datetime:
+    from bot.clock import parse_instant
+
     if value is None:
         return datetime.now(UTC)
     try:
-        instant = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an instant; write it like 2027-03-08T14:00:00Z", param_hint="--now") from None
-    if instant.tzinfo is None:
-        example = f"{instant:%Y-%m-%dT%H:%M:%S}Z"
-        raise click.BadParameter(f"{value!r} has no zone; add Z for UTC ({example}) or an offset (+01:00)",
-                                 param_hint="--now")
-    return instant.astimezone(UTC)
+        return parse_instant(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--now") from None
 
 
 @main.command()

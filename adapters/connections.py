@@ -45,13 +45,14 @@ class Guard:
 class GuardedHandler(RequestHandler):
     """aiohttp's protocol for one connection, with a deadline for request headers and a per-client cap."""
 
-    __slots__ = ("_guard", "_peer", "_header_timer")
+    __slots__ = ("_guard", "_peer", "_header_timer", "_due")
 
     def __init__(self, manager: web.Server, guard: Guard, **kwargs) -> None:
         super().__init__(manager, **kwargs)
         self._guard = guard
         self._peer: str | None = None
         self._header_timer: asyncio.TimerHandle | None = None
+        self._due = 0.0  # when the armed deadline falls, on the loop's clock
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -83,10 +84,16 @@ class GuardedHandler(RequestHandler):
 
     def _arm(self) -> None:
         if self._header_timer is None and self._guard.header_timeout > 0:
+            self._due = self._loop.time() + self._guard.header_timeout
             self._header_timer = self._loop.call_later(self._guard.header_timeout, self._too_slow)
 
     def _too_slow(self) -> None:
         self._header_timer = None
+        late = self._loop.time() - self._due
+        if late > self._guard.header_timeout / 2:
+            # The server was busy, not the client: what it sent may be waiting unread. It gets its time again.
+            self._arm()
+            return
         if self._current_request is None and not self._messages and self.transport is not None:
             log.warning("closed a connection from %s: no complete request within %.0f s", self._peer,
                         self._guard.header_timeout)

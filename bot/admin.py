@@ -15,7 +15,7 @@ from bot.outbox import QUEUED, State
 from bot.people import Viewer
 from bot.schedule import Schedule
 from storage import repository
-from storage.models import CheckinDefault, Holiday, OrgUnit, OutboxMessage, utcnow
+from storage.models import CheckinDefault, Holiday, OrgUnit, OutboxMessage, Person, utcnow
 
 FAILURES_SHOWN = 5
 
@@ -70,8 +70,10 @@ async def set_reminder(session: AsyncSession, viewer: Viewer, minutes: int) -> i
     return minutes
 
 
-async def holidays(session: AsyncSession, viewer: Viewer, op: str, day: date | None, name: str) -> list[Holiday]:
-    """Add or remove a holiday (a local date with no prompts for anyone); the tenant's holidays from today on."""
+async def holidays(session: AsyncSession, viewer: Viewer, op: str, day: date | None, name: str) -> tuple[list[Holiday], bool]:
+    """Add (or rename) or remove a holiday (a local date with no prompts for anyone); the tenant's holidays
+    from today on, and whether an existing holiday was renamed."""
+    renamed = False
     if op != "list":
         require_admin(viewer, "change holidays")
     if op == "add":
@@ -79,7 +81,10 @@ async def holidays(session: AsyncSession, viewer: Viewer, op: str, day: date | N
         existing = (await session.execute(select(Holiday).where(Holiday.tenant_id == viewer.tenant.id,
                                                                 Holiday.day == day))).scalar_one_or_none()
         if existing is not None:
-            existing.name = name or existing.name
+            if not name or name == existing.name:
+                raise UserError(f"{day} is a holiday already ({existing.name or 'no name'}).",
+                                usage=f"goals admin holiday remove {day}")
+            existing.name, renamed = name, True
         else:
             session.add(Holiday(tenant_id=viewer.tenant.id, day=day, name=name))
     elif op == "remove":
@@ -90,13 +95,14 @@ async def holidays(session: AsyncSession, viewer: Viewer, op: str, day: date | N
     return list((await session.execute(
         select(Holiday).where(Holiday.tenant_id == viewer.tenant.id, Holiday.day >= utcnow().date() if op == "list" else sa.true())
         .order_by(Holiday.day)
-    )).scalars())
+    )).scalars()), renamed
 
 
 @dataclass
 class OutboxReport:
     counts: list[tuple[str, str, int]]  # kind, state, how many
-    failures: list[OutboxMessage]
+    failures: list[tuple[OutboxMessage, str]]  # the latest that failed or may not have arrived, with the recipient
+    waiting: list[tuple[OutboxMessage, str]]  # the latest waiting for someone who cannot be written to yet
 
 
 async def outbox_report(session: AsyncSession, viewer: Viewer) -> OutboxReport:
@@ -107,12 +113,16 @@ async def outbox_report(session: AsyncSession, viewer: Viewer) -> OutboxReport:
         .where(OutboxMessage.tenant_id == viewer.tenant.id)
         .group_by(OutboxMessage.kind, OutboxMessage.state).order_by(OutboxMessage.kind, OutboxMessage.state)
     )).all()
+    recipient = sa.func.coalesce(Person.email, "#" + sa.func.coalesce(OutboxMessage.to_channel, ""))
+    latest = (select(OutboxMessage, recipient).outerjoin(Person, Person.id == OutboxMessage.person_id)
+              .where(OutboxMessage.tenant_id == viewer.tenant.id).order_by(OutboxMessage.id.desc()).limit(FAILURES_SHOWN))
     failures = (await session.execute(
-        select(OutboxMessage).where(OutboxMessage.tenant_id == viewer.tenant.id,
-                                    OutboxMessage.state.in_((State.FAILED, State.UNCERTAIN, State.DROPPED)))
-        .order_by(OutboxMessage.id.desc()).limit(FAILURES_SHOWN)
-    )).scalars().all()
-    return OutboxReport([tuple(row) for row in counts], list(failures))
+        latest.where(OutboxMessage.state.in_((State.FAILED, State.UNCERTAIN, State.DROPPED)))
+    )).all()
+    waiting = (await session.execute(
+        latest.where(OutboxMessage.state == State.PENDING, OutboxMessage.last_error.like("unreachable:%"))
+    )).all()
+    return OutboxReport([tuple(row) for row in counts], [tuple(row) for row in failures], [tuple(row) for row in waiting])
 
 
 async def retry_message(session: AsyncSession, viewer: Viewer, message_id: int) -> OutboxMessage:

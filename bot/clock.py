@@ -369,6 +369,18 @@ async def _reminders(session: AsyncSession, now: datetime, tenant_id: int | None
 
 
 
+def parse_instant(value: str) -> datetime:
+    """An instant to run a round at, as ISO 8601 with its zone (`2027-03-08T14:00:00Z`), in UTC."""
+    try:
+        instant = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not an instant; write it like 2027-03-08T14:00:00Z") from None
+    if instant.tzinfo is None:
+        example = f"{instant:%Y-%m-%dT%H:%M:%S}Z"
+        raise ValueError(f"{value!r} has no zone; add Z for UTC ({example}) or an offset (+01:00)")
+    return instant.astimezone(UTC)
+
+
 class Clock:
     """`goalbot serve`'s clock: APScheduler runs the round once at start and then every minute.
 

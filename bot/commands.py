@@ -45,7 +45,7 @@ USAGE: dict[str, str] = {
     "archive": "goals archive G-12",
     "kudos": "goals kudos @ana [G-12] <message>",
     "settings": "goals settings checkin <weekday> <HH:MM> [weekly|biweekly] | off | on | default   or   goals settings timezone Europe/Paris",
-    "away": "goals away until 2027-01-05   or   goals away off",
+    "away": "goals away until 2027-01-05   or   goals back",
     "checkin": "checkin G-12 60% at-risk waiting on legal; G-14 done",
     "admin": "goals admin checkin default <weekday> <HH:MM> [weekly|biweekly] [unit:<name>]   or   goals admin checkin reminder 4h|off"
              "   or   goals admin holiday add|list|remove 2027-12-25 [name]   or   goals admin outbox [retry <id>]",
@@ -382,10 +382,12 @@ def chat_line(text: str) -> str:
 def parse(text: str) -> Command:
     """Turn one line (with or without the leading `goals` or `/goals`) into a command."""
     words = text.split()
-    if words and words[0].lower() in ("checkin", "/checkin", "check-in"):
-        return parse_checkin(text.split(None, 1)[1] if len(words) > 1 else "")
     if words and words[0].lower() in ("goals", "/goals", "goal", "/goal"):
         words = words[1:]
+        text = text.strip().split(None, 1)[1] if words else ""
+    if words and words[0].lower() in ("checkin", "/checkin", "check-in"):
+        # The answer as typed, new lines and all: they separate its parts.
+        return parse_checkin(text.strip().split(None, 1)[1] if len(words) > 1 else "")
     if not words:
         return Help()
     verb, rest = words[0].lower(), words[1:]
@@ -609,10 +611,24 @@ def _parse_progress(words: list[str]) -> Progress:
         one = rest[0].lower().rstrip(",.!")
         two = "-".join(w.lower().rstrip(",.!") for w in rest[:2])
         if two in HEALTH_WORDS and len(rest) >= 2:
-            health, rest = HEALTH_WORDS[two], rest[2:]
+            health, said, rest = HEALTH_WORDS[two], " ".join(rest[:2]), rest[2:]
         elif one in HEALTH_WORDS:
-            health, rest = HEALTH_WORDS[one], rest[1:]
+            health, said, rest = HEALTH_WORDS[one], rest[0], rest[1:]
+        if health is not None and rest:
+            # `amber red`: which one? Neither is guessed, and the second does not become a note.
+            again = _health_word(rest)
+            if again is not None:
+                raise fail("progress", f"{quote(said.rstrip(',.!'))} and {quote(again)} are both a health; give one"
+                                       f" (for a note that starts with {quote(again)}, write note: first)")
     return _progress_with_note(goal, percent, health, rest)
+
+
+def _health_word(words: list[str]) -> str | None:
+    """The health word (one word or two) these words start with, as typed; None when they start with none."""
+    two = "-".join(w.lower().rstrip(",.!") for w in words[:2])
+    if len(words) >= 2 and two in HEALTH_WORDS:
+        return " ".join(words[:2]).rstrip(",.!")
+    return words[0].rstrip(",.!") if words[0].lower().rstrip(",.!") in HEALTH_WORDS else None
 
 
 def _progress_with_note(goal: int, percent: float | None, health: str | None, rest: list[str]) -> Progress:
@@ -929,6 +945,10 @@ def _answer_part(part: str, several: bool) -> CheckInItem:
     number = goal_ref(words[0], "checkin")
     if len(words) >= 2 and words[1].lower().rstrip(",.:;!") in ("done", "achieved"):
         note = " ".join(words[2:]).strip()
+        if note.lower().startswith("note:"):
+            note = note[5:].strip()
+        else:
+            _refuse_run_on(number, note, part, several, done=True)
         if words[2:] and values.looks_numeric(words[2]):
             raise _part_fail(part, f"G-{number}: done takes no number; say G-{number} done, or G-{number} <percent>", several)
         if len(note) > MAX_NOTE:
@@ -939,9 +959,21 @@ def _answer_part(part: str, several: bool) -> CheckInItem:
     except ParseError as error:
         raise _part_fail(part, f"G-{number}: {error.problem[0].lower()}{error.problem[1:]}", several) from None
     note = progress.note
+    if not any(word.lower().startswith("note:") for word in words[1:5]):  # `note:` says it is a note
+        _refuse_run_on(number, note, part, several)
     if progress.health == Health.BLOCKED and note[:3].lower() == "by ":
         note = note[3:].strip()  # "blocked by the vendor": the note is what blocks it
     return CheckInItem(number, progress.percent, progress.health, note)
+
+
+def _refuse_run_on(number: int, note: str, part: str, several: bool, *, done: bool = False) -> None:
+    """`G-2 G-1 60%` could be a note about G-1 or two answers run together: refused, both readings shown."""
+    first = note.split(None, 1)[0] if note else ""
+    if GOAL_REF.match(first) or KR_REF.match(first):
+        other = first.upper()
+        raise _part_fail(part, f"after G-{number} comes {other}: for two answers write `G-{number} ...; {other} ...`, "
+                               f"for a note about {other} write `G-{number} {'done ' if done else ''}note: {values.excerpt(note, 40)}`",
+                         several)
 
 
 _PARSERS = {

@@ -345,11 +345,11 @@ class Bot:
             case commands.ReminderSetting(minutes):
                 return views.reminder_setting(await admin.set_reminder(session, viewer, minutes))
             case commands.HolidayCommand(op, day, name):
-                return views.holidays(op, day, await admin.holidays(session, viewer, op, day, name))
+                return views.holidays(op, day, *await admin.holidays(session, viewer, op, day, name))
             case commands.OutboxCommand(None):
                 return views.outbox_report(await admin.outbox_report(session, viewer))
             case commands.OutboxCommand(retry):
                 return views.outbox_retried(await admin.retry_message(session, viewer, retry))
             case commands.Away(until):
-                return views.away(preferences.away(viewer, until))
+                return views.away(*preferences.away(viewer, until))
         raise AssertionError(f"unhandled command {command!r}")

@@ -21,7 +21,7 @@ from storage.models import Goal, Identity, Kudos, OutboxMessage, Person
 from storage.vocabulary import Awaiting, Health, Status
 
 # Platforms that can reach a person who is not in the conversation.
-DELIVERABLE = ("slack", "teams")
+DELIVERABLE = ("slack", "teams", "console")
 
 
 async def _platform_for(session: AsyncSession, viewer: Viewer, person: Person) -> str | None:

@@ -51,10 +51,13 @@ async def timezone(session: AsyncSession, viewer: Viewer, name: str) -> Person:
     return viewer.person
 
 
-def away(viewer: Viewer, until: date | None, today: date | None = None) -> Person:
-    """Away until a date (no check-in prompts until then), or back (`None`)."""
-    if until is not None and until < (today or utcnow().date()):
+def away(viewer: Viewer, until: date | None, today: date | None = None) -> tuple[Person, date | None]:
+    """Away through a date (no check-in prompts on it or before it), or back (`None`); with the date the
+    person was away until before (None when they were not away)."""
+    today = today or utcnow().date()
+    if until is not None and until < today:
         raise UserError(f"{until} has passed already.", usage="goals away until 2027-01-05")
+    before = viewer.person.away_until if viewer.person.away_until and viewer.person.away_until >= today else None
     viewer.person.away_until = until
     viewer.person.updated_at = utcnow()
-    return viewer.person
+    return viewer.person, before

@@ -34,7 +34,7 @@ _PLAIN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 _COMMA = re.compile(r"([+-]?[0-9]+),([0-9]+)", re.ASCII)
 _GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?", re.ASCII)
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", re.ASCII)
-_NOT_NUMBERS = ("nan", "inf", "infinity", "+inf", "-inf", "+infinity", "-infinity")
+_NOT_NUMBERS = ("nan", "+nan", "-nan", "inf", "infinity", "+inf", "-inf", "+infinity", "-infinity")
 
 
 class BadValue(ValueError):

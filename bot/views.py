@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from bot import browse, schedule
 from bot.commands import SUMMARY, USAGE
@@ -172,9 +173,13 @@ def detail(info: browse.GoalDetail) -> Reply:
 
 def key_result_line(goal: Goal, kr: KeyResult) -> ProgressLine:
     """A key result as a progress line: its metric, from start to target."""
+    return ProgressLine(ref=f"{goal.ref}.{kr.position}", label=kr.metric, percent=kr.progress, detail=kr_values(kr))
+
+
+def kr_values(kr: KeyResult) -> str:
+    """Where a key result stands and where it goes: `28 %, from 40 to 20 %`."""
     unit = f" {kr.unit}" if kr.unit else ""
-    detail = f"{number(kr.current)}{unit} (from {number(kr.start)} to {number(kr.target)}{unit})"
-    return ProgressLine(ref=f"{goal.ref}.{kr.position}", label=kr.metric, percent=kr.progress, detail=detail)
+    return f"{number(kr.current)}{unit}, from {number(kr.start)} to {number(kr.target)}{unit}"
 
 
 def milestone_line(m: Milestone) -> str:
@@ -262,9 +267,10 @@ def reminder_setting(minutes: int) -> Reply:
     return Reply.text(f"Those who have not answered are reminded once, {delay} after their prompt, within their working day.")
 
 
-def holidays(op: str, day, found: list) -> Reply:
+def holidays(op: str, day, found: list, renamed: bool = False) -> Reply:
     """The tenant's holidays, after a change."""
-    first = {"add": f"Added the holiday {day}: nobody is asked to check in that day.",
+    first = {"add": f"{day} was a holiday already; it is now called {next((h.name for h in found if h.day == day), '')}."
+             if renamed else f"Added the holiday {day}: nobody is asked to check in that day.",
              "remove": f"{day} is no longer a holiday.", "list": "Holidays"}[op]
     builder = ReplyBuilder().add(Paragraph(first) if op != "list" else Header(first))
     if found:
@@ -280,11 +286,16 @@ def outbox_report(report) -> Reply:
     if report.counts:
         builder.add(Fields(tuple((f"{kind} {state}", str(count)) for kind, state, count in report.counts)))
     else:
-        builder.add(Paragraph("Nothing has been sent yet."))
-    for row in report.failures:
-        builder.add(Paragraph(f"#{row.id} {row.kind} {row.state}: {row.last_error or 'no reason kept'}"))
+        builder.add(Paragraph("The outbox is empty: no message has been owed to anyone yet."))
+    for row, to in report.failures:
+        builder.add(Paragraph(f"#{row.id} {row.kind} to {to}, {row.state}: {row.last_error or 'no reason kept'}"))
     if report.failures:
         builder.add(Context("Send one again: goals admin outbox retry <id>"))
+    if report.waiting:
+        builder.add(Header("Waiting for someone to open goalbot"))
+    for row, to in report.waiting:
+        reason = (row.last_error or "").removeprefix("unreachable: ")
+        builder.add(Paragraph(f"#{row.id} {row.kind} to {to}: {reason}"))
     return builder.build()
 
 
@@ -292,11 +303,16 @@ def outbox_retried(row) -> Reply:
     return Reply.text(f"Message #{row.id} ({row.kind}) will be sent again now.")
 
 
-def away(person: Person) -> Reply:
-    """The answer to going away or coming back."""
+def away(person: Person, before: date | None) -> Reply:
+    """The answer to going away or coming back, saying what that does to the person's check-in prompts."""
+    off = " Your check-in prompts are off, too: goals settings checkin on starts them again." if person.checkins_off else ""
     if person.away_until:
-        return Reply.text(f"Enjoy your time off. No check-ins until {person.away_until}.")
-    return Reply.text("Welcome back. Check-ins are on again.")
+        until = person.away_until
+        return Reply.text(f"Enjoy your time off. No check-in prompts through {until:%A} {until}; "
+                          f"they come again after it.{off}")
+    if before is None:
+        return Reply.text("You were not away." + (off or " Your check-in prompts are on."))
+    return Reply.text("Welcome back." + (off or " Check-in prompts are on again."))
 
 
 def next_prompt_words(person: Person, instant) -> str:
@@ -372,10 +388,8 @@ def checkin_prompt(start, goals: list[PromptGoal], *, invite: list[tuple[str, st
         builder.add(ProgressLine(ref=ref, label=goal.title, percent=goal.progress, health=goal.health,
                                  detail=f"last note: {goal.note}" if goal.note else ""))
         for kr in goal.key_results:
-            unit = f" {kr.unit}" if kr.unit else ""
             builder.add(ProgressLine(ref=f"{ref}.{kr.position}", label=kr.metric, percent=kr.progress, depth=1,
-                                     detail=f"{number(kr.current)}{unit} (from {number(kr.start)} to "
-                                            f"{number(kr.target)}{unit})"))
+                                     detail=kr_values(kr)))
         builder.add(Buttons(tuple(
             Button(label, Do.SET_HEALTH, f"{ref} {health.value}", f"checkin {ref} {health.words}")
             for health, label in HEALTH_BUTTONS
@@ -420,9 +434,9 @@ def blocker_cleared(goal: Goal, owner: Person) -> Reply:
 
 
 def told_line(ref: str, blocked: bool, names: list[str]) -> Context:
-    """Who hears about a blocker (or that it cleared)."""
+    """Who hears about a blocker (or that it cleared): their message is on its way (the outbox has it)."""
     what = "is blocked" if blocked else "is no longer blocked"
-    return Context(f"Told {' and '.join(names)} that {ref} {what}.")
+    return Context(f"Letting {' and '.join(names)} know that {ref} {what}.")
 
 
 def checkin_recorded(current, updated: list[Goal], told: dict[str, list[str]] | None = None) -> Reply:

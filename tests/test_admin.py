@@ -12,8 +12,12 @@ from tests.test_clock import on_slack
 async def test_holidays_are_added_listed_and_removed_by_admins_only(org):
     assert "Added the holiday 2027-12-25" in await org.say("maya@example.com", "goals admin holiday add 2027-12-25 Christmas Day")
     await org.say("maya@example.com", "goals admin holiday add 2027-12-26")
+    assert "2027-12-26 is a holiday already (no name)" in await org.say("maya@example.com",
+                                                                         "goals admin holiday add 2027-12-26")
+    assert "2027-12-26 was a holiday already; it is now called Boxing Day" in await org.say(
+        "maya@example.com", "goals admin holiday add 2027-12-26 Boxing Day")
     listed = await org.say("ana@example.com", "goals admin holiday list")  # anyone may see them
-    assert "2027-12-25" in listed and "Christmas Day" in listed and "2027-12-26" in listed
+    assert "2027-12-25" in listed and "Christmas Day" in listed and "Boxing Day" in listed
     refused = await org.say("ana@example.com", "goals admin holiday add 2027-12-31 New Year's Eve")
     assert refused.startswith("Only admins can change holidays")
     assert "2027-12-26 is no longer a holiday" in await org.say("maya@example.com", "goals admin holiday remove 2027-12-26")
@@ -59,7 +63,7 @@ async def test_the_outbox_shows_counts_and_failures_and_a_failed_message_is_retr
         row.state, row.last_error = "failed", "channel_not_found"
     report = await org.say("maya@example.com", "goals admin outbox")
     assert "approval failed" in report and "1" in report
-    assert f"#{row.id} approval failed: channel_not_found" in report
+    assert f"#{row.id} approval to bo@example.com, failed: channel_not_found" in report
     assert (await org.say("bo@example.com", "goals admin outbox")).startswith("Only admins can see the outbox")
     assert "will be sent again now" in await org.say("maya@example.com", f"goals admin outbox retry {row.id}")
     async with org.db.transaction(write=False) as session:
@@ -67,6 +71,11 @@ async def test_the_outbox_shows_counts_and_failures_and_a_failed_message_is_retr
         assert (again.state, again.attempts) == ("pending", 0)
     assert "only failed, uncertain or dropped" in await org.say("maya@example.com", f"goals admin outbox retry {row.id}")
     assert "There is no message 999" in await org.say("maya@example.com", "goals admin outbox retry 999")
+    async with org.db.transaction() as session:
+        (await session.get(OutboxMessage, row.id)).last_error = "unreachable: waiting for them to open goalbot in Teams"
+    report = await org.say("maya@example.com", "goals admin outbox")
+    assert "Waiting for someone to open goalbot" in report
+    assert f"#{row.id} approval to bo@example.com: waiting for them to open goalbot in Teams" in report
 
 
 async def test_reminder_delay_is_set_by_admins(org):

@@ -192,6 +192,33 @@ async def test_the_answer_says_who_was_told_of_a_blocker(org):
     await org.say("ana@example.com", "goals add Migrate the queue")
     await org.say("bo@example.com", "goals approve G-1")
     reply = await org.say("ana@example.com", "checkin G-1 blocked by the vendor")
-    assert "Told Bo Larsen that G-1 is blocked." in reply
+    assert "Letting Bo Larsen know that G-1 is blocked." in reply
     reply = await org.say("ana@example.com", "goals progress G-1 on-track vendor signed")
-    assert "Told Bo Larsen that G-1 is no longer blocked." in reply
+    assert "Letting Bo Larsen know that G-1 is no longer blocked." in reply
+
+
+async def test_two_answers_run_together_are_refused_with_both_readings(org):
+    await ana_with_goals(org, ("Cut churn", "Write the runbook"))
+    reply = await org.say("ana@example.com", "goals checkin G-1 G-2 60%")
+    assert "After G-1 comes G-2: for two answers write `G-1 ...; G-2 ...`" in reply
+    assert "for a note about G-2 write `G-1 note: G-2 60%`" in reply
+    reply = await org.say("ana@example.com", "G-1 done G-2 at risk")
+    assert "write `G-1 done note: G-2 at risk`" in reply
+    churn, runbook = await goal(org.db, 1), await goal(org.db, 2)
+    assert (churn.status, churn.note, runbook.progress, runbook.health) == ("active", "", 0, None)
+    # Said to be a note, or after a word that is not a reference, it is one.
+    await org.say("ana@example.com", "G-1 at risk note: G-2 has to land first")
+    await org.say("ana@example.com", "G-2 blocked by G-1")
+    churn, runbook = await goal(org.db, 1), await goal(org.db, 2)
+    assert (churn.health, churn.note) == ("at_risk", "G-2 has to land first")
+    assert (runbook.health, runbook.note) == ("blocked", "G-1")
+
+
+async def test_new_lines_in_a_goals_checkin_command_separate_its_parts(org):
+    await ana_with_goals(org, ("Cut churn", "Write the runbook"))
+    await org.say("ana@example.com", "goals checkin G-1 40%\nG-2 done")
+    churn, runbook = await goal(org.db, 1), await goal(org.db, 2)
+    assert (churn.progress, runbook.status) == (40, "achieved")
+    reply = await org.say("ana@example.com", "goals checkin G-1 50%\nG-1 " + "9" * 80)
+    assert "Nothing was saved" in reply and "not 9999" in reply
+    assert (await goal(org.db, 1)).progress == 40

@@ -88,9 +88,10 @@ async def test_a_proposal_asks_the_manager_and_the_decision_updates_the_request(
     assert "returned by Bo Larsen: Add a measure" in reply_from_dict(update[0].body).summary
 
 
-async def test_people_talking_only_in_the_console_leave_nothing_to_deliver(org):
+async def test_people_talking_only_in_the_console_are_told_in_the_console(org):
     await org.say("ana@example.com", "goals add Cut churn")
-    assert await outbox(org.db) == []
+    (request,) = await outbox(org.db)
+    assert (request.platform, request.kind) == ("console", "approval")
 
 
 async def test_replies_survive_the_outbox_unchanged(org):

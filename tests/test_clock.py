@@ -91,6 +91,7 @@ async def test_a_round_is_idempotent_and_queues_nothing_before_its_time(org):
     ids = await on_slack(org.db, {"ana@example.com": "Europe/Lisbon"})
     await org.say("ana@example.com", "goals add Cut churn")
     await org.say("bo@example.com", "goals approve G-1")
+    await org.say("bo@example.com", "goals settings checkin off")  # he talks in the console: he would be prompted there
     monday = datetime(2027, 3, 8, 9, tzinfo=UTC)  # 09:00 in Lisbon (WET, UTC+0)
     await run_round(org.db, monday - timedelta(days=1))
     assert (await run_round(org.db, monday - timedelta(minutes=1))).prompts == 0
@@ -114,6 +115,7 @@ async def test_the_prompt_lists_active_goals_with_buttons_and_the_hint(org):
     await org.say("ana@example.com", "goals kr add G-1 Churn 5->3 %")
     await org.say("ana@example.com", "goals progress G-1 on-track first cohort looks good")
     await org.say("bo@example.com", "goals add Platform goal level:team")
+    await org.say("bo@example.com", "goals settings checkin off")  # he talks in the console: he would be prompted there
     monday = datetime(2027, 3, 8, 9, tzinfo=UTC)
     await run_round(org.db, monday - timedelta(days=1))
     assert (await run_round(org.db, monday)).prompts == 2
@@ -138,6 +140,7 @@ async def test_away_and_holidays_skip_and_a_stopped_clock_misses_rather_than_flo
                                   "nina@example.com": "Europe/Berlin"})
     await org.say("ana@example.com", "goals away until 2027-03-08")
     await org.say("maya@example.com", "goals admin holiday add 2027-03-15 Spring day")
+    await org.say("maya@example.com", "goals settings checkin off")  # she talks in the console: she would be prompted there
     first = datetime(2027, 3, 8, 8, tzinfo=UTC)  # Monday 09:00 in Berlin
     await run_round(org.db, first - timedelta(days=1))
     tally = await run_round(org.db, first)

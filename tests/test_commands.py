@@ -96,7 +96,7 @@ async def test_falling_metric_key_result(org):
     await org.say("maya@example.com", "goals add Cut churn level:company")
     await org.say("maya@example.com", "goals kr add G-1 Monthly churn 5->3 %")
     assert "G-1 is now at 25%" in await org.say("maya@example.com", "goals kr G-1.1 4.5")
-    assert "4.5 % (from 5 to 3 %)" in await org.say("maya@example.com", "goals show G-1")
+    assert "4.5 %, from 5 to 3 %" in await org.say("maya@example.com", "goals show G-1")
 
 
 async def test_milestones_done_archive_and_rollup_of_status(org):
@@ -129,11 +129,16 @@ async def test_settings_timezone_and_away(org):
     assert "`Mars/Base` is not a time zone I know" in await org.say("ana@example.com", "goals settings timezone Mars/Base")
     assert "Asia/Tokyo" in await org.say("ana@example.com", "goals settings timezone Asia/Tokyo")
     assert "has passed already" in await org.say("ana@example.com", "goals away until 2020-01-01")
-    assert "No check-ins until 2099-01-05" in await org.say("ana@example.com", "goals away until 2099-01-05")
+    assert "No check-in prompts through Monday 2099-01-05; they come again after it." in await org.say(
+        "ana@example.com", "goals away until 2099-01-05")
     ana = (await stored(org, Person, email="ana@example.com"))[0]
     assert (ana.checkin_weekday, ana.checkin_time, ana.checkin_cadence, ana.timezone, str(ana.away_until)) == (
         4, "16:30", "biweekly", "Asia/Tokyo", "2099-01-05")
-    assert "Welcome back" in await org.say("ana@example.com", "goals away off")
+    assert "Welcome back. Check-in prompts are on again." in await org.say("ana@example.com", "goals away off")
+    assert "You were not away. Your check-in prompts are on." in await org.say("ana@example.com", "goals back")
+    await org.say("ana@example.com", "goals settings checkin off")
+    assert "Your check-in prompts are off, too: goals settings checkin on" in await org.say(
+        "ana@example.com", "goals away until 2099-01-05")
 
 
 async def test_lists_paginate_and_show_scopes(org):

@@ -20,11 +20,16 @@ def goalbot(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.Completed
     )
 
 
-def converse(tmp_path: Path, email: str, *lines: str) -> list[str]:
+def session(tmp_path: Path, email: str, *lines: str) -> list[str]:
+    """Everything a scripted console printed, block by block: replies, and what the bot sent people."""
     result = goalbot(tmp_path, "console", "--as", email, stdin="\n".join(lines) + "\n")
     assert result.returncode == 0, result.stderr
-    replies = result.stdout.rstrip("\n").split("\n\n")
-    return replies
+    return result.stdout.rstrip("\n").split("\n\n")
+
+
+def converse(tmp_path: Path, email: str, *lines: str) -> list[str]:
+    """The replies to the lines (not the messages the bot sent people meanwhile)."""
+    return [block for block in session(tmp_path, email, *lines) if not block.startswith("--- goalbot ")]
 
 
 @pytest.fixture
@@ -74,9 +79,40 @@ def test_scripted_conversation_on_an_imported_org(imported):
 
 
 def test_switching_people_inside_one_console(imported):
-    replies = converse(imported, "ana@example.com", "goals add Learn Rust", ":as bo@example.com", "goals approve G-1")
-    assert replies[0].startswith("Proposed G-1 Learn Rust")
-    assert replies[1] == "You are now bo@example.com.\nApproved G-1 Learn Rust. It is active."
+    shown = session(imported, "ana@example.com", "goals add Learn Rust", ":as bo@example.com", "goals approve G-1")
+    assert shown[0].startswith("Proposed G-1 Learn Rust")
+    # What the bot owes others is shown right after the reply that caused it, under whom it is for.
+    assert shown[1].startswith("--- goalbot to bo@example.com (message 1) ---\nA goal to approve\n"
+                               "Ana Silva proposed G-1 Learn Rust")
+    assert "Approve: goals approve G-1   Return: goals return G-1 <reason>" in shown[1]
+    assert shown[2] == "You are now bo@example.com.\nApproved G-1 Learn Rust. It is active."
+    assert shown[3].startswith("--- goalbot updated message 1 to bo@example.com ---")
+    assert shown[4].startswith("--- goalbot to ana@example.com (message 2) ---")
+    assert "Bo Larsen approved G-1 Learn Rust. It is active." in shown[4]
+
+
+def test_a_check_in_comes_and_is_answered_in_the_console(imported):
+    """`:tick` runs the clock at an instant: the prompt is printed, answered in one line, and a reminder
+    goes only to who has not answered."""
+    converse(imported, "ana@example.com", "goals add Cut churn", "goals add Write the runbook")
+    converse(imported, "bo@example.com", "goals approve G-1", "goals approve G-2", "goals add Keep CI fast")
+    converse(imported, "omar@example.com", "goals approve G-3")
+    shown = session(imported, "ana@example.com", ":tick 2027-03-07T12:00:00Z", ":tick 2027-03-08T09:00:00Z",
+                    "G-1 60% at risk waiting on legal; G-2 done", ":tick 2027-03-08T13:00:00Z")
+    ticked = [block for block in shown if block.startswith("queued ")]
+    # Ana (09:00 in Lisbon) and Bo (09:00 in Copenhagen, an hour before); Omar's 09:00 in Berlin too.
+    assert ticked[1].startswith("queued 3 check-in prompts, 0 reminders")
+    prompt = next(block for block in shown if block.startswith("--- goalbot to ana@example.com")
+                  and "Check-in for the week of 2027-03-08" in block)
+    assert "G-1 [----------]   0%  Cut churn" in prompt
+    assert "Reply in one message, e.g. G-1 60% at risk waiting on legal; G-2 done" in prompt
+    answer = next(block for block in shown if block.startswith("Thanks, your check-in"))
+    assert "G-1 [######----]  60%  Cut churn (note: waiting on legal, at risk)" in answer
+    # Four hours on, Bo is reminded: not Ana, who answered, nor Omar, who has no goal of his own.
+    assert ticked[2].startswith("queued 0 check-in prompts, 1 reminder,")
+    (reminder,) = [block for block in shown if "Reminder" in block]
+    assert reminder.startswith("--- goalbot to bo@example.com") and "G-3" in reminder
+    assert "'2027-03-08T09:00:00' has no zone; add Z for UTC" in converse(imported, "ana@example.com", ":tick 2027-03-08T09:00:00")[0]
 
 
 def test_user_text_cannot_drive_the_terminal(imported):

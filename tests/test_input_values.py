@@ -53,6 +53,8 @@ async def test_a_title_with_nothing_visible_is_refused(org, title):
 @pytest.mark.parametrize("text, fragment", [
     ("goals progress G-1 1e309", "`1e309` is not a number"),
     ("goals progress G-1 NaN", "`NaN` is not a number I can store"),
+    ("goals progress G-1 -nan", "`-nan` is not a number I can store"),
+    ("checkin G-1 +NaN%", "`+NaN%` is not a number I can store"),
     ("goals progress G-1 inf", "not a number I can store"),
     ("goals progress G-1 ٦٠", "write it with the digits 0-9"),
     ("goals progress G-1 6o% behind", "`6o%` is not a number"),

@@ -441,7 +441,7 @@ async def test_every_command_of_the_language_works_from_slack(workspace, fake, o
         ("UANA", "archive G-3", "archived"),
         ("UANA", "kudos <@URAVI|ravi> thanks for the review", "Kudos to Ravi Patel"),
         ("UANA", "settings checkin friday 16:00 biweekly", "Friday 16:00, biweekly"),
-        ("UANA", "away until 2099-01-05", "No check-ins until 2099-01-05"),
+        ("UANA", "away until 2099-01-05", "No check-in prompts through Monday 2099-01-05"),
         ("UANA", "help progress", "goals progress G-12"),
         ("UANA", "frobnicate", "I don't know the command"),
     ]

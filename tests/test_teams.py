@@ -87,7 +87,7 @@ async def test_every_command_of_the_language_works_as_text(teams, org, fake):
         (ana, "done G-5", "achieved"),
         (ana, "archive G-3", "archived"),
         (ana, "settings checkin friday 16:00 biweekly", "Friday 16:00, biweekly"),
-        (ana, "away until 2099-01-05", "No check-ins until 2099-01-05"),
+        (ana, "away until 2099-01-05", "No check-in prompts through Monday 2099-01-05"),
         (ana, "help progress", "goals progress G-12"),
         (ana, "frobnicate", "I don't know the command"),
     ]

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+from datetime import UTC, datetime
 from collections.abc import AsyncIterator
 
+from adapters.console.delivery import CONSOLE, ConsoleSender
 from adapters.console.render import render
+from bot.clock import Clock, parse_instant, run_round
 from bot.dispatch import Bot
 from bot.messages import Actor, Address, IncomingMessage, Reply
+from bot.outbox import Outbox
 
 PROMPT = "goalbot> "
-CONSOLE = "console"
 
 
 class ConsoleChat:
@@ -52,8 +55,14 @@ async def stdin_lines() -> AsyncIterator[str]:
         yield line
 
 
-async def converse(chat: ConsoleChat, *, interactive: bool, out=None) -> None:
-    """Read commands, print replies. `:as EMAIL` switches who is speaking; `:quit` ends."""
+async def converse(chat: ConsoleChat, *, interactive: bool, out=None, clock: bool | None = None) -> None:
+    """Read commands, print replies. `:as EMAIL` switches who is speaking, `:tick [INSTANT]` runs a round of
+    the clock (at that instant, e.g. 2027-03-08T09:00:00Z), `:quit` ends.
+
+    What the bot owes anyone reached in the console (approval requests, check-in prompts, ...) is printed
+    after the reply that caused it. An interactive console also runs the clock every minute, as
+    `goalbot serve` does, and prints what it brings as it comes (`clock` overrides that choice).
+    """
     out = out or sys.stdout
 
     def show(text: str) -> None:
@@ -65,17 +74,53 @@ async def converse(chat: ConsoleChat, *, interactive: bool, out=None) -> None:
             out.write(PROMPT)
             out.flush()
 
+    outbox = Outbox(chat.bot.db, ConsoleSender(show), worker="console")
+    chat.bot.outboxes.append(outbox)
+    ticking = Clock(chat.bot.db, outbox.wake) if (interactive if clock is None else clock) else None
+    delivering = None
+    if ticking is not None:
+        ticking.start()
+        delivering = asyncio.get_running_loop().create_task(outbox.run())
     if interactive:
-        show(f"You are {chat.email}. Say `help` for the commands, `:as EMAIL` to be someone else, `:quit` to leave.")
+        show(f"You are {chat.email}. Say `help` for the commands, `:as EMAIL` to be someone else, "
+             "`:tick` to run the clock now, `:quit` to leave.")
     prompt()
-    async for line in stdin_lines():
-        text = line.strip()
-        if text in (":quit", ":q", "quit", "exit"):
-            break
-        if text.startswith(":as "):
-            chat.email = text[4:].strip().lower()
-            show(f"You are now {chat.email}.")
-        elif text and not text.startswith("#"):
-            reply = await chat.say(text)
-            show(reply + ("" if interactive else "\n"))
-        prompt()
+    try:
+        async for line in stdin_lines():
+            text = line.strip()
+            if text in (":quit", ":q", "quit", "exit"):
+                break
+            if text.startswith(":as "):
+                chat.email = text[4:].strip().lower()
+                show(f"You are now {chat.email}.")
+            elif text == ":tick" or text.startswith(":tick "):
+                show(await tick(chat, text[5:].strip()) + ("" if interactive else "\n"))
+            elif text and not text.startswith("#"):
+                reply = await chat.say(text)
+                show(reply + ("" if interactive else "\n"))
+            if delivering is None:
+                await outbox.deliver_due()
+            else:
+                outbox.wake()
+                await asyncio.sleep(0)
+            prompt()
+    finally:
+        if ticking is not None:
+            ticking.stop()
+        if delivering is not None:
+            outbox.stop()
+            await delivering
+        chat.bot.outboxes.remove(outbox)
+
+
+async def tick(chat: ConsoleChat, when: str) -> str:
+    """One round of the clock for the console's tenant, now or at the instant given."""
+    try:
+        instant = parse_instant(when) if when else datetime.now(UTC)
+    except ValueError as error:
+        return f"{error}. Try: :tick 2027-03-08T09:00:00Z"
+    try:
+        tally = await run_round(chat.bot.db, instant, tenant=chat.tenant)
+    except LookupError as error:
+        return str(error).capitalize() + "."
+    return f"{tally.line()}\n  ({tally.details()})"
