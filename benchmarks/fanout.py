@@ -207,7 +207,7 @@ async def measure_teams(db: Database, people: int, tenants: int, per_second: int
 def report_teams(found: dict, label: str) -> None:
     ratio = found["delivery"] / found["floor"]
     rate = found["too_many"] / max(1, found["sends"])
-    print(f"goalbot fan-out to Teams on {label}: {found['people']:,} people in {found['tenants']} tenants; the connector "
+    print(f"goalbot fan-out to Teams on {label}: {found['people']:,} people in {found['tenants']} tenant{'s' if found['tenants'] != 1 else ''}; the connector "
           f"allows {found['per_second']} sends/s per tenant")
     print(f"  round that queues them   {found['round_seconds']:.2f} s ({found['queued']:,} prompts)")
     print(f"  delivery                 {found['delivery']:.1f} s against the floor N/(rate x tenants) of "
