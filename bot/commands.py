@@ -620,6 +620,8 @@ def _parse_progress(words: list[str]) -> Progress:
             if again is not None:
                 raise fail("progress", f"{quote(said.rstrip(',.!'))} and {quote(again)} are both a health; give one"
                                        f" (for a note that starts with {quote(again)}, write note: first)")
+        if health == Health.BLOCKED and len(rest) > 1 and rest[0].lower() == "by":
+            rest = rest[1:]  # "blocked by the vendor": the note is what blocks it
     return _progress_with_note(goal, percent, health, rest)
 
 
@@ -959,11 +961,12 @@ def _answer_part(part: str, several: bool) -> CheckInItem:
     except ParseError as error:
         raise _part_fail(part, f"G-{number}: {error.problem[0].lower()}{error.problem[1:]}", several) from None
     note = progress.note
-    if not any(word.lower().startswith("note:") for word in words[1:5]):  # `note:` says it is a note
-        _refuse_run_on(number, note, part, several)
-    if progress.health == Health.BLOCKED and note[:3].lower() == "by ":
-        note = note[3:].strip()  # "blocked by the vendor": the note is what blocks it
+    if not any(word.lower().startswith("note:") for word in words[1:5]) and not (progress.health == Health.BLOCKED and BLOCKED_BY.search(part)):
+        _refuse_run_on(number, note, part, several)  # `note:` says it is a note; `blocked by G-1` names a goal
     return CheckInItem(number, progress.percent, progress.health, note)
+
+
+BLOCKED_BY = re.compile(r"\bblocked\s+by\s", re.IGNORECASE)
 
 
 def _refuse_run_on(number: int, note: str, part: str, several: bool, *, done: bool = False) -> None:

@@ -387,3 +387,21 @@ class CheckinPeriod(SQLModel, table=True):
     answered_at: datetime | None = None
     # A reply to the prompt that named no goal, kept while the bot asks which goal it is about.
     pending_answer: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
+
+
+class AlignmentSnapshot(SQLModel, table=True):
+    """One scope's alignment counts for one period, as they were when taken (a tenant, an org unit, or a
+    manager's reports: `scope_kind`, `scope_id` 0 for the tenant). Later periods compare with these."""
+
+    __tablename__ = "alignment_snapshot"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "scope_kind", "scope_id", "period", name="uq_alignment_snapshot_scope_period"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    scope_kind: str = Field(max_length=20)
+    scope_id: int = Field(default=0)
+    period: date
+    figures: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    taken_at: datetime = Field(default_factory=utcnow)

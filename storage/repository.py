@@ -157,6 +157,23 @@ async def insert_new(session: AsyncSession, model: type, rows: list[dict], uniqu
     await session.execute(insert(table).on_conflict_do_nothing(index_elements=list(unique)), rows)
 
 
+async def upsert_many(session: AsyncSession, model: type, rows: list[dict], unique: Sequence[str],
+                      update: Sequence[str]) -> None:
+    """Insert many rows in one statement; a row that repeats one already there on the `unique` columns
+    updates its `update` columns instead (INSERT ... ON CONFLICT DO UPDATE, on both engines)."""
+    if not rows:
+        return
+    table = model.__table__
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(table)
+    statement = statement.on_conflict_do_update(index_elements=list(unique),
+                                                set_={name: statement.excluded[name] for name in update})
+    await session.execute(statement, rows)
+
+
 async def update_many(session: AsyncSession, model: type, key: str, rows: list[dict]) -> None:
     """Update many rows by their `key` column in one statement (executemany): each dict has the key and the new values."""
     if not rows:

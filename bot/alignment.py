@@ -1,0 +1,505 @@
+"""Where alignment stands: one computation of the figures managers and admins read, for any scope.
+
+A scope is the whole tenant, an org unit (with the units below it) or a manager's
+reports, all the way down (the manager's own goals are not in it). The tenant's
+people, units, goals, key results, recent check-in periods, achievements and kudos
+are read once (a fixed number of queries, however many scopes), and every scope's
+figures come from that one reading, so a thousand digests cost what one does.
+
+The figures (the article's KPIs and what needs a manager's attention):
+- alignment: the share of active team and individual goals that support a parent,
+  and the share of individual goals that support a team goal or one above it;
+- check-in response: of each person's current period in which they were asked, the
+  share answered (skipped, missed and dropped periods asked nobody, so do not count);
+- goals by health; at-risk and off-track goals with their latest note; blockers;
+  stale goals (no update for two check-in periods); unaligned and overdue goals;
+- proposals waiting for the manager's decision;
+- wins since the window's start: goals achieved, key results that reached their
+  target, kudos received;
+- the unit's top goals; goals shared across departments (a parent whose supporters
+  sit in two or more departments).
+
+Private goals count wherever their owner is in scope, since only the manager chain
+and admins read these figures; a channel's summary asks for public goals only.
+Each period's counts are kept (`AlignmentSnapshot`) so "last time" is what it was then.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from bot import checkins
+from bot.schedule import zone_of
+from storage.models import (
+    AlignmentSnapshot, CheckinPeriod, Goal, GoalEvent, KeyResult, Kudos, OrgUnit, Person, as_utc, utcnow,
+)
+from storage.vocabulary import Awaiting, Cadence, Health, Level, PeriodState, Status, UnitKind
+
+STALE_PERIODS = 2  # a goal with no update for this many check-in periods is stale
+ALIGNED_LEVELS = (Level.TEAM, Level.INDIVIDUAL)  # the goals the alignment rate is about
+ABOVE_INDIVIDUAL = (Level.TEAM, Level.DEPARTMENT, Level.COMPANY)
+RECENT = timedelta(days=31)  # check-in periods older than this are no one's current period
+
+
+class ScopeKind(StrEnum):
+    TENANT = "tenant"
+    UNIT = "unit"
+    MANAGER = "manager"
+
+
+@dataclass(frozen=True)
+class Scope:
+    kind: ScopeKind
+    id: int | None = None  # the unit's or the manager's id; None for the tenant
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.kind.value, self.id or 0
+
+
+# What is read once ---------------------------------------------------------------------
+
+
+@dataclass
+class GoalRow:
+    id: int
+    number: int
+    title: str
+    level: str
+    status: str
+    health: str | None
+    progress: float
+    note: str
+    private: bool
+    parent_id: int | None
+    owner_person_id: int | None
+    owner_unit_id: int | None
+    awaiting: str | None
+    due_date: date | None
+    last_update: datetime
+
+    @property
+    def ref(self) -> str:
+        return f"G-{self.number}"
+
+
+@dataclass
+class PersonRow:
+    id: int
+    name: str
+    email: str
+    manager_id: int | None
+    unit_id: int | None
+    timezone: str
+    period_days: int  # how long their check-in period is (7 weekly, 14 biweekly)
+
+
+@dataclass
+class UnitRow:
+    id: int
+    name: str
+    kind: str
+    parent_id: int | None
+    lead_id: int | None
+
+
+@dataclass
+class Reading:
+    """One tenant's data as the figures need it, read at `now`; `since` starts the window for wins."""
+
+    tenant_id: int
+    now: datetime
+    since: datetime
+    people: dict[int, PersonRow]
+    units: dict[int, UnitRow]
+    goals: dict[int, GoalRow]
+    latest_period: dict[int, tuple[str, bool]]  # person -> (state, answered) of their current period
+    achieved: set[int]  # goals achieved since `since`
+    kr_hits: list[tuple[int, int]]  # (goal id, key result position) that reached their target since `since`
+    kudos: list[tuple[int, int]]  # (kudos id, receiver id) given since `since`
+    children: dict[int, list[int]] = field(default_factory=dict)
+    reports: dict[int, list[int]] = field(default_factory=dict)
+    unit_children: dict[int, list[int]] = field(default_factory=dict)
+    _below: dict[int, frozenset[int]] = field(default_factory=dict)
+    _subtree: dict[int, frozenset[int]] = field(default_factory=dict)
+    _department: dict[int | None, int | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for goal in self.goals.values():
+            if goal.parent_id is not None:
+                self.children.setdefault(goal.parent_id, []).append(goal.id)
+        for person in self.people.values():
+            if person.manager_id is not None:
+                self.reports.setdefault(person.manager_id, []).append(person.id)
+        for unit in self.units.values():
+            if unit.parent_id is not None:
+                self.unit_children.setdefault(unit.parent_id, []).append(unit.id)
+
+    def below(self, manager_id: int) -> frozenset[int]:
+        """Everyone reporting to the manager, directly or through others (never the manager)."""
+        found = self._below.get(manager_id)
+        if found is None:
+            seen: set[int] = set()
+            stack = list(self.reports.get(manager_id, ()))
+            while stack:
+                person = stack.pop()
+                if person in seen or person == manager_id:
+                    continue
+                seen.add(person)
+                known = self._below.get(person)
+                if known is not None:
+                    seen |= known
+                else:
+                    stack.extend(self.reports.get(person, ()))
+            found = self._below[manager_id] = frozenset(seen - {manager_id})
+        return found
+
+    def subtree(self, unit_id: int) -> frozenset[int]:
+        """The unit and every unit below it."""
+        found = self._subtree.get(unit_id)
+        if found is None:
+            seen: set[int] = set()
+            stack = [unit_id]
+            while stack:
+                unit = stack.pop()
+                if unit not in seen:
+                    seen.add(unit)
+                    stack.extend(self.unit_children.get(unit, ()))
+            found = self._subtree[unit_id] = frozenset(seen)
+        return found
+
+    def department_of(self, unit_id: int | None) -> int | None:
+        """The department a unit is in (the unit itself when it is one); None above or outside departments."""
+        if unit_id in self._department:
+            return self._department[unit_id]
+        seen: set[int] = set()
+        unit = unit_id
+        found = None
+        while unit is not None and unit not in seen:
+            seen.add(unit)
+            row = self.units.get(unit)
+            if row is None:
+                break
+            if row.kind == UnitKind.DEPARTMENT:
+                found = unit
+                break
+            unit = row.parent_id
+        self._department[unit_id] = found
+        return found
+
+    def responsible(self, goal: GoalRow) -> int | None:
+        """Who answers for a goal: its owner, or the lead of the unit that owns it."""
+        if goal.owner_person_id is not None:
+            return goal.owner_person_id
+        unit = self.units.get(goal.owner_unit_id) if goal.owner_unit_id is not None else None
+        return unit.lead_id if unit else None
+
+    def unit_of(self, goal: GoalRow) -> int | None:
+        """The org unit a goal belongs to: its owning unit, or its owner's."""
+        if goal.owner_unit_id is not None:
+            return goal.owner_unit_id
+        owner = self.people.get(goal.owner_person_id) if goal.owner_person_id is not None else None
+        return owner.unit_id if owner else None
+
+    # Scopes ------------------------------------------------------------------------------
+
+    def scope_people(self, scope: Scope) -> frozenset[int]:
+        if scope.kind == ScopeKind.MANAGER:
+            return self.below(scope.id)
+        if scope.kind == ScopeKind.UNIT:
+            units = self.subtree(scope.id)
+            return frozenset(p.id for p in self.people.values() if p.unit_id in units)
+        return frozenset(self.people)
+
+    def scope_goals(self, scope: Scope, *, public_only: bool = False) -> list[GoalRow]:
+        """The scope's goals (any status): a manager's, those its reports answer for; a unit's, those
+        owned by it, a unit below it or someone in them; the tenant's, all."""
+        if scope.kind == ScopeKind.MANAGER:
+            people = self.below(scope.id)
+            chosen = [g for g in self.goals.values() if self.responsible(g) in people]
+        elif scope.kind == ScopeKind.UNIT:
+            units = self.subtree(scope.id)
+            chosen = [g for g in self.goals.values() if self.unit_of(g) in units]
+        else:
+            chosen = list(self.goals.values())
+        return [g for g in chosen if not (public_only and g.private)]
+
+
+async def read(session: AsyncSession, tenant_id: int, now: datetime | None = None,
+               since: datetime | None = None) -> Reading:
+    """Read what the figures need of one tenant, in a fixed number of queries."""
+    now = now or utcnow()
+    since = since or now - timedelta(days=7)
+    defaults = await checkins.load_defaults(session, [tenant_id])
+    people = {}
+    for row in (await session.execute(
+        select(Person.id, Person.name, Person.email, Person.manager_id, Person.org_unit_id, Person.timezone,
+               Person.checkin_own, Person.checkin_cadence).where(Person.tenant_id == tenant_id)
+    )).all():
+        cadence = row.checkin_cadence if row.checkin_own else defaults.for_person(tenant_id, row.org_unit_id)[0].cadence
+        people[row.id] = PersonRow(row.id, row.name, row.email, row.manager_id, row.org_unit_id, row.timezone,
+                                   14 if cadence == Cadence.BIWEEKLY else 7)
+    units = {row.id: UnitRow(row.id, row.name, row.kind, row.parent_id, row.lead_id) for row in (await session.execute(
+        select(OrgUnit.id, OrgUnit.name, OrgUnit.kind, OrgUnit.parent_id, OrgUnit.lead_id)
+        .where(OrgUnit.tenant_id == tenant_id)
+    )).all()}
+    goals = {}
+    for row in (await session.execute(
+        select(Goal.id, Goal.number, Goal.title, Goal.level, Goal.status, Goal.health, Goal.progress, Goal.note,
+               Goal.private, Goal.parent_id, Goal.owner_person_id, Goal.owner_unit_id, Goal.awaiting, Goal.due_date,
+               Goal.progress_updated_at, Goal.approved_at, Goal.created_at)
+        .where(Goal.tenant_id == tenant_id, Goal.status != Status.ARCHIVED)
+    )).all():
+        last = max(as_utc(moment) for moment in (row.progress_updated_at, row.approved_at, row.created_at) if moment)
+        goals[row.id] = GoalRow(row.id, row.number, row.title, row.level, row.status, row.health, row.progress,
+                                row.note, row.private, row.parent_id, row.owner_person_id, row.owner_unit_id,
+                                row.awaiting, row.due_date, last)
+    latest: dict[int, tuple[datetime, str, bool]] = {}
+    for person_id, due_at, state, answered_at in (await session.execute(
+        select(CheckinPeriod.person_id, CheckinPeriod.due_at, CheckinPeriod.state, CheckinPeriod.answered_at)
+        .where(CheckinPeriod.tenant_id == tenant_id, CheckinPeriod.due_at <= now, CheckinPeriod.due_at > now - RECENT)
+    )).all():
+        due_at = as_utc(due_at)
+        person = people.get(person_id)
+        if person is None or due_at <= now - timedelta(days=person.period_days + 1):
+            continue  # not their current period any more: they have had none since (off, or away long)
+        if person_id not in latest or latest[person_id][0] < due_at:
+            latest[person_id] = (due_at, state, answered_at is not None)
+    events = (await session.execute(
+        select(GoalEvent.goal_id, GoalEvent.action, GoalEvent.after)
+        .where(GoalEvent.tenant_id == tenant_id, GoalEvent.at > since, GoalEvent.at <= now,
+               GoalEvent.action.in_(("achieved", "key result updated")))
+    )).all()
+    achieved = {goal_id for goal_id, action, _ in events if action == "achieved" and goal_id in goals
+                and goals[goal_id].status == Status.ACHIEVED}
+    targets = {(row.goal_id, row.position): row for row in (await session.execute(
+        select(KeyResult.goal_id, KeyResult.position, KeyResult.start, KeyResult.target, KeyResult.current)
+        .join(Goal, Goal.id == KeyResult.goal_id).where(Goal.tenant_id == tenant_id,
+                                                        KeyResult.updated_at > since)
+    )).all()}
+    kr_hits = sorted({key for goal_id, action, after in events if action == "key result updated"
+                      for key in [(goal_id, (after or {}).get("key_result"))] if key in targets
+                      and _reached(targets[key])})
+    kudos = [(row.id, row.receiver_id) for row in (await session.execute(
+        select(Kudos.id, Kudos.receiver_id).where(Kudos.tenant_id == tenant_id, Kudos.created_at > since,
+                                                  Kudos.created_at <= now)
+    )).all()]
+    return Reading(tenant_id, now, since, people, units, goals,
+                   {person: (state, answered) for person, (_, state, answered) in latest.items()},
+                   achieved, kr_hits, kudos)
+
+
+def _reached(kr) -> bool:
+    """Whether a key result is at or past its target, for rising and falling metrics."""
+    return kr.current >= kr.target if kr.target >= kr.start else kr.current <= kr.target
+
+
+# The figures ------------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    """One scope's figures at one instant. `counts()` is what a snapshot keeps."""
+
+    scope: Scope
+    aligned: int
+    alignable: int
+    individual_linked: int
+    individual: int
+    answered: int
+    asked: int
+    health: dict[str, int]
+    at_risk: list[GoalRow]  # at risk or off track, the worst first
+    blockers: list[GoalRow]
+    stale: list[GoalRow]
+    unaligned: list[GoalRow]
+    overdue: list[GoalRow]
+    pending: list[GoalRow]  # proposals waiting for the manager's decision
+    achieved: list[GoalRow]
+    kr_hits: list[tuple[GoalRow, int]]
+    kudos: int
+    top: list[GoalRow]
+    shared: list[tuple[GoalRow, int]]  # a parent and how many departments its supporters are in
+
+    @property
+    def alignment_rate(self) -> float | None:
+        return _share(self.aligned, self.alignable)
+
+    @property
+    def individual_rate(self) -> float | None:
+        return _share(self.individual_linked, self.individual)
+
+    @property
+    def response_rate(self) -> float | None:
+        return _share(self.answered, self.asked)
+
+    def counts(self) -> dict[str, float | int | None]:
+        return {
+            "alignment_rate": self.alignment_rate, "aligned": self.aligned, "alignable": self.alignable,
+            "individual_rate": self.individual_rate, "individual_linked": self.individual_linked,
+            "individual": self.individual, "response_rate": self.response_rate, "answered": self.answered,
+            "asked": self.asked, **{f"health_{name}": count for name, count in self.health.items()},
+            "at_risk": len(self.at_risk), "blockers": len(self.blockers), "stale": len(self.stale),
+            "unaligned": len(self.unaligned), "overdue": len(self.overdue), "pending": len(self.pending),
+            "achieved": len(self.achieved), "kr_hits": len(self.kr_hits), "kudos": self.kudos,
+            "shared": len(self.shared),
+        }
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+HEALTH_ORDER = {Health.BLOCKED: 0, Health.OFF_TRACK: 1, Health.AT_RISK: 2}
+
+
+def figures(reading: Reading, scope: Scope, *, public_only: bool = False) -> Figures:
+    """The scope's figures from one reading."""
+    goals = reading.scope_goals(scope, public_only=public_only)
+    people = reading.scope_people(scope)
+    active = [g for g in goals if g.status == Status.ACTIVE]
+    alignable = [g for g in active if g.level in ALIGNED_LEVELS]
+    individual = [g for g in active if g.level == Level.INDIVIDUAL]
+    parent_level = {g.id: reading.goals[g.parent_id].level for g in individual
+                    if g.parent_id is not None and g.parent_id in reading.goals}
+    asked = answered = 0
+    for person in people:
+        state, was_answered = reading.latest_period.get(person, ("", False))
+        if state == PeriodState.PROMPTED:
+            asked += 1
+            answered += was_answered
+    health = Counter(g.health or "none" for g in active)
+    by_number = sorted(active, key=lambda g: g.number)
+    today = {}
+
+    def local_today(goal: GoalRow) -> date:
+        person = reading.people.get(reading.responsible(goal) or -1)
+        zone = person.timezone if person else "UTC"
+        if zone not in today:
+            today[zone] = reading.now.astimezone(zone_of(zone)).date()
+        return today[zone]
+
+    def stale(goal: GoalRow) -> bool:
+        person = reading.people.get(reading.responsible(goal) or -1)
+        days = person.period_days if person else 7
+        return reading.now - goal.last_update > timedelta(days=STALE_PERIODS * days)
+
+    pending = []
+    if scope.kind == ScopeKind.MANAGER:
+        pending = [g for g in sorted(goals, key=lambda g: g.number)
+                   if g.status == Status.PROPOSED and g.awaiting == Awaiting.MANAGER and g.owner_person_id is not None
+                   and reading.people.get(g.owner_person_id) is not None
+                   and reading.people[g.owner_person_id].manager_id == scope.id]
+    in_scope = {g.id for g in goals}
+    return Figures(
+        scope=scope,
+        aligned=sum(1 for g in alignable if g.parent_id is not None),
+        alignable=len(alignable),
+        individual_linked=sum(1 for g in individual if parent_level.get(g.id) in ABOVE_INDIVIDUAL),
+        individual=len(individual),
+        answered=answered,
+        asked=asked,
+        health={name: health.get(name, 0) for name in (*(h.value for h in Health), "none")},
+        at_risk=sorted((g for g in active if g.health in (Health.AT_RISK, Health.OFF_TRACK)),
+                       key=lambda g: (HEALTH_ORDER.get(g.health, 9), g.number)),
+        blockers=[g for g in by_number if g.health == Health.BLOCKED],
+        stale=[g for g in by_number if stale(g)],
+        unaligned=[g for g in by_number if g.level in ALIGNED_LEVELS and g.parent_id is None],
+        overdue=[g for g in by_number if g.due_date is not None and g.due_date < local_today(g)],
+        pending=pending,
+        achieved=sorted((reading.goals[i] for i in reading.achieved if i in in_scope), key=lambda g: g.number),
+        kr_hits=[(reading.goals[goal_id], position) for goal_id, position in reading.kr_hits if goal_id in in_scope],
+        kudos=sum(1 for _, receiver in reading.kudos if receiver in people),
+        top=_top(reading, scope, active),
+        shared=_shared(reading, in_scope, public_only),
+    )
+
+
+def _top(reading: Reading, scope: Scope, active: list[GoalRow]) -> list[GoalRow]:
+    """The goals at the top of the scope: the unit's own (a manager's: the units they lead), or the company's."""
+    if scope.kind == ScopeKind.TENANT:
+        return [g for g in sorted(active, key=lambda g: g.number) if g.level == Level.COMPANY]
+    if scope.kind == ScopeKind.UNIT:
+        units = {scope.id}
+    else:
+        units = {u.id for u in reading.units.values() if u.lead_id == scope.id}
+    return sorted((g for g in reading.goals.values() if g.status == Status.ACTIVE and g.owner_unit_id in units),
+                  key=lambda g: (Level(g.level).rank, g.number))
+
+
+def _shared(reading: Reading, in_scope: set[int], public_only: bool) -> list[tuple[GoalRow, int]]:
+    """Parents that the scope's goals support, or that are the scope's, whose active supporters sit in
+    two or more departments; the most departments first."""
+    found = []
+    parents = {reading.goals[i].parent_id for i in in_scope if reading.goals[i].parent_id in reading.goals} | in_scope
+    for parent_id in parents:
+        parent = reading.goals[parent_id]
+        if parent.status != Status.ACTIVE or (public_only and parent.private):
+            continue
+        departments = {reading.department_of(reading.unit_of(reading.goals[child]))
+                       for child in reading.children.get(parent_id, ())
+                       if reading.goals[child].status == Status.ACTIVE}
+        departments.discard(None)
+        if len(departments) >= 2:
+            found.append((parent, len(departments)))
+    return sorted(found, key=lambda pair: (-pair[1], pair[0].number))
+
+
+def every_figure(reading: Reading, scopes: Iterable[Scope], *, public_only: bool = False) -> dict[Scope, Figures]:
+    return {scope: figures(reading, scope, public_only=public_only) for scope in scopes}
+
+
+def managers(reading: Reading) -> list[int]:
+    """Everyone with at least one report."""
+    return sorted(manager for manager in reading.reports if manager in reading.people)
+
+
+# Snapshots ------------------------------------------------------------------------------
+
+
+async def keep(session: AsyncSession, tenant_id: int, period: date, found: Iterable[Figures]) -> None:
+    """Keep (or refresh) the counts of these scopes for a period, in one statement."""
+    from storage.repository import upsert_many
+
+    rows = [{"tenant_id": tenant_id, "scope_kind": f.scope.kind.value, "scope_id": f.scope.id or 0,
+             "period": period, "figures": f.counts(), "taken_at": utcnow()} for f in found]
+    await upsert_many(session, AlignmentSnapshot, rows, ("tenant_id", "scope_kind", "scope_id", "period"),
+                      ("figures", "taken_at"))
+
+
+async def before(session: AsyncSession, tenant_id: int, scopes: Iterable[Scope], period: date) -> dict[Scope, dict]:
+    """Each scope's counts for its latest period before `period` (what "last time" was, then)."""
+    scopes = list(scopes)
+    if not scopes:
+        return {}
+    by_key = {scope.key: scope for scope in scopes}
+    latest = (
+        select(AlignmentSnapshot.scope_kind, AlignmentSnapshot.scope_id,
+               sa.func.max(AlignmentSnapshot.period).label("period"))
+        .where(AlignmentSnapshot.tenant_id == tenant_id, AlignmentSnapshot.period < period,
+               sa.tuple_(AlignmentSnapshot.scope_kind, AlignmentSnapshot.scope_id).in_(list(by_key)))
+        .group_by(AlignmentSnapshot.scope_kind, AlignmentSnapshot.scope_id)
+        .subquery()
+    )
+    rows = (await session.execute(
+        select(AlignmentSnapshot.scope_kind, AlignmentSnapshot.scope_id, AlignmentSnapshot.figures)
+        .join(latest, sa.and_(latest.c.scope_kind == AlignmentSnapshot.scope_kind,
+                              latest.c.scope_id == AlignmentSnapshot.scope_id,
+                              latest.c.period == AlignmentSnapshot.period))
+        .where(AlignmentSnapshot.tenant_id == tenant_id)
+    )).all()
+    return {by_key[(kind, scope_id)]: counts for kind, scope_id, counts in rows if (kind, scope_id) in by_key}
+
+
+def week_of(moment: datetime) -> date:
+    """The Monday (UTC) of the week an instant is in: the period of unit and tenant figures."""
+    day = moment.date()
+    return day - timedelta(days=day.weekday())

@@ -1,0 +1,164 @@
+"""The alignment figures on an organisation built by hand, where every number is known: per manager (their
+reports all the way down, not themselves), per unit (public goals only) and for the tenant; and last
+period's values from the snapshot kept then, not recomputed over changed data."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from bot import alignment
+from bot.alignment import Scope, ScopeKind
+from bot.clock import run_round
+from bot.people import tenant_by_key
+from storage.models import Goal, GoalEvent, KeyResult, Kudos, OrgUnit, Person
+
+from tests.test_clock import on_slack
+
+MONDAY = datetime(2027, 3, 8, 10, tzinfo=UTC)  # after everyone's 09:00 in Europe
+DAY = timedelta(days=1)
+
+
+async def build(org) -> None:
+    """Maya (admin) > Omar (Engineering) > Bo (Platform) > Ana, Ravi; Maya > Lena (Sales) > Nina (EMEA).
+
+    G-1 company goal (Maya); G-2 Engineering's, supports G-1; G-3 Platform's (Bo), supports G-2.
+    Ana: G-4 supports G-3, at risk, its key result hit; G-5 unaligned and stale; G-10 achieved.
+    Ravi: G-6 supports G-1, blocked and overdue; G-7 private, unaligned, off track; G-8 waits for Bo.
+    Nina: G-9 supports G-1 (so G-1 has supporters in Engineering and Sales).
+    """
+    say = org.say
+    await on_slack(org.db, {"ana@example.com": "Europe/Lisbon", "ravi@example.com": "Europe/Lisbon",
+                            "nina@example.com": "Europe/Lisbon"})
+    await say("maya@example.com", "goals add Grow revenue level:company")
+    await say("omar@example.com", "goals add Reliable platform level:department parent:G-1")
+    await say("maya@example.com", "goals approve G-2")
+    await say("bo@example.com", "goals add Halve paging level:team parent:G-2")
+    await say("omar@example.com", "goals approve G-3")
+    for line in ("goals add Tune alerting parent:G-3", "goals add Learn Rust"):
+        await say("ana@example.com", line)
+    for line in ("goals add Write the runbook parent:G-1 due:2027-03-01", "goals add Find a mentor private",
+                 "goals add Try a new pager"):
+        await say("ravi@example.com", line)
+    await say("nina@example.com", "goals add Close EMEA deals parent:G-1")
+    await say("lena@example.com", "goals approve G-9")
+    for number in (4, 5, 6, 7):
+        await say("bo@example.com", f"goals approve G-{number}")
+    await say("ana@example.com", "goals add Ship the dashboard")
+    await say("bo@example.com", "goals approve G-10")
+    for email in ("maya", "omar", "bo", "lena"):  # they talk in the console: their prompts are not part of this
+        await say(f"{email}@example.com", "goals settings checkin off")
+    await say("nina@example.com", "goals away until 2027-03-10")
+    # Everything so far happened a few days before that Monday; then the week's news.
+    await at(org.db, MONDAY - 3 * DAY)
+    await run_round(org.db, MONDAY - 2 * DAY)
+    await run_round(org.db, MONDAY)  # prompts Ana and Ravi (Nina is away: skipped)
+    await say("ana@example.com", "goals kr add G-4 Noisy alerts 40->20")
+    await say("ana@example.com", "goals kr G-4.1 20")
+    await say("ana@example.com", "checkin G-4 at risk waiting on legal")
+    await say("ravi@example.com", "goals progress G-6 blocked by the vendor")
+    await say("ravi@example.com", "goals progress G-7 off track no time")
+    await say("ana@example.com", "goals done G-10")
+    await say("bo@example.com", "goals kudos @ana for the alerting work")
+    await at(org.db, MONDAY - DAY, only_before=MONDAY - 3 * DAY)
+    # G-5 was last touched three weeks ago: two weekly periods without an update make it stale.
+    async with org.db.transaction() as session:
+        await session.execute(sa.update(Goal).where(Goal.number == 5).values(
+            created_at=MONDAY - 21 * DAY, approved_at=MONDAY - 21 * DAY, progress_updated_at=None))
+
+
+async def at(db, moment: datetime, only_before: datetime | None = None) -> None:
+    """Place what was done at `moment` (only what is not placed yet: stamped before `only_before`)."""
+    async with db.transaction() as session:
+        for model, columns in ((Goal, ("created_at", "approved_at", "progress_updated_at", "updated_at")),
+                               (GoalEvent, ("at",)), (Kudos, ("created_at",)), (KeyResult, ("updated_at",))):
+            for column in columns:
+                attribute = getattr(model, column)
+                query = sa.update(model).where(attribute.is_not(None))
+                if only_before is not None:
+                    query = query.where(attribute < only_before)
+                await session.execute(query.values({column: moment}))
+
+
+async def people(db) -> dict[str, int]:
+    async with db.transaction(write=False) as session:
+        return {email.split("@")[0]: pid for pid, email in (await session.execute(select(Person.id, Person.email)))}
+
+
+async def reading(db, now: datetime = MONDAY):
+    async with db.transaction(write=False) as session:
+        tenant = await tenant_by_key(session, "default")
+        return await alignment.read(session, tenant.id, now, since=now - 7 * DAY)
+
+
+def refs(goals) -> list[str]:
+    return [g.ref for g in goals]
+
+
+async def test_a_managers_figures_cover_their_reports_all_the_way_down_and_not_themselves(org):
+    await build(org)
+    who = await people(org.db)
+    found = alignment.figures(await reading(org.db), Scope(ScopeKind.MANAGER, who["bo"]))
+    # Ana's G-4, G-5 and Ravi's G-6, G-7 are active (G-8 is proposed, G-10 achieved); G-4 and G-6 support a parent.
+    assert (found.aligned, found.alignable, found.alignment_rate) == (2, 4, 50.0)
+    # G-4 supports a team goal and G-6 the company's: both count as linked above the individual level.
+    assert (found.individual_linked, found.individual, found.individual_rate) == (2, 4, 50.0)
+    assert (found.answered, found.asked, found.response_rate) == (1, 2, 50.0)  # Ana answered; Ravi did not
+    assert found.health == {"on_track": 0, "at_risk": 1, "off_track": 1, "blocked": 1, "none": 1}
+    assert refs(found.at_risk) == ["G-7", "G-4"]  # off track before at risk
+    assert [g.note for g in found.at_risk] == ["no time", "waiting on legal"]
+    assert refs(found.blockers) == ["G-6"] and found.blockers[0].note == "the vendor"
+    assert refs(found.stale) == ["G-5"]
+    assert refs(found.unaligned) == ["G-5", "G-7"]  # G-7 is private: it counts for her manager chain
+    assert refs(found.overdue) == ["G-6"]
+    assert refs(found.pending) == ["G-8"]
+    assert refs(found.achieved) == ["G-10"]
+    assert [(g.ref, position) for g, position in found.kr_hits] == [("G-4", 1)]
+    assert found.kudos == 1
+    assert refs(found.top) == ["G-3"]  # the Platform team's goal, which Bo leads
+    # Bo's own goal G-3 is not in his figures; it is in Omar's, as are Bo's reports'.
+    omar = alignment.figures(await reading(org.db), Scope(ScopeKind.MANAGER, who["omar"]))
+    assert (omar.aligned, omar.alignable) == (3, 5) and omar.pending == []
+    assert [(g.ref, departments) for g, departments in omar.shared] == [("G-1", 2)]
+
+
+async def test_a_units_figures_leave_private_goals_out_and_the_tenants_count_everyone(org):
+    await build(org)
+    now = await reading(org.db)
+    async with org.db.transaction(write=False) as session:
+        platform = (await session.execute(select(OrgUnit.id).where(OrgUnit.name == "Platform"))).scalar_one()
+        sales = (await session.execute(select(OrgUnit.id).where(OrgUnit.name == "Sales"))).scalar_one()
+    unit = alignment.figures(now, Scope(ScopeKind.UNIT, platform), public_only=True)
+    # G-3 (Bo's team goal), G-4, G-5, G-6; the private G-7 is not in a channel's figures.
+    assert (unit.aligned, unit.alignable) == (3, 4)
+    assert "G-7" not in refs(unit.unaligned + unit.at_risk)
+    # Nina is away: her period was skipped and asks nothing of Sales' response rate.
+    sales_figures = alignment.figures(now, Scope(ScopeKind.UNIT, sales))
+    assert (sales_figures.answered, sales_figures.asked, sales_figures.response_rate) == (0, 0, None)
+    tenant = alignment.figures(now, Scope(ScopeKind.TENANT))
+    assert (tenant.aligned, tenant.alignable) == (4, 6)  # G-3, G-4, G-6, G-9 of G-3 to G-7 and G-9
+    assert refs(tenant.top) == ["G-1"]
+    assert (tenant.answered, tenant.asked) == (1, 2)
+
+
+async def test_last_periods_figures_are_what_they_were_then(org):
+    await build(org)
+    who = await people(org.db)
+    bo = Scope(ScopeKind.MANAGER, who["bo"])
+    async with org.db.transaction() as session:
+        tenant = await tenant_by_key(session, "default")
+        await alignment.keep(session, tenant.id, date(2027, 3, 8), [alignment.figures(await reading(org.db), bo)])
+    # The next week Ana links G-5: the data changed since.
+    await org.say("ana@example.com", "goals link G-5 G-3")
+    later = MONDAY + 7 * DAY
+    now = alignment.figures(await reading(org.db, later), bo)
+    async with org.db.transaction() as session:
+        last = (await alignment.before(session, tenant.id, [bo], date(2027, 3, 15)))[bo]
+        # Keeping again for the same period refreshes it; an earlier period stays as it was.
+        await alignment.keep(session, tenant.id, date(2027, 3, 15), [now])
+        assert (await alignment.before(session, tenant.id, [bo], date(2027, 3, 15)))[bo] == last
+    assert (now.aligned, now.alignable) == (3, 4)
+    assert (last["aligned"], last["alignable"], last["alignment_rate"]) == (2, 4, 50.0)
+    assert last["blockers"] == 1 and last["response_rate"] == 50.0
