@@ -316,6 +316,7 @@ class Figures:
     individual: int
     answered: int
     asked: int
+    unanswered: list[PersonRow]  # asked in their current period, not answered yet
     health: dict[str, int]
     at_risk: list[GoalRow]  # at risk or off track, the worst first
     blockers: list[GoalRow]
@@ -371,11 +372,14 @@ def figures(reading: Reading, scope: Scope, *, public_only: bool = False) -> Fig
     parent_level = {g.id: reading.goals[g.parent_id].level for g in individual
                     if g.parent_id is not None and g.parent_id in reading.goals}
     asked = answered = 0
+    unanswered = []
     for person in people:
         state, was_answered = reading.latest_period.get(person, ("", False))
         if state == PeriodState.PROMPTED:
             asked += 1
             answered += was_answered
+            if not was_answered:
+                unanswered.append(reading.people[person])
     health = Counter(g.health or "none" for g in active)
     by_number = sorted(active, key=lambda g: g.number)
     today = {}
@@ -407,6 +411,7 @@ def figures(reading: Reading, scope: Scope, *, public_only: bool = False) -> Fig
         individual=len(individual),
         answered=answered,
         asked=asked,
+        unanswered=sorted(unanswered, key=lambda person: person.name.lower()),
         health={name: health.get(name, 0) for name in (*(h.value for h in Health), "none")},
         at_risk=sorted((g for g in active if g.health in (Health.AT_RISK, Health.OFF_TRACK)),
                        key=lambda g: (HEALTH_ORDER.get(g.health, 9), g.number)),

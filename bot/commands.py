@@ -46,6 +46,8 @@ USAGE: dict[str, str] = {
     "kudos": "goals kudos @ana [G-12] <message>",
     "settings": "goals settings checkin <weekday> <HH:MM> [weekly|biweekly] | off | on | default   or   goals settings timezone Europe/Paris",
     "away": "goals away until 2027-01-05   or   goals back",
+    "digest": "goals digest   or   goals digest pending|blocked|at-risk|missing|stale|unaligned|overdue",
+    "nudge": "goals nudge @ana",
     "checkin": "checkin G-12 60% at-risk waiting on legal; G-14 done",
     "admin": "goals admin checkin default <weekday> <HH:MM> [weekly|biweekly] [unit:<name>]   or   goals admin checkin reminder 4h|off"
              "   or   goals admin holiday add|list|remove 2027-12-25 [name]   or   goals admin outbox [retry <id>]",
@@ -75,6 +77,8 @@ SUMMARY: dict[str, str] = {
     "kudos": "thank someone, for a goal or in general",
     "settings": "your check-in day, time and cadence, and your time zone",
     "away": "skip check-ins while you are away",
+    "digest": "managers: where your team's alignment stands, now (all of one part: goals digest at-risk)",
+    "nudge": "managers: ask someone who reports to you to check in",
     "checkin": "answer your check-in in one message (say `checkin` alone to see your goals)",
     "admin": "admins: check-in defaults, reminders, holidays, the outbox",
 }
@@ -289,6 +293,21 @@ class OutboxCommand:
 class TimezoneSetting:
     timezone: str
     writes = True
+
+
+@dataclass(frozen=True)
+class Digest:
+    part: str | None = None  # one part of the digest in full (DIGEST_PARTS), or None for the digest
+    writes = False
+
+
+@dataclass(frozen=True)
+class Nudge:
+    person: str  # a mention: the report to ask to check in
+    writes = True
+
+
+DIGEST_PARTS = ("pending", "blocked", "at-risk", "missing", "stale", "unaligned", "overdue")
 
 
 @dataclass(frozen=True)
@@ -828,6 +847,24 @@ def _parse_admin(words: list[str]) -> Help | CheckinDefault | ReminderSetting | 
     raise fail("admin", f"there is no admin command {quote(words[0])}")
 
 
+def _parse_digest(words: list[str]) -> Digest:
+    if not words:
+        return Digest()
+    part = "-".join(word.lower() for word in words)
+    aliases = {"at-risk": "at-risk", "risk": "at-risk", "blockers": "blocked", "approvals": "pending",
+               "not-checked-in": "missing", "stale": "stale", "unaligned": "unaligned", "overdue": "overdue"}
+    part = aliases.get(part, part)
+    if part not in DIGEST_PARTS:
+        raise fail("digest", f"{quote(' '.join(words))} is not a part of the digest")
+    return Digest(part)
+
+
+def _parse_nudge(words: list[str]) -> Nudge:
+    if len(words) != 1 or not (MENTION.match(words[0]) or "@" in words[0]):
+        raise fail("nudge", "name the person, like @ana")
+    return Nudge(words[0])
+
+
 def _parse_away(words: list[str]) -> Away:
     if len(words) == 1 and words[0].lower() in ("off", "back", "none"):
         return Away(None)
@@ -1002,6 +1039,8 @@ _PARSERS = {
     "kudos": _parse_kudos,
     "settings": _parse_settings,
     "away": _parse_away,
+    "digest": _parse_digest,
+    "nudge": _parse_nudge,
     "admin": _parse_admin,
     "back": lambda words: Away(None),
     "checkin": lambda words: parse_checkin(" ".join(words)),

@@ -12,7 +12,7 @@ from typing import TypeVar
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import admin, browse, checkins, commands, goals, home, inbox, notify, outbox, preferences, values, views
+from bot import admin, browse, checkins, commands, digest, goals, home, inbox, notify, outbox, preferences, values, views
 from bot.commands import Command
 from bot.errors import UserError
 from bot.messages import Action, Actor, Address, Dashboard, Do, IncomingMessage, Inbound, Reply
@@ -113,7 +113,11 @@ class Bot:
             return commands.parse_health_button(action.value)
         if action.name == Do.PICK_GOAL:
             return commands.CheckIn(pick=commands.goal_ref(action.value, "checkin"), text=action.value)
+        if action.name == Do.NUDGE:
+            return commands.Nudge("@" + action.value)  # who may nudge is decided from the presser, not the value
         number = commands.goal_ref(action.value, "show")
+        if action.name == Do.SHOW:
+            return commands.Show(number)
         if action.name == Do.APPROVE:
             return commands.Approve(number)
         if action.name == Do.RETURN:
@@ -352,4 +356,8 @@ class Bot:
                 return views.outbox_retried(await admin.retry_message(session, viewer, retry))
             case commands.Away(until):
                 return views.away(*preferences.away(viewer, until))
+            case commands.Digest(part):
+                return digest.render(await digest.digest(session, viewer), part)
+            case commands.Nudge(who):
+                return views.nudged(await notify.nudge(session, viewer, who))
         raise AssertionError(f"unhandled command {command!r}")

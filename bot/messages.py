@@ -24,6 +24,8 @@ class Do(StrEnum):
     ANSWER_CHECKIN = "checkin.answer"
     SET_HEALTH = "checkin.health"  # a prompt's one-click health button: value "G-12 at_risk"
     PICK_GOAL = "checkin.pick"  # "which goal is that about?": value "G-12"
+    SHOW = "goal.show"  # open a goal: value "G-12"
+    NUDGE = "person.nudge"  # ask a report to check in: value their email (the presser must be their manager)
 
 
 @dataclass(frozen=True)

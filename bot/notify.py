@@ -14,11 +14,12 @@ from sqlmodel import select
 
 from bot import checkins, outbox, views
 from bot.access import responsible_person
+from bot.errors import Forbidden, UserError
 from bot.goals import Decision, Proposal
 from bot.messages import Reply
-from bot.people import Viewer
-from storage.models import Goal, Identity, Kudos, OutboxMessage, Person
-from storage.vocabulary import Awaiting, Health, Status
+from bot.people import Viewer, find_person
+from storage.models import Goal, Identity, Kudos, OutboxMessage, Person, utcnow
+from storage.vocabulary import Awaiting, Health, PeriodState, Status
 
 # Platforms that can reach a person who is not in the conversation.
 DELIVERABLE = ("slack", "teams", "console")
@@ -134,3 +135,25 @@ async def health_changed(session: AsyncSession, viewer: Viewer, goal: Goal, befo
                           f"cleared:{row.id}", goal)
             told_names.append(person.name)
     return told_names
+
+
+async def nudge(session: AsyncSession, viewer: Viewer, who: str) -> Person:
+    """A manager asks a report who has not answered this period's check-in to do it: one message per period."""
+    person = await find_person(session, viewer, who)
+    if person.id == viewer.id:
+        raise UserError("That is you: say checkin to answer your own.")
+    if not (viewer.is_admin or await viewer.manages(session, person.id)):
+        raise Forbidden(f"Only {person.name}'s managers can nudge them.")
+    period = await checkins.latest_period(session, person.id, utcnow())
+    if period is None or period.state != PeriodState.PROMPTED:
+        raise UserError(f"{person.name} has not been asked to check in this period.")
+    if period.answered_at is not None:
+        raise UserError(f"{person.name} has checked in already for the week of {period.period}.")
+    key = f"nudge:{period.id}"
+    already = (await session.execute(select(OutboxMessage.id).where(
+        OutboxMessage.tenant_id == viewer.tenant.id, OutboxMessage.dedupe_key == key))).first()
+    if already is not None:
+        raise UserError(f"{person.name} was nudged for the week of {period.period} already.")
+    if await enqueue(session, viewer, person, outbox.Kind.NUDGE, views.nudge(viewer.person, period.period), key) is None:
+        raise UserError(f"{person.name} cannot be reached in chat yet.")
+    return person

@@ -83,6 +83,8 @@ class Kind(StrEnum):
     PROMPT = "checkin"  # a scheduled check-in prompt
     REMINDER = "reminder"
     ESCALATION = "escalation"
+    NUDGE = "nudge"  # a manager asks a report to check in
+    DIGEST = "digest"
 
 
 # What a sender reports -----------------------------------------------------------------

@@ -510,3 +510,16 @@ def welcome(person: Person) -> Reply:
         )),
         Buttons((Button("Check in", Do.OPEN_CHECKIN, "", "checkin", "primary"),)),
     ).build()
+
+
+def nudge(manager: Person, period) -> Reply:
+    """What a report is sent when their manager asks them to check in."""
+    return ReplyBuilder().add(
+        Paragraph(f"{manager.name} asks you to check in for the week of {period}."),
+        Context("Reply in one message, e.g. G-12 60% at risk waiting on legal; G-14 done"),
+        Buttons((Button("Check in", Do.OPEN_CHECKIN, "", "checkin", "primary"),)),
+    ).build()
+
+
+def nudged(person: Person) -> Reply:
+    return Reply.text(f"Asked {person.name} to check in.")

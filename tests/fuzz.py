@@ -353,6 +353,14 @@ def _gen_away(c: Choices) -> list[str]:
     return ["away", "until", c.pick(DATES)]
 
 
+def _gen_digest(c: Choices) -> list[str]:
+    """`goals digest [part]` (read-only) and `goals nudge @person`."""
+    if c.chance(0.5):
+        return ["nudge", *([c.pick(MENTIONS)] if c.chance(0.9) else []), *_words(c, 0, 1)]
+    parts = ("pending", "blocked", "at-risk", "at", "risk", "missing", "stale", "unaligned", "overdue", "all")
+    return ["digest", *([c.pick(parts)] if c.chance(0.6) else [])]
+
+
 def _checkin_parts(c: Choices) -> list[str]:
     words: list[str] = []
     for i in range(c.number(1, 3)):
@@ -385,7 +393,7 @@ def _gen_garbage(c: Choices) -> list[str]:
 GENERATORS: tuple[Callable[[Choices], list[str]], ...] = (
     _gen_add, _gen_add, _gen_assign, _gen_list, _gen_single, _gen_single, _gen_link, _gen_return,
     _gen_progress, _gen_progress, _gen_kr_add, _gen_kr_update, _gen_milestone, _gen_kudos, _gen_settings,
-    _gen_away, _gen_admin, _gen_help, _gen_garbage,
+    _gen_away, _gen_admin, _gen_help, _gen_digest, _gen_garbage,
 )
 
 
@@ -393,7 +401,7 @@ GENERATORS: tuple[Callable[[Choices], list[str]], ...] = (
 VERBS = frozenset({
     "add", "propose", "assign", "list", "ls", "show", "tree", "unlink", "approve", "accept", "done", "archive",
     "link", "return", "decline", "progress", "kr", "milestone", "kudos", "settings", "away", "back", "help", "checkin",
-    "admin",
+    "admin", "digest", "nudge",
 })
 
 

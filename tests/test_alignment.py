@@ -9,8 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import select
 
-from bot import alignment
+from adapters.console.render import render
+from bot import alignment, digest
 from bot.alignment import Scope, ScopeKind
+from bot.messages import Actor
+from bot.people import find_viewer
 from bot.clock import run_round
 from bot.people import tenant_by_key
 from storage.models import Goal, GoalEvent, KeyResult, Kudos, OrgUnit, Person
@@ -162,3 +165,53 @@ async def test_last_periods_figures_are_what_they_were_then(org):
     assert (now.aligned, now.alignable) == (3, 4)
     assert (last["aligned"], last["alignable"], last["alignment_rate"]) == (2, 4, 50.0)
     assert last["blockers"] == 1 and last["response_rate"] == 50.0
+
+
+async def test_goals_digest_shows_the_figures_against_last_time_and_what_needs_the_manager(org):
+    await build(org)
+    who = await people(org.db)
+    async with org.db.transaction() as session:
+        tenant = await tenant_by_key(session, "default")
+        kept = alignment.figures(await reading(org.db, MONDAY - 7 * DAY), Scope(ScopeKind.MANAGER, who["bo"]))
+        await alignment.keep(session, tenant.id, date(2027, 3, 1), [kept])
+    async with org.db.transaction(write=False) as session:
+        bo = await find_viewer(session, Actor("console", "bo@example.com", email="bo@example.com"))
+        found = await digest.digest(session, bo, now=MONDAY)
+    assert (found.period, found.last["alignment_rate"]) == (date(2027, 3, 8), 50.0)
+    shown = render(digest.render(found))
+    assert shown.startswith("Your team's alignment, period of Monday 2027-03-08")
+    assert "50% (2 of 4 team and individual goals), last time 50%" in shown
+    assert "50% (1 of 2), last time no data" in shown  # nobody was asked the week before
+    assert "Waiting for your decision (1)" in shown and "Approve: goals approve G-8" in shown
+    assert "Blocked (1)\nG-6" in shown and "note: the vendor" in shown and "Open: goals show G-6" in shown
+    assert "At risk and off track (2)\nG-7" in shown
+    assert "Not checked in yet (1 of 2)\nRavi Patel\n  Nudge Ravi: goals nudge @ravi@example.com" in shown
+    assert "Not aligned: G-5 Learn Rust, G-7 Find a mentor" in shown
+    assert "No update for two check-ins: G-5 Learn Rust" in shown
+    assert "Past their due date: G-6 Write the runbook" in shown
+    assert "achieved G-10 Ship the dashboard; key results on target: G-4.1; 1 kudos." in shown
+    # Ravi's G-6 supports G-1, which Sales supports too: Bo's team works on a shared goal.
+    assert "Shared across departments: G-1 Grow revenue (2 departments)" in shown
+    # On demand, now: the same digest, read at this instant.
+    assert "Your team's alignment" in await org.say("bo@example.com", "goals digest")
+    # One part in full; a member has no digest; a peer cannot see it.
+    assert "Blocked (1)" in await org.say("bo@example.com", "goals digest blocked")
+    assert "Nobody reports to you" in await org.say("ana@example.com", "goals digest")
+    assert "is not a part of the digest" in await org.say("bo@example.com", "goals digest everything")
+
+
+async def test_a_manager_nudges_a_report_who_has_not_checked_in_once(org):
+    await build(org)
+    # The round that opened the period was at an injected instant in 2027; the nudge is read now, so the
+    # test opens Ravi's period at the real now.
+    async with org.db.transaction() as session:
+        from storage.models import CheckinPeriod
+        await session.execute(sa.update(CheckinPeriod).values(due_at=datetime.now(UTC) - timedelta(hours=1)))
+    assert "Asked Ravi Patel to check in." in await org.say("bo@example.com", "goals nudge @ravi")
+    assert "was nudged for the week of" in await org.say("bo@example.com", "goals nudge @ravi")
+    assert "has checked in already" in await org.say("bo@example.com", "goals nudge @ana")
+    assert "Only Ravi Patel's managers can nudge them." in await org.say("lena@example.com", "goals nudge @ravi")
+    async with org.db.transaction(write=False) as session:
+        from storage.models import OutboxMessage
+        (message,) = (await session.execute(select(OutboxMessage).where(OutboxMessage.kind == "nudge"))).scalars()
+        assert message.platform == "console"  # where Bo asked, and Ravi talks too

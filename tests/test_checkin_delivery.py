@@ -164,3 +164,39 @@ async def test_a_prompt_nobody_can_receive_within_its_day_is_dropped_not_sent_la
     assert harness.notices(ravi), "the welcome, at least, reaches him"
     assert not any("Check-in for the week" in text(c) for c in harness.notices(ravi))
     assert (await ravis_prompt()).state == "dropped"
+
+
+async def test_a_digests_open_and_nudge_buttons_act_as_the_presser_in_slack(workspace, fake, org):
+    """Bo's digest in Slack: Open shows the goal; Nudge asks Ana to check in, once; the same Nudge pressed by
+    someone who is not Ana's manager changes nothing."""
+    await workspace.command("UANA", "add Cut churn to 3%")
+    await workspace.command("UBO", "approve G-1")
+    await run_round(org.db, datetime.now(UTC) - timedelta(days=8))
+    async with org.db.transaction() as session:
+        ana = (await session.execute(select(Person).where(Person.email == "ana@example.com"))).scalar_one()
+        session.add(CheckinPeriod(tenant_id=ana.tenant_id, person_id=ana.id, period=datetime.now(UTC).date(),
+                                  due_at=datetime.now(UTC) - timedelta(hours=1), state="prompted"))
+    shown = await workspace.command("UBO", "digest")
+    blocks = json.dumps(shown["blocks"])
+    assert "Not checked in yet (1 of 1)" in text_of(shown) and '"person.nudge"' in blocks
+    assert '"value": "ana@example.com"' in blocks
+
+    status, _ = await workspace.press("UBO", "goal.show", "G-1", message={"ts": "1700000000.000009"})
+    assert status == 200
+    await fake.wait_for(lambda: [r for _, r in fake.responses if "Cut churn to 3%" in text_of(r)
+                                 and "Level" in text_of(r)], what="G-1 shown to Bo")
+
+    status, _ = await workspace.press("URAVI", "person.nudge", "ana@example.com", message={"ts": "1700000000.000010"})
+    assert status == 200
+    await fake.wait_for(lambda: [r for _, r in fake.responses if "Only Ana Silva's managers can nudge them." in text_of(r)],
+                        what="Ravi refused")
+    status, _ = await workspace.press("UBO", "person.nudge", "ana@example.com", message={"ts": "1700000000.000011"})
+    assert status == 200
+    await fake.wait_for(lambda: [r for _, r in fake.responses if "Asked Ana Silva to check in." in text_of(r)],
+                        what="Bo's nudge taken")
+    workspace.slack.bot.wake_outboxes()
+    nudges = await fake.wait_for(
+        lambda: [c for c in fake.called("chat.postMessage")
+                 if c.args["channel"] == "UANA" and "Bo Larsen asks you to check in" in text_of(c.args)],
+        what="the nudge to Ana")
+    assert len(nudges) == 1

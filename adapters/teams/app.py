@@ -161,7 +161,7 @@ class TeamsApp:
             if turn.action == Do.OPEN_CHECKIN:
                 await self.open_checkin(turn.reference, actor)
                 return None
-            action = Action(actor, turn.action, str(value.get("value") or "")[:40], address, tuple(turn.form.items()))
+            action = Action(actor, turn.action, str(value.get("value") or "")[:320], address, tuple(turn.form.items()))
             try:
                 Bot.command_for(action)
             except commands.FormError as error:

@@ -1,5 +1,5 @@
-"""Buttons: Approve, Return (asks for a reason first), Check in and a prompt's health buttons. The verified
-user acts, never the button."""
+"""Buttons: Approve, Return (asks for a reason first), Check in, a prompt's health buttons, and a digest's
+Open and Nudge. The verified user acts, never the button."""
 
 from __future__ import annotations
 
@@ -35,10 +35,11 @@ def register(slack: SlackApp) -> None:
 
         await slack.take(body, request, context.team_id, translate, answer)
 
-    for name in (Do.SET_HEALTH, Do.PICK_GOAL):
-        # A prompt's buttons: one per goal and health, or per goal to pick; repeated ids carry their position.
+    for name in (Do.SET_HEALTH, Do.PICK_GOAL, Do.SHOW, Do.NUDGE):
+        # A prompt's buttons (one per goal and health, or per goal to pick) and a digest's; repeated ids
+        # carry their position. The answer goes to the presser alone.
         slack.listen("action", re.compile(rf"^{re.escape(name)}(:[0-9]+)?$"), manifest_name=name.value)(
-            _check_in_button(slack, name))
+            _pressed(slack, name))
 
     @slack.listen("action", Do.RETURN)
     async def return_goal(ack, body, client):
@@ -59,7 +60,7 @@ def register(slack: SlackApp) -> None:
         await client.views_open(trigger_id=body["trigger_id"], view=modals.check_in(prompt))
 
 
-def _check_in_button(slack: SlackApp, name: Do):
+def _pressed(slack: SlackApp, name: Do):
     async def pressed(ack, body, client, context, request):
         await ack()
         user_id = body["user"]["id"]
