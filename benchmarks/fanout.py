@@ -26,47 +26,24 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import event
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from adapters.slack.delivery import SlackSender  # noqa: E402
-from benchmarks.servers import scratch_schema  # noqa: E402
+from benchmarks.servers import Statements, benchmark_database  # noqa: E402
 from bot.clock import run_round  # noqa: E402
 from bot.outbox import Outbox  # noqa: E402
 from storage.database import Database  # noqa: E402
-from storage.migrate import upgrade  # noqa: E402
 from tests.crowd import populate  # noqa: E402
 from tests.fake_slack import BOT_TOKEN, FakeSlack  # noqa: E402
 
 MONDAY = datetime(2027, 3, 8, 9, tzinfo=UTC)  # 09:00 in Lisbon, where the crowd lives
 TARGETS = {"round": 5.0, "delivery": 1.1, "idle_ms": 50.0, "too_many": 0.01, "memory_mb": 300.0}
-
-
-class Statements:
-    """Counts the statements sent to the database while it is on."""
-
-    def __init__(self, db: Database) -> None:
-        self.count = 0
-        event.listen(db.engine.sync_engine, "before_cursor_execute", self._seen)
-
-    def _seen(self, *_args) -> None:
-        self.count += 1
-
-    @contextlib.contextmanager
-    def measuring(self):
-        start = self.count
-        result = {"statements": 0, "seconds": 0.0}
-        began = time.perf_counter()
-        yield result
-        result["seconds"] = time.perf_counter() - began
-        result["statements"] = self.count - start
 
 
 def pct(values: list[float], q: float) -> float:
@@ -245,15 +222,7 @@ def report(found: dict, label: str) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     async with contextlib.AsyncExitStack() as stack:
-        if args.postgres:
-            db = await stack.enter_async_context(scratch_schema(args.postgres, "goalbot_fanout"))
-            label = "PostgreSQL"
-        else:
-            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="goalbot-fanout-"))
-            db = Database(f"sqlite+aiosqlite:///{folder}/goalbot.db")
-            stack.push_async_callback(db.dispose)
-            label = "SQLite"
-        await upgrade(db)
+        db, label = await benchmark_database(stack, args.postgres, "goalbot_fanout")
         if args.teams:
             report_teams(await measure_teams(db, args.people, args.tenants, args.per_second), label)
             return

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -87,3 +88,45 @@ async def scratch_database(server_url: str) -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def benchmark_database(stack, postgres: str | None, prefix: str):
+    """The database a benchmark runs on, migrated, and its label: a scratch schema of the PostgreSQL at
+    `postgres`, or an SQLite file in a temporary folder; both go when `stack` closes."""
+    import tempfile
+
+    from storage.database import Database
+    from storage.migrate import upgrade
+
+    if postgres:
+        db = await stack.enter_async_context(scratch_schema(postgres, prefix))
+        label = "PostgreSQL"
+    else:
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix=prefix.replace("_", "-") + "-"))
+        db = Database(f"sqlite+aiosqlite:///{folder}/goalbot.db")
+        stack.push_async_callback(db.dispose)
+        label = "SQLite"
+    await upgrade(db)
+    return db, label
+
+
+class Statements:
+    """Counts the statements sent to the database while it is on."""
+
+    def __init__(self, db) -> None:
+        from sqlalchemy import event
+
+        self.count = 0
+        event.listen(db.engine.sync_engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_args) -> None:
+        self.count += 1
+
+    @contextlib.contextmanager
+    def measuring(self):
+        start = self.count
+        result = {"statements": 0, "seconds": 0.0}
+        began = time.perf_counter()
+        yield result
+        result["seconds"] = time.perf_counter() - began
+        result["statements"] = self.count - start

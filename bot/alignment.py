@@ -121,14 +121,24 @@ class Reading:
     people: dict[int, PersonRow]
     units: dict[int, UnitRow]
     goals: dict[int, GoalRow]
-    latest_period: dict[int, tuple[str, bool]]  # person -> (state, answered) of their current period
+    periods: dict[int, list[tuple[date, datetime, str, bool]]]  # person -> recent (day, due, state, answered)
     achieved: set[int]  # goals achieved since `since`
     kr_hits: list[tuple[int, int]]  # (goal id, key result position) that reached their target since `since`
     kudos: list[tuple[int, int]]  # (kudos id, receiver id) given since `since`
     children: dict[int, list[int]] = field(default_factory=dict)
     reports: dict[int, list[int]] = field(default_factory=dict)
     unit_children: dict[int, list[int]] = field(default_factory=dict)
+    by_responsible: dict[int | None, list[GoalRow]] = field(default_factory=dict)  # goals each person answers for
+    by_unit: dict[int | None, list[GoalRow]] = field(default_factory=dict)  # goals of each org unit (or its people)
+    members: dict[int | None, list[int]] = field(default_factory=dict)  # people of each org unit
+    owned_by_unit: dict[int | None, list[GoalRow]] = field(default_factory=dict)  # goals a unit itself owns
+    kudos_to: Counter = field(default_factory=Counter)  # kudos received, by person
+    hits_of: dict[int, list[int]] = field(default_factory=dict)  # key results on target, by goal
     _below: dict[int, frozenset[int]] = field(default_factory=dict)
+    _departments: dict[int, int] = field(default_factory=dict)  # a parent goal: how many departments support it
+    _leads: dict[int, list[int]] | None = None
+    _current: dict[date | None, dict[int, tuple[str, bool]]] = field(default_factory=dict)
+    _flags: dict[int, tuple[bool, bool]] = field(default_factory=dict)  # goal -> (stale, overdue)
     _subtree: dict[int, frozenset[int]] = field(default_factory=dict)
     _department: dict[int | None, int | None] = field(default_factory=dict)
 
@@ -136,9 +146,17 @@ class Reading:
         for goal in self.goals.values():
             if goal.parent_id is not None:
                 self.children.setdefault(goal.parent_id, []).append(goal.id)
+            self.by_responsible.setdefault(self.responsible(goal), []).append(goal)
+            self.by_unit.setdefault(self.unit_of(goal), []).append(goal)
+            if goal.owner_unit_id is not None:
+                self.owned_by_unit.setdefault(goal.owner_unit_id, []).append(goal)
+        self.kudos_to = Counter(receiver for _, receiver in self.kudos)
+        for goal_id, position in self.kr_hits:
+            self.hits_of.setdefault(goal_id, []).append(position)
         for person in self.people.values():
             if person.manager_id is not None:
                 self.reports.setdefault(person.manager_id, []).append(person.id)
+            self.members.setdefault(person.unit_id, []).append(person.id)
         for unit in self.units.values():
             if unit.parent_id is not None:
                 self.unit_children.setdefault(unit.parent_id, []).append(unit.id)
@@ -215,19 +233,69 @@ class Reading:
         if scope.kind == ScopeKind.MANAGER:
             return self.below(scope.id)
         if scope.kind == ScopeKind.UNIT:
-            units = self.subtree(scope.id)
-            return frozenset(p.id for p in self.people.values() if p.unit_id in units)
+            return frozenset(person for unit in self.subtree(scope.id) for person in self.members.get(unit, ()))
         return frozenset(self.people)
+
+    def current_periods(self, until: date | None = None) -> dict[int, tuple[str, bool]]:
+        """Each person's current period as (state, answered): their latest dated before `until` (all, when
+        None), unless it is older than their period: then they have had none since (off, or away long)."""
+        found = self._current.get(until)
+        if found is None:
+            found = {}
+            latest_possible = self.now if until is None else min(
+                self.now, datetime.combine(until, datetime.min.time(), tzinfo=self.now.tzinfo))
+            for person_id, rows in self.periods.items():
+                person = self.people.get(person_id)
+                if person is None:
+                    continue
+                oldest = latest_possible - timedelta(days=person.period_days + 1)
+                best = None
+                for day, due_at, state, answered in rows:
+                    if (until is None or day < until) and due_at > oldest and (best is None or best[0] < due_at):
+                        best = (due_at, state, answered)
+                if best is not None:
+                    found[person_id] = best[1:]
+            self._current[until] = found
+        return found
+
+    def flags(self, goal: GoalRow) -> tuple[bool, bool]:
+        """Whether a goal is stale (no update for two of its owner's check-in periods) and overdue (its due
+        date has passed where its owner is)."""
+        found = self._flags.get(goal.id)
+        if found is None:
+            person = self.people.get(self.responsible(goal) or -1)
+            days = person.period_days if person else 7
+            today = self.now.astimezone(zone_of(person.timezone if person else "UTC")).date()
+            found = self._flags[goal.id] = (self.now - goal.last_update > timedelta(days=STALE_PERIODS * days),
+                                            goal.due_date is not None and goal.due_date < today)
+        return found
+
+    def led_by(self, person_id: int) -> list[int]:
+        """The org units a person leads."""
+        if self._leads is None:
+            self._leads = {}
+            for unit in self.units.values():
+                if unit.lead_id is not None:
+                    self._leads.setdefault(unit.lead_id, []).append(unit.id)
+        return self._leads.get(person_id, [])
+
+    def departments_supporting(self, parent_id: int) -> int:
+        """How many departments the active goals supporting this one sit in."""
+        found = self._departments.get(parent_id)
+        if found is None:
+            departments = {self.department_of(self.unit_of(self.goals[child]))
+                           for child in self.children.get(parent_id, ()) if self.goals[child].status == Status.ACTIVE}
+            departments.discard(None)
+            found = self._departments[parent_id] = len(departments)
+        return found
 
     def scope_goals(self, scope: Scope, *, public_only: bool = False) -> list[GoalRow]:
         """The scope's goals (any status): a manager's, those its reports answer for; a unit's, those
         owned by it, a unit below it or someone in them; the tenant's, all."""
         if scope.kind == ScopeKind.MANAGER:
-            people = self.below(scope.id)
-            chosen = [g for g in self.goals.values() if self.responsible(g) in people]
+            chosen = [g for person in self.below(scope.id) for g in self.by_responsible.get(person, ())]
         elif scope.kind == ScopeKind.UNIT:
-            units = self.subtree(scope.id)
-            chosen = [g for g in self.goals.values() if self.unit_of(g) in units]
+            chosen = [g for unit in self.subtree(scope.id) for g in self.by_unit.get(unit, ())]
         else:
             chosen = list(self.goals.values())
         return [g for g in chosen if not (public_only and g.private)]
@@ -239,20 +307,22 @@ async def read(session: AsyncSession, tenant_id: int, now: datetime | None = Non
     now = now or utcnow()
     since = since or now - timedelta(days=7)
     defaults = await checkins.load_defaults(session, [tenant_id])
+    # The big reads go straight to the connection: plain rows, without the ORM's per-row work.
+    connection = await session.connection()
     people = {}
-    for row in (await session.execute(
+    for row in (await connection.execute(
         select(Person.id, Person.name, Person.email, Person.manager_id, Person.org_unit_id, Person.timezone,
                Person.checkin_own, Person.checkin_cadence).where(Person.tenant_id == tenant_id)
     )).all():
         cadence = row.checkin_cadence if row.checkin_own else defaults.for_person(tenant_id, row.org_unit_id)[0].cadence
         people[row.id] = PersonRow(row.id, row.name, row.email, row.manager_id, row.org_unit_id, row.timezone,
                                    14 if cadence == Cadence.BIWEEKLY else 7)
-    units = {row.id: UnitRow(row.id, row.name, row.kind, row.parent_id, row.lead_id) for row in (await session.execute(
+    units = {row.id: UnitRow(row.id, row.name, row.kind, row.parent_id, row.lead_id) for row in (await connection.execute(
         select(OrgUnit.id, OrgUnit.name, OrgUnit.kind, OrgUnit.parent_id, OrgUnit.lead_id)
         .where(OrgUnit.tenant_id == tenant_id)
     )).all()}
     goals = {}
-    for row in (await session.execute(
+    for row in (await connection.execute(
         select(Goal.id, Goal.number, Goal.title, Goal.level, Goal.status, Goal.health, Goal.progress, Goal.note,
                Goal.private, Goal.parent_id, Goal.owner_person_id, Goal.owner_unit_id, Goal.awaiting, Goal.due_date,
                Goal.progress_updated_at, Goal.approved_at, Goal.created_at)
@@ -262,25 +332,21 @@ async def read(session: AsyncSession, tenant_id: int, now: datetime | None = Non
         goals[row.id] = GoalRow(row.id, row.number, row.title, row.level, row.status, row.health, row.progress,
                                 row.note, row.private, row.parent_id, row.owner_person_id, row.owner_unit_id,
                                 row.awaiting, row.due_date, last)
-    latest: dict[int, tuple[datetime, str, bool]] = {}
-    for person_id, due_at, state, answered_at in (await session.execute(
-        select(CheckinPeriod.person_id, CheckinPeriod.due_at, CheckinPeriod.state, CheckinPeriod.answered_at)
+    periods: dict[int, list[tuple[date, datetime, str, bool]]] = {}
+    for person_id, day, due_at, state, answered_at in (await connection.execute(
+        select(CheckinPeriod.person_id, CheckinPeriod.period, CheckinPeriod.due_at, CheckinPeriod.state,
+               CheckinPeriod.answered_at)
         .where(CheckinPeriod.tenant_id == tenant_id, CheckinPeriod.due_at <= now, CheckinPeriod.due_at > now - RECENT)
     )).all():
-        due_at = as_utc(due_at)
-        person = people.get(person_id)
-        if person is None or due_at <= now - timedelta(days=person.period_days + 1):
-            continue  # not their current period any more: they have had none since (off, or away long)
-        if person_id not in latest or latest[person_id][0] < due_at:
-            latest[person_id] = (due_at, state, answered_at is not None)
-    events = (await session.execute(
+        periods.setdefault(person_id, []).append((day, as_utc(due_at), state, answered_at is not None))
+    events = (await connection.execute(
         select(GoalEvent.goal_id, GoalEvent.action, GoalEvent.after)
         .where(GoalEvent.tenant_id == tenant_id, GoalEvent.at > since, GoalEvent.at <= now,
                GoalEvent.action.in_(("achieved", "key result updated")))
     )).all()
     achieved = {goal_id for goal_id, action, _ in events if action == "achieved" and goal_id in goals
                 and goals[goal_id].status == Status.ACHIEVED}
-    targets = {(row.goal_id, row.position): row for row in (await session.execute(
+    targets = {(row.goal_id, row.position): row for row in (await connection.execute(
         select(KeyResult.goal_id, KeyResult.position, KeyResult.start, KeyResult.target, KeyResult.current)
         .join(Goal, Goal.id == KeyResult.goal_id).where(Goal.tenant_id == tenant_id,
                                                         KeyResult.updated_at > since)
@@ -288,13 +354,11 @@ async def read(session: AsyncSession, tenant_id: int, now: datetime | None = Non
     kr_hits = sorted({key for goal_id, action, after in events if action == "key result updated"
                       for key in [(goal_id, (after or {}).get("key_result"))] if key in targets
                       and _reached(targets[key])})
-    kudos = [(row.id, row.receiver_id) for row in (await session.execute(
+    kudos = [(row.id, row.receiver_id) for row in (await connection.execute(
         select(Kudos.id, Kudos.receiver_id).where(Kudos.tenant_id == tenant_id, Kudos.created_at > since,
                                                   Kudos.created_at <= now)
     )).all()]
-    return Reading(tenant_id, now, since, people, units, goals,
-                   {person: (state, answered) for person, (_, state, answered) in latest.items()},
-                   achieved, kr_hits, kudos)
+    return Reading(tenant_id, now, since, people, units, goals, periods, achieved, kr_hits, kudos)
 
 
 def _reached(kr) -> bool:
@@ -362,8 +426,8 @@ def _share(part: int, whole: int) -> float | None:
 HEALTH_ORDER = {Health.BLOCKED: 0, Health.OFF_TRACK: 1, Health.AT_RISK: 2}
 
 
-def figures(reading: Reading, scope: Scope, *, public_only: bool = False) -> Figures:
-    """The scope's figures from one reading."""
+def figures(reading: Reading, scope: Scope, *, public_only: bool = False, until: date | None = None) -> Figures:
+    """The scope's figures from one reading; check-in responses for the period ending before `until`."""
     goals = reading.scope_goals(scope, public_only=public_only)
     people = reading.scope_people(scope)
     active = [g for g in goals if g.status == Status.ACTIVE]
@@ -373,8 +437,9 @@ def figures(reading: Reading, scope: Scope, *, public_only: bool = False) -> Fig
                     if g.parent_id is not None and g.parent_id in reading.goals}
     asked = answered = 0
     unanswered = []
+    current = reading.current_periods(until)
     for person in people:
-        state, was_answered = reading.latest_period.get(person, ("", False))
+        state, was_answered = current.get(person, ("", False))
         if state == PeriodState.PROMPTED:
             asked += 1
             answered += was_answered
@@ -382,20 +447,6 @@ def figures(reading: Reading, scope: Scope, *, public_only: bool = False) -> Fig
                 unanswered.append(reading.people[person])
     health = Counter(g.health or "none" for g in active)
     by_number = sorted(active, key=lambda g: g.number)
-    today = {}
-
-    def local_today(goal: GoalRow) -> date:
-        person = reading.people.get(reading.responsible(goal) or -1)
-        zone = person.timezone if person else "UTC"
-        if zone not in today:
-            today[zone] = reading.now.astimezone(zone_of(zone)).date()
-        return today[zone]
-
-    def stale(goal: GoalRow) -> bool:
-        person = reading.people.get(reading.responsible(goal) or -1)
-        days = person.period_days if person else 7
-        return reading.now - goal.last_update > timedelta(days=STALE_PERIODS * days)
-
     pending = []
     if scope.kind == ScopeKind.MANAGER:
         pending = [g for g in sorted(goals, key=lambda g: g.number)
@@ -416,13 +467,13 @@ def figures(reading: Reading, scope: Scope, *, public_only: bool = False) -> Fig
         at_risk=sorted((g for g in active if g.health in (Health.AT_RISK, Health.OFF_TRACK)),
                        key=lambda g: (HEALTH_ORDER.get(g.health, 9), g.number)),
         blockers=[g for g in by_number if g.health == Health.BLOCKED],
-        stale=[g for g in by_number if stale(g)],
+        stale=[g for g in by_number if reading.flags(g)[0]],
         unaligned=[g for g in by_number if g.level in ALIGNED_LEVELS and g.parent_id is None],
-        overdue=[g for g in by_number if g.due_date is not None and g.due_date < local_today(g)],
+        overdue=[g for g in by_number if reading.flags(g)[1]],
         pending=pending,
-        achieved=sorted((reading.goals[i] for i in reading.achieved if i in in_scope), key=lambda g: g.number),
-        kr_hits=[(reading.goals[goal_id], position) for goal_id, position in reading.kr_hits if goal_id in in_scope],
-        kudos=sum(1 for _, receiver in reading.kudos if receiver in people),
+        achieved=[g for g in sorted(goals, key=lambda g: g.number) if g.id in reading.achieved],
+        kr_hits=[(g, position) for g in sorted(goals, key=lambda g: g.number) for position in reading.hits_of.get(g.id, ())],
+        kudos=sum(reading.kudos_to[person] for person in people),
         top=_top(reading, scope, active),
         shared=_shared(reading, in_scope, public_only),
     )
@@ -433,10 +484,10 @@ def _top(reading: Reading, scope: Scope, active: list[GoalRow]) -> list[GoalRow]
     if scope.kind == ScopeKind.TENANT:
         return [g for g in sorted(active, key=lambda g: g.number) if g.level == Level.COMPANY]
     if scope.kind == ScopeKind.UNIT:
-        units = {scope.id}
+        units = [scope.id]
     else:
-        units = {u.id for u in reading.units.values() if u.lead_id == scope.id}
-    return sorted((g for g in reading.goals.values() if g.status == Status.ACTIVE and g.owner_unit_id in units),
+        units = reading.led_by(scope.id)
+    return sorted((g for unit in units for g in reading.owned_by_unit.get(unit, ()) if g.status == Status.ACTIVE),
                   key=lambda g: (Level(g.level).rank, g.number))
 
 
@@ -449,17 +500,15 @@ def _shared(reading: Reading, in_scope: set[int], public_only: bool) -> list[tup
         parent = reading.goals[parent_id]
         if parent.status != Status.ACTIVE or (public_only and parent.private):
             continue
-        departments = {reading.department_of(reading.unit_of(reading.goals[child]))
-                       for child in reading.children.get(parent_id, ())
-                       if reading.goals[child].status == Status.ACTIVE}
-        departments.discard(None)
-        if len(departments) >= 2:
-            found.append((parent, len(departments)))
+        departments = reading.departments_supporting(parent_id)
+        if departments >= 2:
+            found.append((parent, departments))
     return sorted(found, key=lambda pair: (-pair[1], pair[0].number))
 
 
-def every_figure(reading: Reading, scopes: Iterable[Scope], *, public_only: bool = False) -> dict[Scope, Figures]:
-    return {scope: figures(reading, scope, public_only=public_only) for scope in scopes}
+def every_figure(reading: Reading, scopes: Iterable[Scope], *, public_only: bool = False,
+                 until: date | None = None) -> dict[Scope, Figures]:
+    return {scope: figures(reading, scope, public_only=public_only, until=until) for scope in scopes}
 
 
 def managers(reading: Reading) -> list[int]:

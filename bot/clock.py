@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from bot import schedule, views
+from bot import digest, schedule, views
 from bot.notify import DELIVERABLE
 from bot.checkins import Defaults, load_defaults, own_schedule
 from bot.messages import reply_to_dict
@@ -97,6 +97,7 @@ async def run_round(db: Database, now: datetime, *, tenant: str | None = None) -
         tally.scheduled = await _schedule_new(session, now, tenant_id, db.is_sqlite)
         await _prompts(session, now, tenant_id, db.is_sqlite, tally)
         tally.reminders = await _reminders(session, now, tenant_id, db.is_sqlite)
+        tally.digests = await digest.queue_due(session, now, tenant_id, db.is_sqlite)
     log.info("clock round at %s: %s (%s)", now.isoformat(), tally.line(), tally.details())
     return tally
 

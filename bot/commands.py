@@ -44,7 +44,8 @@ USAGE: dict[str, str] = {
     "done": "goals done G-12",
     "archive": "goals archive G-12",
     "kudos": "goals kudos @ana [G-12] <message>",
-    "settings": "goals settings checkin <weekday> <HH:MM> [weekly|biweekly] | off | on | default   or   goals settings timezone Europe/Paris",
+    "settings": "goals settings checkin <weekday> <HH:MM> [weekly|biweekly] | off | on | default   or   "
+                "goals settings digest <weekday> <HH:MM> | off | on   or   goals settings timezone Europe/Paris",
     "away": "goals away until 2027-01-05   or   goals back",
     "digest": "goals digest   or   goals digest pending|blocked|at-risk|missing|stale|unaligned|overdue",
     "nudge": "goals nudge @ana",
@@ -292,6 +293,16 @@ class OutboxCommand:
 @dataclass(frozen=True)
 class TimezoneSetting:
     timezone: str
+    writes = True
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    """A manager's digest: weekday and time (each optional, the other kept), or `switch` "off"/"on"."""
+
+    weekday: int | None = None
+    at: time | None = None
+    switch: str | None = None
     writes = True
 
 
@@ -740,7 +751,7 @@ def _parse_kudos(words: list[str]) -> GiveKudos:
     return GiveKudos(person, message, goal)
 
 
-def _parse_settings(words: list[str]) -> CheckinSettings | TimezoneSetting:
+def _parse_settings(words: list[str]) -> CheckinSettings | DigestSettings | TimezoneSetting:
     if not words:
         return CheckinSettings()
     topic, rest = words[0].lower(), words[1:]
@@ -751,6 +762,15 @@ def _parse_settings(words: list[str]) -> CheckinSettings | TimezoneSetting:
         if name is None:
             raise fail("settings", f"{quote(rest[0])} is not a time zone I know; use a region name like Europe/Paris")
         return TimezoneSetting(name)
+    if topic == "digest":
+        if len(rest) == 1 and rest[0].lower() in ("off", "on"):
+            return DigestSettings(switch=rest[0].lower())
+        if not rest:
+            raise fail("settings", "give the digest's weekday and time, like monday 09:30, or off")
+        weekday, at, cadence = _parse_schedule(rest, "settings")
+        if cadence is not None:
+            raise fail("settings", "the digest comes weekly; give its weekday and time, like monday 09:30")
+        return DigestSettings(weekday, at)
     if topic != "checkin":
         raise fail("settings", f"there is no setting {quote(words[0])}")
     if not rest:

@@ -4,20 +4,30 @@ needs them. Built from the one alignment computation (`bot.alignment`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
 
 from bot import alignment
+from bot.checkins import parse_at
 from bot.alignment import Figures, Scope, ScopeKind
 from bot.errors import UserError
-from bot.messages import Button, Buttons, Context, Do, Fields, Header, Paragraph, ProgressLine, Reply, ReplyBuilder
+from bot.messages import (
+    Button, Buttons, Context, Do, Fields, Header, Paragraph, ProgressLine, Reply, ReplyBuilder, reply_to_dict,
+)
+from bot.notify import DELIVERABLE
+from bot.outbox import QUEUED, Kind, State
 from bot.people import Viewer
-from bot.schedule import Schedule, latest_prompt, zone_of
-from storage.models import utcnow
+from bot.schedule import WEEKDAYS, Schedule, end_of_day, latest_prompt, next_prompt, zone_of
+from storage import repository
+from storage.models import Identity, OutboxMessage, Person, as_utc, utcnow
 from storage.vocabulary import Cadence, Health
 
 DEFAULT = Schedule(0, time(9, 30), Cadence.WEEKLY)  # Monday 09:30, after the 09:00 check-ins
+WEEK = timedelta(days=7)
 
 
 @dataclass
@@ -34,16 +44,134 @@ def period_of(zone: str, now: datetime, plan: Schedule = DEFAULT) -> date:
     return latest_prompt(plan, zone_of(zone), now)[0]
 
 
+def plan_of(person) -> Schedule:
+    """A person's digest schedule: weekly, on their weekday at their local time (Monday 09:30 by default)."""
+    return Schedule(person.digest_weekday, parse_at(person.digest_time), Cadence.WEEKLY)
+
+
+def describe(person) -> str:
+    """`Monday 09:30 Europe/Lisbon time`, or off."""
+    if person.digests_off:
+        return "off (goals settings digest on to have it again)"
+    return f"{WEEKDAYS[person.digest_weekday].capitalize()} {person.digest_time}, {person.timezone} time"
+
+
+async def settings(session: AsyncSession, viewer: Viewer, weekday: int | None, at: time | None,
+                   switch: str | None) -> tuple[Person, bool]:
+    """Change the viewer's digest (weekday, time, off or on); the clock works out the next one. With whether
+    anyone reports to them (there is no digest before someone does)."""
+    person = viewer.person
+    if switch is not None:
+        person.digests_off = switch == "off"
+    else:
+        person.digests_off = False
+        if weekday is not None:
+            person.digest_weekday = weekday
+        if at is not None:
+            person.digest_time = at.strftime("%H:%M")
+    person.next_digest_at = None
+    person.updated_at = utcnow()
+    has_reports = (await session.execute(select(Person.id).where(Person.manager_id == person.id).limit(1))).first()
+    return person, has_reports is not None
+
+
+# The clock's part ---------------------------------------------------------------------------
+
+MAX_PER_ROUND = 5_000
+
+
+def _has_reports():
+    reports = aliased(Person)
+    return sa.exists().where(reports.manager_id == Person.id)
+
+
+async def queue_due(session: AsyncSession, now: datetime, tenant_id: int | None, is_sqlite: bool) -> int:
+    """The clock's round: managers with no next digest yet get one worked out; each whose digest is due
+    now gets it queued, once per period (its local date), with the period's counts kept as a snapshot.
+    A digest whose local day passed while the clock was stopped is not sent late. Returns how many were queued."""
+    columns = (Person.id, Person.tenant_id, Person.name, Person.timezone, Person.digest_weekday, Person.digest_time,
+               Person.next_digest_at, Person.last_platform)
+
+    def chosen(*conditions):
+        query = select(*columns).where(*conditions, Person.digests_off.is_(False), _has_reports())
+        if tenant_id is not None:
+            query = query.where(Person.tenant_id == tenant_id)
+        query = query.order_by(Person.id).limit(MAX_PER_ROUND)
+        return query if is_sqlite else query.with_for_update(skip_locked=True, of=Person)
+
+    new = (await session.execute(chosen(Person.next_digest_at.is_(None)))).all()
+    await repository.update_many(session, Person, "id", [
+        {"id": row.id, "next_digest_at": next_prompt(plan_of(row), zone_of(row.timezone), now)[1]} for row in new])
+    due = (await session.execute(chosen(Person.next_digest_at <= now))).all()
+    if not due:
+        return 0
+    sending, advances = [], []
+    for row in due:
+        zone = zone_of(row.timezone)
+        # The latest occurrence up to now (after a stop, the ones before it are past: never sent late).
+        day, at = latest_prompt(plan_of(row), zone, now)
+        if at >= as_utc(row.next_digest_at) and end_of_day(day, zone) > now:
+            sending.append((row, day, at))
+        advances.append({"id": row.id, "next_digest_at": next_prompt(plan_of(row), zone, now)[1]})
+    await repository.update_many(session, Person, "id", advances)
+    if not sending:
+        return 0
+    platforms = await _platforms(session, [row.id for row, _, _ in sending])
+    wall = utcnow()
+    rows: list[dict] = []
+    for tenant in sorted({row.tenant_id for row, _, _ in sending}):
+        mine = [(row, day, at) for row, day, at in sending if row.tenant_id == tenant]
+        reading = await alignment.read(session, tenant, now)
+        names = {person.id: person.name for person in reading.people.values()}
+        for day in sorted({day for _, day, _ in mine}):
+            managers = [(row, at) for row, d, at in mine if d == day]
+            scopes = {row.id: Scope(ScopeKind.MANAGER, row.id) for row, _ in managers}
+            # The period before has closed: its counts are kept as they are now, without this period's
+            # prompts, so next week's "last time" is what it came to.
+            await alignment.keep(session, tenant, day - WEEK,
+                                 [alignment.figures(reading, scope, until=day) for scope in scopes.values()])
+            lasts = await alignment.before(session, tenant, list(scopes.values()), day)
+            found = {row.id: alignment.figures(reading, scopes[row.id], until=day + WEEK) for row, _ in managers}
+            await alignment.keep(session, tenant, day, list(found.values()))
+            for row, at in managers:
+                platform = row.last_platform if row.last_platform in DELIVERABLE else platforms.get(row.id)
+                if platform is None:
+                    continue
+                body = render(Digest(row.name, day, found[row.id], lasts.get(scopes[row.id]), names))
+                following = next_prompt(plan_of(row), zone_of(row.timezone), at)[1]
+                rows.append({"tenant_id": tenant, "person_id": row.id, "to_channel": None, "platform": platform,
+                             "kind": Kind.DIGEST, "goal_id": None, "dedupe_key": f"digest:{row.id}:{day.isoformat()}",
+                             "body": reply_to_dict(body), "replaces_id": None, "state": State.PENDING, "attempts": 0,
+                             "next_attempt_at": wall, "channel": None, "message_id": None, "last_error": None,
+                             "created_at": wall, "sent_at": None, "expires_at": wall + (following - now),
+                             "claimed_by": None})
+    await repository.insert_new(session, OutboxMessage, rows, ("tenant_id", "dedupe_key"))
+    if rows:
+        session.info[QUEUED] = True
+    return len(rows)
+
+
+async def _platforms(session: AsyncSession, people: list[int]) -> dict[int, str]:
+    """Where to reach each of these people: of their chat accounts, the platform listed first."""
+    found: dict[int, str] = {}
+    for person, platform in (await session.execute(
+        select(Identity.person_id, Identity.platform)
+        .where(Identity.person_id.in_(people), Identity.platform.in_(DELIVERABLE))
+    )).all():
+        found[person] = min(found.get(person, platform), platform, key=DELIVERABLE.index)
+    return found
+
+
 async def digest(session: AsyncSession, viewer: Viewer, now: datetime | None = None) -> Digest:
     """The viewer's digest now, as their team's figures against the last period's."""
     now = now or utcnow()
+    period = period_of(viewer.person.timezone, now, plan_of(viewer.person))
     reading = await alignment.read(session, viewer.tenant.id, now)
     if not reading.reports.get(viewer.id):
         raise UserError("Nobody reports to you, so there is no digest for you. Your own goals: goals list mine.")
     scope = Scope(ScopeKind.MANAGER, viewer.id)
-    period = period_of(viewer.person.timezone, now)
     last = (await alignment.before(session, viewer.tenant.id, [scope], period)).get(scope)
-    return Digest(viewer.person.name, period, alignment.figures(reading, scope), last,
+    return Digest(viewer.person.name, period, alignment.figures(reading, scope, until=period + WEEK), last,
                   {person.id: person.name for person in reading.people.values()})
 
 

@@ -341,6 +341,8 @@ class Bot:
             case commands.CheckinSettings(switch=switch):
                 await preferences.checkin_switch(session, viewer, switch)
                 return await self._settings(session, viewer, changed=True)
+            case commands.DigestSettings(weekday, at, switch):
+                return views.digest_settings(*await digest.settings(session, viewer, weekday, at, switch))
             case commands.TimezoneSetting(name):
                 await preferences.timezone(session, viewer, name)
                 return await self._settings(session, viewer, changed=True)

@@ -523,3 +523,13 @@ def nudge(manager: Person, period) -> Reply:
 
 def nudged(person: Person) -> Reply:
     return Reply.text(f"Asked {person.name} to check in.")
+
+
+def digest_settings(person: Person, has_reports: bool) -> Reply:
+    """A changed digest: what it now is, and when nobody reports to the person yet, that none comes until then."""
+    from bot import digest
+
+    text = f"Saved. Your digest is now {digest.describe(person)}."
+    if not has_reports:
+        text += " Nobody reports to you yet: the digest comes once someone does."
+    return Reply.text(text)

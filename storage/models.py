@@ -97,6 +97,12 @@ class Person(SQLModel, table=True):
     next_prompt_at: datetime | None = Field(default=None, index=True)
     # Where the person last talked to goalbot; prompts go there.
     last_platform: str | None = Field(default=None, max_length=20)
+    # A manager's weekly digest: weekday (0 = Monday) and local time, or off; the UTC instant of the next
+    # one (None until the clock has worked it out).
+    digest_weekday: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    digest_time: str = Field(default="09:30", max_length=5, sa_column_kwargs={"server_default": "09:30"})
+    digests_off: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    next_digest_at: datetime | None = Field(default=None, index=True)
     away_until: date | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
