@@ -301,9 +301,14 @@ class Reading:
         return [g for g in chosen if not (public_only and g.private)]
 
 
+SCOPED_UP_TO = 2_000  # a manager with fewer people below is read alone; above, the whole tenant is read
+
+
 async def read(session: AsyncSession, tenant_id: int, now: datetime | None = None,
-               since: datetime | None = None) -> Reading:
-    """Read what the figures need of one tenant, in a fixed number of queries."""
+               since: datetime | None = None, *, manager: int | None = None) -> Reading:
+    """Read what the figures need of one tenant, in a fixed number of queries. With `manager`, only what
+    that manager's figures need (the people and units whole; the goals, periods, wins and kudos of those
+    below them, the goals theirs support, and how many departments support each)."""
     now = now or utcnow()
     since = since or now - timedelta(days=7)
     defaults = await checkins.load_defaults(session, [tenant_id])
@@ -321,44 +326,87 @@ async def read(session: AsyncSession, tenant_id: int, now: datetime | None = Non
         select(OrgUnit.id, OrgUnit.name, OrgUnit.kind, OrgUnit.parent_id, OrgUnit.lead_id)
         .where(OrgUnit.tenant_id == tenant_id)
     )).all()}
-    goals = {}
-    for row in (await connection.execute(
-        select(Goal.id, Goal.number, Goal.title, Goal.level, Goal.status, Goal.health, Goal.progress, Goal.note,
-               Goal.private, Goal.parent_id, Goal.owner_person_id, Goal.owner_unit_id, Goal.awaiting, Goal.due_date,
-               Goal.progress_updated_at, Goal.approved_at, Goal.created_at)
-        .where(Goal.tenant_id == tenant_id, Goal.status != Status.ARCHIVED)
-    )).all():
-        last = max(as_utc(moment) for moment in (row.progress_updated_at, row.approved_at, row.created_at) if moment)
-        goals[row.id] = GoalRow(row.id, row.number, row.title, row.level, row.status, row.health, row.progress,
-                                row.note, row.private, row.parent_id, row.owner_person_id, row.owner_unit_id,
-                                row.awaiting, row.due_date, last)
+    below = None
+    if manager is not None:
+        below = Reading(tenant_id, now, since, people, units, {}, {}, set(), [], []).below(manager)
+        if len(below) > SCOPED_UP_TO:
+            below = None  # most of the tenant: reading it whole is cheaper than naming them all
+    goal_columns = (Goal.id, Goal.number, Goal.title, Goal.level, Goal.status, Goal.health, Goal.progress, Goal.note,
+                    Goal.private, Goal.parent_id, Goal.owner_person_id, Goal.owner_unit_id, Goal.awaiting,
+                    Goal.due_date, Goal.progress_updated_at, Goal.approved_at, Goal.created_at)
+    open_goals = (Goal.tenant_id == tenant_id, Goal.status != Status.ARCHIVED)
+    goals: dict[int, GoalRow] = {}
+
+    async def take(query) -> None:
+        for row in (await connection.execute(query)).all():
+            last = max(as_utc(moment) for moment in (row.progress_updated_at, row.approved_at, row.created_at) if moment)
+            goals[row.id] = GoalRow(row.id, row.number, row.title, row.level, row.status, row.health, row.progress,
+                                    row.note, row.private, row.parent_id, row.owner_person_id, row.owner_unit_id,
+                                    row.awaiting, row.due_date, last)
+
+    departments: dict[int, int] = {}
+    if below is None:
+        await take(select(*goal_columns).where(*open_goals))
+    else:
+        led = [unit.id for unit in units.values() if unit.lead_id in below]
+        await take(select(*goal_columns).where(*open_goals, sa.or_(Goal.owner_person_id.in_(below),
+                                                                   Goal.owner_unit_id.in_(led))))
+        theirs = set(goals)
+        parents = {goal.parent_id for goal in goals.values() if goal.parent_id is not None} - theirs
+        if parents:
+            await take(select(*goal_columns).where(*open_goals, Goal.id.in_(parents)))
+        departments = await _departments_supporting(connection, theirs | parents, people, units)
+    person_filter = (lambda column: column.in_(below)) if below is not None else (lambda column: sa.true())
+    goal_filter = (lambda column: column.in_(list(goals))) if below is not None else (lambda column: sa.true())
     periods: dict[int, list[tuple[date, datetime, str, bool]]] = {}
     for person_id, day, due_at, state, answered_at in (await connection.execute(
         select(CheckinPeriod.person_id, CheckinPeriod.period, CheckinPeriod.due_at, CheckinPeriod.state,
                CheckinPeriod.answered_at)
-        .where(CheckinPeriod.tenant_id == tenant_id, CheckinPeriod.due_at <= now, CheckinPeriod.due_at > now - RECENT)
+        .where(CheckinPeriod.tenant_id == tenant_id, CheckinPeriod.due_at <= now, CheckinPeriod.due_at > now - RECENT,
+               person_filter(CheckinPeriod.person_id))
     )).all():
         periods.setdefault(person_id, []).append((day, as_utc(due_at), state, answered_at is not None))
     events = (await connection.execute(
         select(GoalEvent.goal_id, GoalEvent.action, GoalEvent.after)
         .where(GoalEvent.tenant_id == tenant_id, GoalEvent.at > since, GoalEvent.at <= now,
-               GoalEvent.action.in_(("achieved", "key result updated")))
+               GoalEvent.action.in_(("achieved", "key result updated")), goal_filter(GoalEvent.goal_id))
     )).all()
     achieved = {goal_id for goal_id, action, _ in events if action == "achieved" and goal_id in goals
                 and goals[goal_id].status == Status.ACHIEVED}
     targets = {(row.goal_id, row.position): row for row in (await connection.execute(
         select(KeyResult.goal_id, KeyResult.position, KeyResult.start, KeyResult.target, KeyResult.current)
         .join(Goal, Goal.id == KeyResult.goal_id).where(Goal.tenant_id == tenant_id,
-                                                        KeyResult.updated_at > since)
+                                                        KeyResult.updated_at > since, goal_filter(KeyResult.goal_id))
     )).all()}
     kr_hits = sorted({key for goal_id, action, after in events if action == "key result updated"
                       for key in [(goal_id, (after or {}).get("key_result"))] if key in targets
                       and _reached(targets[key])})
     kudos = [(row.id, row.receiver_id) for row in (await connection.execute(
         select(Kudos.id, Kudos.receiver_id).where(Kudos.tenant_id == tenant_id, Kudos.created_at > since,
-                                                  Kudos.created_at <= now)
+                                                  Kudos.created_at <= now, person_filter(Kudos.receiver_id))
     )).all()]
-    return Reading(tenant_id, now, since, people, units, goals, periods, achieved, kr_hits, kudos)
+    reading = Reading(tenant_id, now, since, people, units, goals, periods, achieved, kr_hits, kudos)
+    reading._departments.update(departments)  # read whole above: this reading has not all the supporters
+    return reading
+
+
+async def _departments_supporting(connection, goal_ids: set[int], people: dict[int, PersonRow],
+                                  units: dict[int, UnitRow]) -> dict[int, int]:
+    """How many departments the active goals supporting each of these sit in, in one query."""
+    if not goal_ids:
+        return {}
+    pairs = (await connection.execute(
+        select(Goal.parent_id, Goal.owner_unit_id, Goal.owner_person_id).distinct()
+        .where(Goal.parent_id.in_(goal_ids), Goal.status == Status.ACTIVE)
+    )).all()
+    lookup = Reading(0, utcnow(), utcnow(), people, units, {}, {}, set(), [], [])
+    found: dict[int, set[int]] = {goal_id: set() for goal_id in goal_ids}
+    for parent, unit, owner in pairs:
+        unit = unit if unit is not None else (people[owner].unit_id if owner in people else None)
+        department = lookup.department_of(unit)
+        if department is not None:
+            found[parent].add(department)
+    return {goal_id: len(departments) for goal_id, departments in found.items()}
 
 
 def _reached(kr) -> bool:

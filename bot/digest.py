@@ -166,7 +166,7 @@ async def digest(session: AsyncSession, viewer: Viewer, now: datetime | None = N
     """The viewer's digest now, as their team's figures against the last period's."""
     now = now or utcnow()
     period = period_of(viewer.person.timezone, now, plan_of(viewer.person))
-    reading = await alignment.read(session, viewer.tenant.id, now)
+    reading = await alignment.read(session, viewer.tenant.id, now, manager=viewer.id)
     if not reading.reports.get(viewer.id):
         raise UserError("Nobody reports to you, so there is no digest for you. Your own goals: goals list mine.")
     scope = Scope(ScopeKind.MANAGER, viewer.id)

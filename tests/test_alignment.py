@@ -215,3 +215,22 @@ async def test_a_manager_nudges_a_report_who_has_not_checked_in_once(org):
         from storage.models import OutboxMessage
         (message,) = (await session.execute(select(OutboxMessage).where(OutboxMessage.kind == "nudge"))).scalars()
         assert message.platform == "console"  # where Bo asked, and Ravi talks too
+
+
+async def test_one_managers_reading_gives_the_figures_the_whole_tenants_does(org):
+    """`goals digest` reads only what one manager's figures need; every figure comes out the same."""
+    await build(org)
+    who = await people(org.db)
+    whole = await reading(org.db)
+    async with org.db.transaction(write=False) as session:
+        tenant = await tenant_by_key(session, "default")
+        for name in ("bo", "omar", "lena", "maya"):
+            alone = await alignment.read(session, tenant.id, MONDAY, since=MONDAY - 7 * DAY, manager=who[name])
+            scope = Scope(ScopeKind.MANAGER, who[name])
+            mine, all_of_it = alignment.figures(alone, scope), alignment.figures(whole, scope)
+            assert mine.counts() == all_of_it.counts(), name
+            assert [refs(getattr(mine, part)) for part in ("at_risk", "blockers", "stale", "unaligned", "pending", "top")] == [
+                refs(getattr(all_of_it, part)) for part in ("at_risk", "blockers", "stale", "unaligned", "pending", "top")]
+            assert [(g.ref, n) for g, n in mine.shared] == [(g.ref, n) for g, n in all_of_it.shared], name
+            if name == "bo":
+                assert len(alone.goals) < len(whole.goals)  # it did read less
