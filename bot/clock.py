@@ -64,6 +64,7 @@ class Tally:
     missed: int = 0
     scheduled: int = 0
     unreachable: int = 0
+    redrawn: int = 0  # digests drawn again because what they show changed
     extra: dict[str, int] = field(default_factory=dict)
 
     def line(self) -> str:
@@ -81,7 +82,7 @@ class Tally:
 
     def details(self) -> str:
         return (f"{self.skipped} skipped, {self.missed} missed, {self.unreachable} not reachable in chat, "
-                f"{self.scheduled} newly scheduled")
+                f"{self.scheduled} newly scheduled, {self.redrawn} digests redrawn")
 
 
 async def run_round(db: Database, now: datetime, *, tenant: str | None = None) -> Tally:
@@ -98,6 +99,7 @@ async def run_round(db: Database, now: datetime, *, tenant: str | None = None) -
         await _prompts(session, now, tenant_id, db.is_sqlite, tally)
         tally.reminders = await _reminders(session, now, tenant_id, db.is_sqlite)
         tally.digests = await digest.queue_due(session, now, tenant_id, db.is_sqlite)
+        tally.redrawn = await digest.redraw_changed(session, now, tenant_id, db.is_sqlite)
     log.info("clock round at %s: %s (%s)", now.isoformat(), tally.line(), tally.details())
     return tally
 
@@ -414,7 +416,7 @@ class Clock:
         except Exception:  # noqa: BLE001 - the clock must outlive one bad round
             log.exception("clock round failed")
             return None
-        if tally.prompts or tally.reminders or tally.escalations:
+        if tally.prompts or tally.reminders or tally.escalations or tally.digests or tally.redrawn:
             self.on_queued()
         return tally
 

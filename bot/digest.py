@@ -15,6 +15,7 @@ from bot import alignment
 from bot.checkins import parse_at
 from bot.alignment import Figures, Scope, ScopeKind
 from bot.errors import UserError
+from bot.goals import TOUCHED
 from bot.messages import (
     Button, Buttons, Context, Do, Fields, Header, Paragraph, ProgressLine, Reply, ReplyBuilder, reply_to_dict,
 )
@@ -149,6 +150,88 @@ async def queue_due(session: AsyncSession, now: datetime, tenant_id: int | None,
     if rows:
         session.info[QUEUED] = True
     return len(rows)
+
+
+# Live digests -------------------------------------------------------------------------------
+
+REDRAW_EVERY = timedelta(minutes=1)
+
+
+def touch(session: AsyncSession, *person_ids: int | None) -> None:
+    """These people's goals or check-ins changed in this session: their managers' digests show it."""
+    session.info.setdefault(TOUCHED, set()).update(person for person in person_ids if person is not None)
+
+
+async def mark_changed(session: AsyncSession) -> None:
+    """What the session changed shows in the digests of everyone above the people it touched: each
+    is marked once (a manager already marked is not written again, so busy teams do not queue on the
+    row of the person at the top)."""
+    people = session.info.pop(TOUCHED, None)
+    if not people:
+        return
+    above = repository.managers_of_cte(sorted(people), name="digest_readers")
+    await session.execute(
+        sa.update(Person)
+        .where(Person.id.in_(select(above.c.id)), Person.digest_changed_at.is_(None), Person.digests_off.is_(False))
+        .values(digest_changed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def redraw_changed(session: AsyncSession, now: datetime, tenant_id: int | None, is_sqlite: bool) -> int:
+    """The clock's round: each current digest whose figures changed since it was drawn is drawn again, at
+    most once a minute: rewritten if not sent yet, else updated in place (Slack chat.update, a Teams
+    activity update) through the outbox. Returns how many were redrawn."""
+    query = select(Person.id, Person.tenant_id, Person.name, Person.timezone, Person.digest_weekday,
+                   Person.digest_time).where(
+        Person.digest_changed_at.is_not(None),
+        sa.or_(Person.digest_redrawn_at.is_(None), Person.digest_redrawn_at <= now - REDRAW_EVERY),
+    )
+    if tenant_id is not None:
+        query = query.where(Person.tenant_id == tenant_id)
+    query = query.order_by(Person.id).limit(MAX_PER_ROUND)
+    due = (await session.execute(query if is_sqlite else query.with_for_update(skip_locked=True, of=Person))).all()
+    if not due:
+        return 0
+    keys = {row.id: f"digest:{row.id}:{period_of(row.timezone, now, plan_of(row)).isoformat()}" for row in due}
+    current = {message.person_id: message for message in (await session.execute(
+        select(OutboxMessage).where(OutboxMessage.dedupe_key.in_(list(keys.values())),
+                                    OutboxMessage.person_id.in_(list(keys)))
+    )).scalars()}
+    redrawn = 0
+    wall = utcnow()
+    for tenant in sorted({row.tenant_id for row in due}):
+        mine = [row for row in due if row.tenant_id == tenant and row.id in current]
+        if not mine:
+            continue
+        reading = await alignment.read(session, tenant, now)
+        names = {person.id: person.name for person in reading.people.values()}
+        kept: dict[date, list[Figures]] = {}
+        for row in mine:
+            message = current[row.id]
+            day = date.fromisoformat(message.dedupe_key.rsplit(":", 1)[1])
+            scope = Scope(ScopeKind.MANAGER, row.id)
+            found = alignment.figures(reading, scope, until=day + WEEK)
+            last = (await alignment.before(session, tenant, [scope], day)).get(scope)
+            body = reply_to_dict(render(Digest(row.name, day, found, last, names)))
+            kept.setdefault(day, []).append(found)
+            if message.state == State.PENDING:
+                message.body = body
+            elif message.state == State.SENT:
+                session.add(OutboxMessage(
+                    tenant_id=tenant, person_id=row.id, platform=message.platform, kind=Kind.UPDATE,
+                    dedupe_key=f"digest-redraw:{message.id}:{now.isoformat()}"[:200], body=body,
+                    replaces_id=message.id, next_attempt_at=wall, expires_at=message.expires_at))
+            else:
+                continue
+            redrawn += 1
+        for day, found in kept.items():
+            await alignment.keep(session, tenant, day, found)
+    await repository.update_many(session, Person, "id", [
+        {"id": row.id, "digest_changed_at": None, "digest_redrawn_at": now} for row in due])
+    if redrawn:
+        session.info[QUEUED] = True
+    return redrawn
 
 
 async def _platforms(session: AsyncSession, people: list[int]) -> dict[int, str]:

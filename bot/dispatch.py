@@ -212,6 +212,9 @@ class Bot:
                     return Result(Reply.text("That was done already."))
                 marked = True
             reply = await self._execute(session, viewer, command)
+            if command.writes:
+                digest.touch(session, viewer.id)
+                await digest.mark_changed(session)
             return Result(reply, changed=command.writes, queued=outbox.queued(session), marked=marked)
 
         try:

@@ -42,6 +42,9 @@ def snapshot(goal: Goal) -> dict[str, Any]:
     return values
 
 
+TOUCHED = "goalbot.digest.touched"  # in a session's info: the people whose goals or check-ins it changed
+
+
 def record(session: AsyncSession, goal: Goal, actor_id: int | None, action: str, before: dict[str, Any] | None = None,
            *, part: dict[str, Any] | None = None, part_before: dict[str, Any] | None = None) -> None:
     """Keep a change in the goal's history, the only way it is written.
@@ -53,6 +56,8 @@ def record(session: AsyncSession, goal: Goal, actor_id: int | None, action: str,
     after = snapshot(goal)
     changed = [key for key in TRACKED if before is not None and before.get(key) != after.get(key)]
     goal.updated_at = utcnow()
+    # The digests of the people above its owner show it.
+    session.info.setdefault(TOUCHED, set()).add(goal.owner_person_id or actor_id)
     session.add(
         GoalEvent(
             tenant_id=goal.tenant_id,

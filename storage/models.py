@@ -103,6 +103,10 @@ class Person(SQLModel, table=True):
     digest_time: str = Field(default="09:30", max_length=5, sa_column_kwargs={"server_default": "09:30"})
     digests_off: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     next_digest_at: datetime | None = Field(default=None, index=True)
+    # Something the manager's current digest shows changed then (None: nothing since it was drawn), and
+    # when the digest was last redrawn in place (at most once a minute).
+    digest_changed_at: datetime | None = Field(default=None, index=True)
+    digest_redrawn_at: datetime | None = None
     away_until: date | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

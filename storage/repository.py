@@ -54,6 +54,20 @@ def managers_cte(person_id: int) -> sa.CTE:
     return chain.union(step)
 
 
+def managers_of_cte(person_ids: Sequence[int], name: str = "managers_of") -> sa.CTE:
+    """Rows (id, depth) of the managers of any of these people, all the way up."""
+    first = select(Person.manager_id.label("id"), sa.literal(1).label("depth")).where(
+        Person.id.in_(list(person_ids)), Person.manager_id.is_not(None)
+    )
+    chain = first.cte(name, recursive=True)
+    step = (
+        select(Person.manager_id.label("id"), (chain.c.depth + 1).label("depth"))
+        .join(chain, Person.id == chain.c.id)
+        .where(Person.manager_id.is_not(None), chain.c.depth < MAX_DEPTH)
+    )
+    return chain.union(step)
+
+
 def reports_cte(manager_id: int, name: str = "reports") -> sa.CTE:
     """Rows (id) of everyone who reports to the manager, directly or not."""
     first = select(Person.id).where(Person.manager_id == manager_id)

@@ -112,3 +112,39 @@ async def test_two_processes_ticking_at_once_queue_each_digest_once(db, org):
                                        .where(OutboxMessage.kind == "digest",
                                               OutboxMessage.dedupe_key.like("digest:%:2027-03-15")))).scalar()
     assert count == 4
+
+
+async def test_a_late_answer_redraws_the_sent_digest_in_place_at_most_once_a_minute(org):
+    await build(org)  # Bo's digest for the week of the 8th was queued at 10:00 that Monday
+    bo_digest = (await digests(org.db, "2027-03-08"))["bo"]
+    async with org.db.transaction() as session:
+        sent = await session.get(OutboxMessage, bo_digest.id)
+        sent.state, sent.channel, sent.message_id = "sent", "D-BO", "1700000000.000100"  # delivered
+    # What the organisation did after its digests were queued (answers, a key result, kudos) redraws them.
+    assert (await run_round(org.db, datetime(2027, 3, 8, 10, 1, tzinfo=UTC))).redrawn == 2  # Bo's and Omar's
+    async with org.db.transaction() as session:
+        await session.execute(sa.delete(OutboxMessage).where(OutboxMessage.replaces_id.is_not(None)))
+    at = datetime(2027, 3, 8, 10, 5, tzinfo=UTC)
+    assert (await run_round(org.db, at)).redrawn == 0  # nothing changed since
+    await org.say("ravi@example.com", "checkin G-6 blocked by the vendor; G-7 off track no time")  # Ravi answers late
+    tally = await run_round(org.db, at + timedelta(seconds=10))
+    # Bo's (sent: updated in place) and Omar's, who is above him (not sent yet: rewritten).
+    assert tally.redrawn == 2 and "2 digests redrawn" in tally.details()
+
+    async def updates() -> list[OutboxMessage]:
+        async with org.db.transaction(write=False) as session:
+            return list((await session.execute(select(OutboxMessage).where(
+                OutboxMessage.replaces_id == bo_digest.id).order_by(OutboxMessage.id))).scalars())
+
+    (update,) = await updates()
+    assert update.kind == "update" and update.person_id == bo_digest.person_id
+    assert "Checked in             100% (2 of 2)" in render(reply_from_dict(update.body))
+    # Another change within the minute waits for the next round after it; then one more redraw.
+    await org.say("ana@example.com", "goals progress G-5 20")
+    assert (await run_round(org.db, at + timedelta(seconds=40))).redrawn == 0
+    assert (await run_round(org.db, at + timedelta(seconds=75))).redrawn == 2
+    assert len(await updates()) == 2
+    # A digest not sent yet is rewritten, not updated: Omar's still waits in the outbox.
+    omar = (await digests(org.db, "2027-03-08"))["omar"]
+    shown = render(reply_from_dict(omar.body))
+    assert omar.state == "pending" and "Checked in             100% (2 of 2)" in shown, shown
