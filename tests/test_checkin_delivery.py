@@ -200,3 +200,51 @@ async def test_a_digests_open_and_nudge_buttons_act_as_the_presser_in_slack(work
                  if c.args["channel"] == "UANA" and "Bo Larsen asks you to check in" in text_of(c.args)],
         what="the nudge to Ana")
     assert len(nudges) == 1
+
+
+async def test_a_late_answer_updates_the_managers_digest_in_slack_in_place(workspace, fake, org):
+    """Bo's digest reaches him in Slack; Ana's later check-in redraws that same message (chat.update on its
+    channel and ts), not a new one."""
+    await workspace.command("UANA", "add Cut churn to 3%")
+    await workspace.command("UBO", "approve G-1")
+    monday = datetime(2027, 3, 8, 9, 30, tzinfo=UTC)  # 10:30 in Copenhagen: Bo's digest is due; Ana's prompt too
+    await run_round(org.db, monday - timedelta(days=6))
+    assert (await run_round(org.db, monday)).digests == 1
+    workspace.slack.bot.wake_outboxes()
+    (posted,) = await fake.wait_for(
+        lambda: [c for c in fake.called("chat.postMessage")
+                 if c.args["channel"] == "UBO" and "Your team's alignment" in text_of(c.args)], what="Bo's digest")
+    assert "Checked in" in text_of(posted.args) and "0% (0 of 1)" in text_of(posted.args)
+    await workspace.command("UANA", "checkin G-1 40% on track", command="/goals")
+    tally = await run_round(org.db, monday + timedelta(minutes=2))
+    assert tally.redrawn == 1
+    workspace.slack.bot.wake_outboxes()
+    (update,) = await fake.wait_for(
+        lambda: [c for c in fake.called("chat.update") if "Your team's alignment" in text_of(c.args)],
+        what="Bo's digest redrawn")
+    first = next(m for m in fake.posted("UBO") if "Your team's alignment" in (m["text"] or ""))
+    assert (update.args["channel"], update.args["ts"]) == ("DBO", first["ts"])  # the same message
+    assert "100% (1 of 1)" in text_of(update.args)
+    assert len([c for c in fake.called("chat.postMessage") if "Your team's alignment" in text_of(c.args)]) == 1
+
+
+async def test_a_late_answer_updates_the_managers_digest_in_teams_in_place(teams, org):
+    from tests.teams_harness import text
+
+    harness = teams
+    ana, bo = harness.client("ana"), harness.client("bo")
+    await harness.say(ana, "goals add Cut churn to 3%")
+    await harness.say(bo, "goals approve G-1")
+    monday = datetime(2027, 3, 8, 9, 30, tzinfo=UTC)
+    await run_round(org.db, monday - timedelta(days=6))
+    assert (await run_round(org.db, monday)).digests == 1
+    harness.teams.turns.outbox.wake()
+    await harness.wait(lambda f: any("Your team's alignment" in text(c) for c in harness.notices(bo)))
+    posted = next(c for c in harness.notices(bo) if "Your team's alignment" in text(c))
+    await harness.say(ana, "checkin G-1 40% on track")
+    assert (await run_round(org.db, monday + timedelta(minutes=2))).redrawn == 1
+    harness.teams.turns.outbox.wake()
+    await harness.wait(lambda f: any("Your team's alignment" in text(c) for c in f.updates(bo.conversation)))
+    update = next(c for c in harness.fake.updates(bo.conversation) if "Your team's alignment" in text(c))
+    assert update.activity_id == posted.result_id and "100% (1 of 1)" in text(update).replace("\\", "")
+    assert len([c for c in harness.notices(bo) if "Your team's alignment" in text(c)]) == 1
