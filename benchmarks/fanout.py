@@ -61,6 +61,7 @@ async def measure(db: Database, people: int, per_minute: int) -> dict:
     await populate(db, small, tenant="small", start=people)
     await populate(db, people)
     await run_round(db, MONDAY - timedelta(days=1))  # everyone's next prompt worked out
+    await run_round(db, MONDAY - timedelta(hours=9))  # Monday 00:00: the week that closed is kept
     fake = FakeSlack(cap_per_minute=per_minute)
     await fake.start()
     async with aiohttp.ClientSession() as http:
@@ -143,6 +144,7 @@ async def measure_teams(db: Database, people: int, tenants: int, per_second: int
             users = await populate(db, each, tenant=f"teams:T{n}", platform="teams", start=n * each)
             await teams_chats(db, users, tenant=f"teams:T{n}", teams_tenant=f"T{n}", service_url=url)
         await run_round(db, MONDAY - timedelta(days=1))
+        await run_round(db, MONDAY - timedelta(hours=9))  # Monday 00:00: the week that closed is kept
         settings = Settings(GOALBOT_TEAMS_INSECURE_LOCAL="1", GOALBOT_DATABASE_URL=db.url,
                             GOALBOT_TEAMS_REQUESTS_PER_SECOND=str(per_second))
         app = TeamsApp(settings, Bot(db), db)

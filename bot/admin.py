@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date, datetime, time
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from bot import checkins, values
+from bot import alignment, checkins, values
+from bot.alignment import Scope, ScopeKind
 from bot.errors import Forbidden, NotFound, UserError
 from bot.outbox import QUEUED, State
 from bot.people import Viewer
@@ -137,3 +138,32 @@ async def retry_message(session: AsyncSession, viewer: Viewer, message_id: int) 
     row.last_error = f"retried by {viewer.person.name}"
     session.info[QUEUED] = True
     return row
+
+
+@dataclass
+class UnitFigures:
+    name: str
+    figures: object  # alignment.Figures
+    last: dict | None
+
+
+async def alignment_report(session: AsyncSession, viewer: Viewer, unit_name: str | None,
+                           now: datetime | None = None) -> tuple[str, list[UnitFigures]]:
+    """The organisation's alignment per department (or per unit inside the named one), with the whole's
+    first, each against what last week came to. Private goals count: only admins read this."""
+    require_admin(viewer, "see the alignment of the organisation")
+    now = now or utcnow()
+    reading = await alignment.read(session, viewer.tenant.id, now)
+    if unit_name:
+        unit = await find_unit(session, viewer, unit_name)
+        whole, title = Scope(ScopeKind.UNIT, unit.id), unit.name
+        inside = sorted((u for u in reading.units.values() if u.parent_id == unit.id), key=lambda u: u.name.lower())
+    else:
+        whole, title = Scope(ScopeKind.TENANT), viewer.tenant.name or "The organisation"
+        inside = sorted((u for u in reading.units.values() if u.kind == "department"), key=lambda u: u.name.lower())
+    scopes = [whole, *(Scope(ScopeKind.UNIT, u.id) for u in inside)]
+    week = alignment.week_of(now)
+    lasts = await alignment.before(session, viewer.tenant.id, scopes, week)
+    names = [title, *(u.name for u in inside)]
+    return title, [UnitFigures(name, alignment.figures(reading, scope), lasts.get(scope))
+                   for name, scope in zip(names, scopes)]

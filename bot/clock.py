@@ -100,6 +100,7 @@ async def run_round(db: Database, now: datetime, *, tenant: str | None = None) -
         tally.reminders = await _reminders(session, now, tenant_id, db.is_sqlite)
         tally.digests = await digest.queue_due(session, now, tenant_id, db.is_sqlite)
         tally.redrawn = await digest.redraw_changed(session, now, tenant_id, db.is_sqlite)
+        await digest.keep_closed_week(session, now, tenant_id)
     log.info("clock round at %s: %s (%s)", now.isoformat(), tally.line(), tally.details())
     return tally
 

@@ -51,13 +51,15 @@ USAGE: dict[str, str] = {
     "nudge": "goals nudge @ana",
     "checkin": "checkin G-12 60% at-risk waiting on legal; G-14 done",
     "admin": "goals admin checkin default <weekday> <HH:MM> [weekly|biweekly] [unit:<name>]   or   goals admin checkin reminder 4h|off"
-             "   or   goals admin holiday add|list|remove 2027-12-25 [name]   or   goals admin outbox [retry <id>]",
+             "   or   goals admin holiday add|list|remove 2027-12-25 [name]   or   goals admin outbox [retry <id>]"
+             "   or   goals admin alignment [unit]",
 }
 ADMIN_USAGE = {
     "default": "goals admin checkin default <weekday> <HH:MM> [weekly|biweekly] [unit:<name>]",
     "reminder": "goals admin checkin reminder 4h|90m|off",
     "holiday": "goals admin holiday add 2027-12-25 [name]   or   goals admin holiday list   or   goals admin holiday remove 2027-12-25",
     "outbox": "goals admin outbox   or   goals admin outbox retry <id>",
+    "alignment": "goals admin alignment   or   goals admin alignment <unit>",
 }
 SUMMARY: dict[str, str] = {
     "help": "this list, or the details of one command",
@@ -81,7 +83,7 @@ SUMMARY: dict[str, str] = {
     "digest": "managers: where your team's alignment stands, now (all of one part: goals digest at-risk)",
     "nudge": "managers: ask someone who reports to you to check in",
     "checkin": "answer your check-in in one message (say `checkin` alone to see your goals)",
-    "admin": "admins: check-in defaults, reminders, holidays, the outbox",
+    "admin": "admins: check-in defaults, reminders, holidays, the outbox, alignment by department",
 }
 
 GOAL_REF = re.compile(r"^g-?([0-9]{1,9})$", re.IGNORECASE | re.ASCII)
@@ -294,6 +296,12 @@ class OutboxCommand:
 class TimezoneSetting:
     timezone: str
     writes = True
+
+
+@dataclass(frozen=True)
+class AlignmentReport:
+    unit: str | None = None  # a unit's name: its teams (or the units inside it); None: the departments
+    writes = False
 
 
 @dataclass(frozen=True)
@@ -809,7 +817,7 @@ def _admin_fail(part: str, problem: str) -> ParseError:
     return ParseError(problem + ("" if problem.endswith((".", "?", "!")) else "."), ADMIN_USAGE[part])
 
 
-def _parse_admin(words: list[str]) -> Help | CheckinDefault | ReminderSetting | HolidayCommand | OutboxCommand:
+def _parse_admin(words: list[str]) -> Help | CheckinDefault | ReminderSetting | HolidayCommand | OutboxCommand | AlignmentReport:
     if not words:
         return Help("admin")
     topic, rest = words[0].lower(), words[1:]
@@ -858,6 +866,11 @@ def _parse_admin(words: list[str]) -> Help | CheckinDefault | ReminderSetting | 
                 raise _admin_fail("holiday", f"the holiday's name is {len(name)} characters; the limit is 200")
             return HolidayCommand("add" if op == "add" else "remove", day, name)
         raise _admin_fail("holiday", "say holiday add 2027-12-25 [name], holiday list or holiday remove 2027-12-25")
+    if topic == "alignment":
+        name = " ".join(rest).strip()
+        if name.lower().startswith("unit:"):
+            name = name[5:].strip()
+        return AlignmentReport(name.strip('"') or None)
     if topic == "outbox":
         if not rest:
             return OutboxCommand()

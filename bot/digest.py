@@ -24,7 +24,7 @@ from bot.outbox import QUEUED, Kind, State
 from bot.people import Viewer
 from bot.schedule import WEEKDAYS, Schedule, end_of_day, latest_prompt, next_prompt, zone_of
 from storage import repository
-from storage.models import Identity, OutboxMessage, Person, as_utc, utcnow
+from storage.models import AlignmentSnapshot, Identity, OutboxMessage, Person, Tenant, as_utc, utcnow
 from storage.vocabulary import Cadence, Health
 
 DEFAULT = Schedule(0, time(9, 30), Cadence.WEEKLY)  # Monday 09:30, after the 09:00 check-ins
@@ -150,6 +150,24 @@ async def queue_due(session: AsyncSession, now: datetime, tenant_id: int | None,
     if rows:
         session.info[QUEUED] = True
     return len(rows)
+
+
+async def keep_closed_week(session: AsyncSession, now: datetime, tenant_id: int | None) -> int:
+    """Once a week (the first round after Monday 00:00 UTC), the week that closed is kept for the tenant
+    and each of its units, so next week's figures say what it came to. Returns how many tenants it kept."""
+    week = alignment.week_of(now)
+    closed = week - WEEK
+    tenants = select(Tenant.id)
+    if tenant_id is not None:
+        tenants = tenants.where(Tenant.id == tenant_id)
+    kept = select(AlignmentSnapshot.tenant_id).where(
+        AlignmentSnapshot.scope_kind == ScopeKind.TENANT.value, AlignmentSnapshot.period == closed)
+    due = list((await session.execute(tenants.where(Tenant.id.not_in(kept)))).scalars())
+    for tenant in due:
+        reading = await alignment.read(session, tenant, now, since=now - WEEK)
+        scopes = [Scope(ScopeKind.TENANT), *(Scope(ScopeKind.UNIT, unit) for unit in reading.units)]
+        await alignment.keep(session, tenant, closed, [alignment.figures(reading, scope, until=week) for scope in scopes])
+    return len(due)
 
 
 # Live digests -------------------------------------------------------------------------------

@@ -355,6 +355,8 @@ class Bot:
                 return views.reminder_setting(await admin.set_reminder(session, viewer, minutes))
             case commands.HolidayCommand(op, day, name):
                 return views.holidays(op, day, *await admin.holidays(session, viewer, op, day, name))
+            case commands.AlignmentReport(unit):
+                return views.alignment_report(*await admin.alignment_report(session, viewer, unit))
             case commands.OutboxCommand(None):
                 return views.outbox_report(await admin.outbox_report(session, viewer))
             case commands.OutboxCommand(retry):

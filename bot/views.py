@@ -533,3 +533,26 @@ def digest_settings(person: Person, has_reports: bool) -> Reply:
     if not has_reports:
         text += " Nobody reports to you yet: the digest comes once someone does."
     return Reply.text(text)
+
+
+def alignment_report(title: str, rows) -> Reply:
+    """The organisation's (or a unit's) alignment, one line per department (or unit inside), against last week."""
+    def rate(value) -> str:
+        return "no data" if value is None else f"{value:.0f}%"
+
+    def was(last, key: str) -> str:
+        return f" (last week {rate(last[key])})" if last and key in last else ""
+
+    builder = ReplyBuilder().add(Header(f"Alignment: {title}"))
+    for row in rows:
+        f, last = row.figures, row.last
+        builder.add(Fields((
+            (row.name, f"aligned {rate(f.alignment_rate)}{was(last, 'alignment_rate')}, "
+                       f"linked to a team goal {rate(f.individual_rate)}{was(last, 'individual_rate')}, "
+                       f"checked in {rate(f.response_rate)}{was(last, 'response_rate')}; "
+                       f"{len(f.at_risk)} at risk or off track, {len(f.blockers)} blocked, {len(f.stale)} stale, "
+                       f"{len(f.unaligned)} not aligned, {len(f.overdue)} overdue"),
+        )))
+    if len(rows) == 1:
+        builder.add(Context("No units inside it. The organisation's departments: goals admin alignment"))
+    return builder.build()

@@ -324,7 +324,10 @@ def _gen_settings(c: Choices) -> list[str]:
 
 
 def _gen_admin(c: Choices) -> list[str]:
-    roll = c.number(0, 9)
+    roll = c.number(0, 10)
+    if roll == 10:
+        return ["admin", "alignment", *([c.pick(("Platform", "unit:Sales", "Nowhere", '"Engineering"'))]
+                                         if c.chance(0.6) else [])]
     if roll < 3:
         words = ["admin", "checkin", "default"]
         for values, p in ((WEEKDAY_VALUES, 0.9), (TIME_VALUES, 0.9), (CADENCE_VALUES, 0.4)):

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from adapters.console.render import render
-from bot import alignment, digest
+from bot import alignment, digest, views
 from bot.alignment import Scope, ScopeKind
 from bot.messages import Actor
 from bot.people import find_viewer
@@ -234,3 +234,31 @@ async def test_one_managers_reading_gives_the_figures_the_whole_tenants_does(org
             assert [(g.ref, n) for g, n in mine.shared] == [(g.ref, n) for g, n in all_of_it.shared], name
             if name == "bo":
                 assert len(alone.goals) < len(whole.goals)  # it did read less
+
+
+async def test_admins_see_alignment_by_department_against_last_week(org):
+    await build(org)
+    await run_round(org.db, datetime(2027, 3, 15, tzinfo=UTC))  # Monday 00:00: the week of the 8th is kept
+    await org.say("ana@example.com", "goals link G-5 G-3")
+    async with org.db.transaction(write=False) as session:
+        from bot import admin
+        maya = await find_viewer(session, Actor("console", "maya@example.com", email="maya@example.com"))
+        title, rows = await admin.alignment_report(session, maya, None, now=datetime(2027, 3, 15, 10, tzinfo=UTC))
+    shown = render(views.alignment_report(title, rows))
+    assert [row.name for row in rows][1:] == ["Engineering", "Sales"]
+    assert "Engineering  aligned 80% (last week 60%), linked to a team goal 75% (last week 50%)" in shown, shown
+    assert "Sales" in shown and "aligned 100% (last week 100%)" in shown
+    platform = render(views.alignment_report(*await _report(org, "maya@example.com", "Platform")))
+    assert platform.startswith("Alignment: Platform") and "No units inside it" in platform
+    assert "Only admins can see the alignment of the organisation" in await org.say(
+        "bo@example.com", "goals admin alignment")
+    assert "There is no unit called `Nowhere`" in await org.say("maya@example.com", "goals admin alignment Nowhere")
+    assert "Alignment:" in await org.say("maya@example.com", "goals admin alignment")
+
+
+async def _report(org, email: str, unit: str | None):
+    from bot import admin
+
+    async with org.db.transaction(write=False) as session:
+        viewer = await find_viewer(session, Actor("console", email, email=email))
+        return await admin.alignment_report(session, viewer, unit, now=datetime(2027, 3, 15, 10, tzinfo=UTC))
