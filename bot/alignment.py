@@ -174,10 +174,10 @@ class Reading:
                 seen.add(person)
                 known = self._below.get(person)
                 if known is not None:
-                    seen |= known
+                    seen |= known - {manager_id}
                 else:
                     stack.extend(self.reports.get(person, ()))
-            found = self._below[manager_id] = frozenset(seen - {manager_id})
+            found = self._below[manager_id] = frozenset(seen)
         return found
 
     def subtree(self, unit_id: int) -> frozenset[int]:
@@ -196,22 +196,9 @@ class Reading:
 
     def department_of(self, unit_id: int | None) -> int | None:
         """The department a unit is in (the unit itself when it is one); None above or outside departments."""
-        if unit_id in self._department:
-            return self._department[unit_id]
-        seen: set[int] = set()
-        unit = unit_id
-        found = None
-        while unit is not None and unit not in seen:
-            seen.add(unit)
-            row = self.units.get(unit)
-            if row is None:
-                break
-            if row.kind == UnitKind.DEPARTMENT:
-                found = unit
-                break
-            unit = row.parent_id
-        self._department[unit_id] = found
-        return found
+        if unit_id not in self._department:
+            self._department[unit_id] = _department(self.units, unit_id)
+        return self._department[unit_id]
 
     def responsible(self, goal: GoalRow) -> int | None:
         """Who answers for a goal: its owner, or the lead of the unit that owns it."""
@@ -328,7 +315,7 @@ async def read(session: AsyncSession, tenant_id: int, now: datetime | None = Non
     )).all()}
     below = None
     if manager is not None:
-        below = Reading(tenant_id, now, since, people, units, {}, {}, set(), [], []).below(manager)
+        below = _below(people, manager)
         if len(below) > SCOPED_UP_TO:
             below = None  # most of the tenant: reading it whole is cheaper than naming them all
     goal_columns = (Goal.id, Goal.number, Goal.title, Goal.level, Goal.status, Goal.health, Goal.progress, Goal.note,
@@ -357,7 +344,9 @@ async def read(session: AsyncSession, tenant_id: int, now: datetime | None = Non
             await take(select(*goal_columns).where(*open_goals, Goal.id.in_(parents)))
         departments = await _departments_supporting(connection, theirs | parents, people, units)
     person_filter = (lambda column: column.in_(below)) if below is not None else (lambda column: sa.true())
-    goal_filter = (lambda column: column.in_(list(goals))) if below is not None else (lambda column: sa.true())
+    # The scope's goals as a condition on their owners (a short list), not a list of every goal's id.
+    theirs_only = (sa.or_(Goal.owner_person_id.in_(below), Goal.owner_unit_id.in_(led))
+                   if below is not None else sa.true())
     periods: dict[int, list[tuple[date, datetime, str, bool]]] = {}
     for person_id, day, due_at, state, answered_at in (await connection.execute(
         select(CheckinPeriod.person_id, CheckinPeriod.period, CheckinPeriod.due_at, CheckinPeriod.state,
@@ -368,15 +357,16 @@ async def read(session: AsyncSession, tenant_id: int, now: datetime | None = Non
         periods.setdefault(person_id, []).append((day, as_utc(due_at), state, answered_at is not None))
     events = (await connection.execute(
         select(GoalEvent.goal_id, GoalEvent.action, GoalEvent.after)
+        .join(Goal, Goal.id == GoalEvent.goal_id)
         .where(GoalEvent.tenant_id == tenant_id, GoalEvent.at > since, GoalEvent.at <= now,
-               GoalEvent.action.in_(("achieved", "key result updated")), goal_filter(GoalEvent.goal_id))
+               GoalEvent.action.in_(("achieved", "key result updated")), theirs_only)
     )).all()
     achieved = {goal_id for goal_id, action, _ in events if action == "achieved" and goal_id in goals
                 and goals[goal_id].status == Status.ACHIEVED}
     targets = {(row.goal_id, row.position): row for row in (await connection.execute(
         select(KeyResult.goal_id, KeyResult.position, KeyResult.start, KeyResult.target, KeyResult.current)
         .join(Goal, Goal.id == KeyResult.goal_id).where(Goal.tenant_id == tenant_id,
-                                                        KeyResult.updated_at > since, goal_filter(KeyResult.goal_id))
+                                                        KeyResult.updated_at > since, theirs_only)
     )).all()}
     kr_hits = sorted({key for goal_id, action, after in events if action == "key result updated"
                       for key in [(goal_id, (after or {}).get("key_result"))] if key in targets
@@ -399,14 +389,46 @@ async def _departments_supporting(connection, goal_ids: set[int], people: dict[i
         select(Goal.parent_id, Goal.owner_unit_id, Goal.owner_person_id).distinct()
         .where(Goal.parent_id.in_(goal_ids), Goal.status == Status.ACTIVE)
     )).all()
-    lookup = Reading(0, utcnow(), utcnow(), people, units, {}, {}, set(), [], [])
     found: dict[int, set[int]] = {goal_id: set() for goal_id in goal_ids}
+    department_of: dict[int | None, int | None] = {}
     for parent, unit, owner in pairs:
         unit = unit if unit is not None else (people[owner].unit_id if owner in people else None)
-        department = lookup.department_of(unit)
+        if unit not in department_of:
+            department_of[unit] = _department(units, unit)
+        department = department_of[unit]
         if department is not None:
             found[parent].add(department)
     return {goal_id: len(departments) for goal_id, departments in found.items()}
+
+
+def _below(people: dict[int, PersonRow], manager: int) -> frozenset[int]:
+    """Everyone reporting to the manager, directly or not (the manager never, even in a loop)."""
+    reports: dict[int, list[int]] = {}
+    for person in people.values():
+        if person.manager_id is not None:
+            reports.setdefault(person.manager_id, []).append(person.id)
+    seen: set[int] = set()
+    stack = list(reports.get(manager, ()))
+    while stack:
+        person = stack.pop()
+        if person not in seen and person != manager:
+            seen.add(person)
+            stack.extend(reports.get(person, ()))
+    return frozenset(seen)
+
+
+def _department(units: dict[int, UnitRow], unit_id: int | None) -> int | None:
+    """The department a unit is in (the unit itself when it is one)."""
+    seen: set[int] = set()
+    while unit_id is not None and unit_id not in seen:
+        seen.add(unit_id)
+        unit = units.get(unit_id)
+        if unit is None:
+            return None
+        if unit.kind == UnitKind.DEPARTMENT:
+            return unit_id
+        unit_id = unit.parent_id
+    return None
 
 
 def _reached(kr) -> bool:
