@@ -148,3 +148,33 @@ async def test_a_late_answer_redraws_the_sent_digest_in_place_at_most_once_a_min
     omar = (await digests(org.db, "2027-03-08"))["omar"]
     shown = render(reply_from_dict(omar.body))
     assert omar.state == "pending" and "Checked in             100% (2 of 2)" in shown, shown
+
+
+async def test_a_digest_for_200_reports_fits_slack_and_teams_with_the_most_urgent_first(db):
+    """A manager of 200 people with a thousand goals: the digest fits one Slack message (under 50 blocks,
+    each section under 3,000 characters) and one Teams card without being cut, and says how to see the rest."""
+    import json
+
+    from adapters.slack.render import blocks as slack_blocks
+    from adapters.teams import cards
+    from benchmarks.digest import MONDAY as BENCH_MONDAY, build as build_org
+    from bot import digest
+    from bot.messages import Actor
+    from bot.people import find_viewer
+
+    await build_org(db, 2_000)
+    async with db.transaction(write=False) as session:
+        viewer = await find_viewer(session, Actor("slack", "U000111", email="p111@org.example"))
+        found = await digest.digest(session, viewer, now=BENCH_MONDAY)
+    assert found.figures.asked >= 200 and len(found.figures.at_risk) > 100
+    reply = digest.render(found)
+    slack = slack_blocks(reply)
+    assert len(slack) < 50 and not any("do not fit here" in json.dumps(block) for block in slack)
+    assert all(len(block.get("text", {}).get("text", "")) <= 3000 for block in slack)
+    card = cards.render(reply)
+    assert cards.size(card) <= cards.MAX_CARD_CHARS and "do not fit here" not in json.dumps(card)
+    shown = render(reply)
+    assert shown.index("Waiting for your decision (") < shown.index("Blocked (") < shown.index("At risk and off track (")
+    assert "more: goals digest at-risk" in shown and "more: goals digest blocked" in shown
+    full = render(digest.render(found, "at-risk"))
+    assert full.count("\nG-") + full.startswith("G-") >= len(found.figures.at_risk) - 1
