@@ -154,6 +154,46 @@ def tick(now: str | None, tenant: str | None, database_url: str | None) -> None:
     click.echo(f"({tally.details()})", err=True)
 
 
+@main.command()
+@click.option("--format", "form", type=click.Choice(["csv", "json"]), required=True, help="CSV files or one JSON document.")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="The folder for the CSV files (goals.csv, key_results.csv, ...), or the JSON file.")
+@click.option("--since", metavar="DATE", default=None, help="Only what was created or changed on or after this day (2027-01-31).")
+@tenant_option
+@database_option
+def export(form: str, out: Path, since: str | None, tenant: str, database_url: str | None) -> None:
+    """Export a tenant's goals, key results, milestones, check-ins, kudos, history and people (with their
+    figures), for performance reviews."""
+    from datetime import date
+
+    from adapters.export import write
+    from bot.export import tables
+
+    day = None
+    if since is not None:
+        try:
+            day = date.fromisoformat(since)
+        except ValueError:
+            raise click.BadParameter(f"{since!r} is not a date; write it like 2027-01-31", param_hint="--since") from None
+
+    async def run():
+        database = await _open(database_url)
+        try:
+            async with database.transaction(write=False) as session:
+                return await tables(session, tenant, day)
+        except LookupError as error:
+            raise click.ClickException(str(error).capitalize() + ".") from None
+        finally:
+            await database.dispose()
+
+    found = asyncio.run(run())
+    written = write(found, out, form)
+    counts = ", ".join(f"{len(rows)} {name.replace('_', ' ')}" for name, rows in found.items())
+    click.echo(f"Exported {counts} to {out if form == 'json' else str(out) + '/'}.")
+    if len(written) > 1:
+        click.echo(" ".join(path.name for path in written), err=True)
+
+
 @main.group()
 def teams() -> None:
     """Microsoft Teams: the app package to upload."""
