@@ -165,19 +165,7 @@ class Reading:
         """Everyone reporting to the manager, directly or through others (never the manager)."""
         found = self._below.get(manager_id)
         if found is None:
-            seen: set[int] = set()
-            stack = list(self.reports.get(manager_id, ()))
-            while stack:
-                person = stack.pop()
-                if person in seen or person == manager_id:
-                    continue
-                seen.add(person)
-                known = self._below.get(person)
-                if known is not None:
-                    seen |= known - {manager_id}
-                else:
-                    stack.extend(self.reports.get(person, ()))
-            found = self._below[manager_id] = frozenset(seen)
+            found = self._below[manager_id] = _walk_down(self.reports, manager_id)
         return found
 
     def subtree(self, unit_id: int) -> frozenset[int]:
@@ -402,11 +390,16 @@ async def _departments_supporting(connection, goal_ids: set[int], people: dict[i
 
 
 def _below(people: dict[int, PersonRow], manager: int) -> frozenset[int]:
-    """Everyone reporting to the manager, directly or not (the manager never, even in a loop)."""
+    """Everyone reporting to the manager, directly or not, from the people as read."""
     reports: dict[int, list[int]] = {}
     for person in people.values():
         if person.manager_id is not None:
             reports.setdefault(person.manager_id, []).append(person.id)
+    return _walk_down(reports, manager)
+
+
+def _walk_down(reports: dict[int, list[int]], manager: int) -> frozenset[int]:
+    """Everyone below the manager in the reporting lines (the manager never, even in a loop)."""
     seen: set[int] = set()
     stack = list(reports.get(manager, ()))
     while stack:

@@ -30,10 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from bot import digest, schedule, views
-from bot.notify import DELIVERABLE
+from bot.notify import DELIVERABLE, preferred
 from bot.checkins import Defaults, load_defaults, own_schedule
 from bot.messages import reply_to_dict
-from bot.outbox import QUEUED, Kind, State
+from bot.outbox import QUEUED, Kind, State, direct_row
 from bot.schedule import Schedule
 from bot.views import PromptGoal, PromptKeyResult
 from storage import repository
@@ -218,7 +218,7 @@ async def _prompts(session: AsyncSession, now: datetime, tenant_id: int | None, 
             PromptGoal(number, title, progress, health, note, tuple(key_results.get(goal_id, ())))
             for goal_id, number, title, progress, health, note in mine
         ], invite=invites.get(row.org_unit_id, []))
-        outbox_rows.append(_message(row.tenant_id, row.id, platform, Kind.PROMPT, key, reply_to_dict(body), wall,
+        outbox_rows.append(direct_row(row.tenant_id, row.id, platform, Kind.PROMPT, key, reply_to_dict(body), wall,
                                     wall + plan.prompt_expires))
         tally.prompts += 1
     await repository.insert_new(session, CheckinPeriod, period_rows, ("person_id", "period"))
@@ -265,15 +265,6 @@ def _period(row, day: date, due_at: datetime, state: str, reason: str, *, key: s
     return {"tenant_id": row.tenant_id, "person_id": row.id, "period": day, "due_at": due_at, "state": state,
             "reason": reason, "prompt_key": key, "remind_at": remind_at, "reminded_at": None, "answered_at": None,
             "pending_answer": None}
-
-
-def _message(tenant_id: int, person_id: int, platform: str, kind: str, key: str, body: dict, wall: datetime,
-             expires: datetime | None) -> dict:
-    """An outbox row to a person, deliverable at once (`wall`), dropped if not sent by `expires`."""
-    return {"tenant_id": tenant_id, "person_id": person_id, "to_channel": None, "platform": platform, "kind": kind,
-            "goal_id": None, "dedupe_key": key, "body": body, "replaces_id": None,
-            "state": State.PENDING, "attempts": 0, "next_attempt_at": wall, "channel": None, "message_id": None,
-            "last_error": None, "created_at": wall, "sent_at": None, "expires_at": expires, "claimed_by": None}
 
 
 async def _goals_of(session: AsyncSession, due_filter, tenant_id: int | None):
@@ -331,11 +322,7 @@ async def _platforms(session: AsyncSession, due_filter, tenant_id: int | None) -
         .where(*due_filter, Identity.platform.in_(DELIVERABLE)),
         Person.tenant_id, tenant_id,
     )
-    found: dict[int, str] = {}
-    for person, platform in (await session.execute(query)).all():
-        # Of someone's accounts, the platform listed first in DELIVERABLE.
-        found[person] = min(found.get(person, platform), platform, key=DELIVERABLE.index)
-    return found
+    return preferred((await session.execute(query)).all())
 
 
 async def _reminders(session: AsyncSession, now: datetime, tenant_id: int | None, is_sqlite: bool) -> int:
@@ -361,7 +348,7 @@ async def _reminders(session: AsyncSession, now: datetime, tenant_id: int | None
         if blocks and blocks[0].get("kind") == "header":
             blocks[0] = {**blocks[0], "text": "Reminder: " + blocks[0]["text"]}
         body["blocks"] = blocks
-        messages.append(_message(row.tenant_id, row.person_id, row.platform, Kind.REMINDER,
+        messages.append(direct_row(row.tenant_id, row.person_id, row.platform, Kind.REMINDER,
                                  f"reminder:{row.person_id}:{row.period.isoformat()}", body, wall,
                                  wall + REMINDER_EXPIRES))
     await repository.insert_new(session, OutboxMessage, messages, ("tenant_id", "dedupe_key"))

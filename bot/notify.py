@@ -25,6 +25,14 @@ from storage.vocabulary import Awaiting, Health, PeriodState, Status
 DELIVERABLE = ("slack", "teams", "console")
 
 
+def preferred(accounts) -> dict[int, str]:
+    """Of each person's chat accounts, given as (person id, platform) pairs, the platform listed first in DELIVERABLE."""
+    found: dict[int, str] = {}
+    for person, platform in accounts:
+        found[person] = min(found.get(person, platform), platform, key=DELIVERABLE.index)
+    return found
+
+
 async def _platform_for(session: AsyncSession, viewer: Viewer, person: Person) -> str | None:
     """Where to reach a person: where they talk to the bot, preferring the sender's platform."""
     platforms = set(

@@ -258,6 +258,15 @@ async def posted_as(db: Database, platform: str, kind: str, posted: Posted) -> b
     return found is not None
 
 
+def direct_row(tenant_id: int, person_id: int, platform: str, kind: str, key: str, body: dict, wall: datetime,
+             expires: datetime | None) -> dict:
+    """An outbox row to a person, for a bulk insert: deliverable at once (`wall`), dropped if not sent by `expires`."""
+    return {"tenant_id": tenant_id, "person_id": person_id, "to_channel": None, "platform": platform, "kind": kind,
+            "goal_id": None, "dedupe_key": key, "body": body, "replaces_id": None,
+            "state": State.PENDING, "attempts": 0, "next_attempt_at": wall, "channel": None, "message_id": None,
+            "last_error": None, "created_at": wall, "sent_at": None, "expires_at": expires, "claimed_by": None}
+
+
 # The worker --------------------------------------------------------------------------
 
 
