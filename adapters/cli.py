@@ -188,7 +188,9 @@ def export(form: str, out: Path, since: str | None, tenant: str, database_url: s
 
     found = asyncio.run(run())
     written = write(found, out, form)
-    counts = ", ".join(f"{len(rows)} {name.replace('_', ' ')}" for name, rows in found.items())
+    words = {"goals": "goals", "key_results": "key results", "milestones": "milestones", "check_ins": "check-ins",
+             "kudos": "kudos", "history": "history entries", "people": "people"}
+    counts = ", ".join(f"{len(rows)} {words[name]}" for name, rows in found.items())
     click.echo(f"Exported {counts} to {out if form == 'json' else str(out) + '/'}.")
     if len(written) > 1:
         click.echo(" ".join(path.name for path in written), err=True)

@@ -775,7 +775,11 @@ def _parse_settings(words: list[str]) -> CheckinSettings | DigestSettings | Time
             return DigestSettings(switch=rest[0].lower())
         if not rest:
             raise fail("settings", "give the digest's weekday and time, like monday 09:30, or off")
-        weekday, at, cadence = _parse_schedule(rest, "settings")
+        try:
+            weekday, at, cadence = _parse_schedule(rest, "settings")
+        except ParseError as error:
+            problem = error.problem.replace(" and weekly or biweekly", "")  # the digest comes weekly
+            raise fail("settings", problem) from None
         if cadence is not None:
             raise fail("settings", "the digest comes weekly; give its weekday and time, like monday 09:30")
         return DigestSettings(weekday, at)

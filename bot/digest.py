@@ -19,8 +19,8 @@ from bot.goals import TOUCHED
 from bot.messages import (
     Button, Buttons, Context, Do, Fields, Header, Paragraph, ProgressLine, Reply, ReplyBuilder, reply_to_dict,
 )
-from bot.notify import DELIVERABLE
-from bot.outbox import QUEUED, Kind, State
+from bot.notify import DELIVERABLE, preferred
+from bot.outbox import QUEUED, Kind, State, direct_row
 from bot.people import Viewer
 from bot.schedule import WEEKDAYS, Schedule, end_of_day, latest_prompt, next_prompt, zone_of
 from storage import repository
@@ -140,12 +140,8 @@ async def queue_due(session: AsyncSession, now: datetime, tenant_id: int | None,
                     continue
                 body = render(Digest(row.name, day, found[row.id], lasts.get(scopes[row.id]), names))
                 following = next_prompt(plan_of(row), zone_of(row.timezone), at)[1]
-                rows.append({"tenant_id": tenant, "person_id": row.id, "to_channel": None, "platform": platform,
-                             "kind": Kind.DIGEST, "goal_id": None, "dedupe_key": f"digest:{row.id}:{day.isoformat()}",
-                             "body": reply_to_dict(body), "replaces_id": None, "state": State.PENDING, "attempts": 0,
-                             "next_attempt_at": wall, "channel": None, "message_id": None, "last_error": None,
-                             "created_at": wall, "sent_at": None, "expires_at": wall + (following - now),
-                             "claimed_by": None})
+                rows.append(direct_row(tenant, row.id, platform, Kind.DIGEST, f"digest:{row.id}:{day.isoformat()}",
+                                       reply_to_dict(body), wall, wall + (following - now)))
     await repository.insert_new(session, OutboxMessage, rows, ("tenant_id", "dedupe_key"))
     if rows:
         session.info[QUEUED] = True
@@ -225,13 +221,16 @@ async def redraw_changed(session: AsyncSession, now: datetime, tenant_id: int | 
         reading = await alignment.read(session, tenant, now)
         names = {person.id: person.name for person in reading.people.values()}
         kept: dict[date, list[Figures]] = {}
+        days = {row.id: date.fromisoformat(current[row.id].dedupe_key.rsplit(":", 1)[1]) for row in mine}
+        lasts: dict[date, dict] = {}
+        for day in set(days.values()):  # one look per period, not per manager
+            lasts[day] = await alignment.before(
+                session, tenant, [Scope(ScopeKind.MANAGER, row.id) for row in mine if days[row.id] == day], day)
         for row in mine:
-            message = current[row.id]
-            day = date.fromisoformat(message.dedupe_key.rsplit(":", 1)[1])
+            message, day = current[row.id], days[row.id]
             scope = Scope(ScopeKind.MANAGER, row.id)
             found = alignment.figures(reading, scope, until=day + WEEK)
-            last = (await alignment.before(session, tenant, [scope], day)).get(scope)
-            body = reply_to_dict(render(Digest(row.name, day, found, last, names)))
+            body = reply_to_dict(render(Digest(row.name, day, found, lasts[day].get(scope), names)))
             kept.setdefault(day, []).append(found)
             if message.state == State.PENDING:
                 message.body = body
@@ -254,13 +253,10 @@ async def redraw_changed(session: AsyncSession, now: datetime, tenant_id: int | 
 
 async def _platforms(session: AsyncSession, people: list[int]) -> dict[int, str]:
     """Where to reach each of these people: of their chat accounts, the platform listed first."""
-    found: dict[int, str] = {}
-    for person, platform in (await session.execute(
+    return preferred((await session.execute(
         select(Identity.person_id, Identity.platform)
         .where(Identity.person_id.in_(people), Identity.platform.in_(DELIVERABLE))
-    )).all():
-        found[person] = min(found.get(person, platform), platform, key=DELIVERABLE.index)
-    return found
+    )).all())
 
 
 async def digest(session: AsyncSession, viewer: Viewer, now: datetime | None = None) -> Digest:
@@ -392,8 +388,10 @@ def _render_part(d: Digest, part: str, builder: ReplyBuilder) -> Reply:
         builder.add(Header(f"{PART_TITLES[part]} ({len(f.unanswered)} of {f.asked})"))
         if f.unanswered:
             builder.add(Paragraph(", ".join(person.name for person in f.unanswered)))
-        else:
+        elif f.asked:
             builder.add(Paragraph("Everyone who was asked has checked in."))
+        else:
+            builder.add(Paragraph("Nobody below you has been asked to check in this period yet."))
         return builder.build()
     goals = _part_goals(d, part)
     builder.add(Header(f"{PART_TITLES[part]} ({len(goals)})"))

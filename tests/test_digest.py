@@ -178,3 +178,10 @@ async def test_a_digest_for_200_reports_fits_slack_and_teams_with_the_most_urgen
     assert "more: goals digest at-risk" in shown and "more: goals digest blocked" in shown
     full = render(digest.render(found, "at-risk"))
     assert full.count("\nG-") + full.startswith("G-") >= len(found.figures.at_risk) - 1
+
+
+async def test_a_digest_setting_that_is_wrong_says_so_in_the_digests_words(org):
+    reply = await org.say("bo@example.com", "goals settings digest funday 16:00")
+    assert "I don't understand `funday`; give a weekday, a time like 09:00." in reply and "biweekly;" not in reply
+    assert "Nobody below you has been asked to check in this period yet." in await org.say(
+        "bo@example.com", "goals digest missing")
