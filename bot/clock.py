@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from bot import digest, schedule, views
+from bot import digest, schedule, summaries, views
 from bot.notify import DELIVERABLE, preferred
 from bot.checkins import Defaults, load_defaults, own_schedule
 from bot.messages import reply_to_dict
@@ -101,6 +101,7 @@ async def run_round(db: Database, now: datetime, *, tenant: str | None = None) -
         tally.digests = await digest.queue_due(session, now, tenant_id, db.is_sqlite)
         tally.redrawn = await digest.redraw_changed(session, now, tenant_id, db.is_sqlite)
         await digest.keep_closed_week(session, now, tenant_id)
+        tally.summaries = await summaries.queue_due(session, now, tenant_id, db.is_sqlite)
     log.info("clock round at %s: %s (%s)", now.isoformat(), tally.line(), tally.details())
     return tally
 
@@ -404,7 +405,8 @@ class Clock:
         except Exception:  # noqa: BLE001 - the clock must outlive one bad round
             log.exception("clock round failed")
             return None
-        if tally.prompts or tally.reminders or tally.escalations or tally.digests or tally.redrawn:
+        if tally.prompts or tally.reminders or tally.escalations or tally.digests or tally.redrawn or tally.summaries \
+                or tally.nudges:
             self.on_queued()
         return tally
 

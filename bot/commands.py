@@ -52,7 +52,7 @@ USAGE: dict[str, str] = {
     "checkin": "checkin G-12 60% at-risk waiting on legal; G-14 done",
     "admin": "goals admin checkin default <weekday> <HH:MM> [weekly|biweekly] [unit:<name>]   or   goals admin checkin reminder 4h|off"
              "   or   goals admin holiday add|list|remove 2027-12-25 [name]   or   goals admin outbox [retry <id>]"
-             "   or   goals admin alignment [unit]",
+             "   or   goals admin alignment [unit]   or   goals admin summary add|list|remove",
 }
 ADMIN_USAGE = {
     "default": "goals admin checkin default <weekday> <HH:MM> [weekly|biweekly] [unit:<name>]",
@@ -60,6 +60,8 @@ ADMIN_USAGE = {
     "holiday": "goals admin holiday add 2027-12-25 [name]   or   goals admin holiday list   or   goals admin holiday remove 2027-12-25",
     "outbox": "goals admin outbox   or   goals admin outbox retry <id>",
     "alignment": "goals admin alignment   or   goals admin alignment <unit>",
+    "summary": "goals admin summary add #channel <unit|company> weekly|biweekly <weekday> <HH:MM>   or   "
+               "goals admin summary list   or   goals admin summary remove S-1",
 }
 SUMMARY: dict[str, str] = {
     "help": "this list, or the details of one command",
@@ -83,7 +85,7 @@ SUMMARY: dict[str, str] = {
     "digest": "managers: where your team's alignment stands, now (all of one part: goals digest at-risk)",
     "nudge": "managers: ask someone who reports to you to check in",
     "checkin": "answer your check-in in one message (say `checkin` alone to see your goals)",
-    "admin": "admins: check-in defaults, reminders, holidays, the outbox, alignment by department",
+    "admin": "admins: check-in defaults, reminders, holidays, the outbox, alignment by department, channel summaries",
 }
 
 GOAL_REF = re.compile(r"^g-?([0-9]{1,9})$", re.IGNORECASE | re.ASCII)
@@ -305,6 +307,30 @@ class AlignmentReport:
 
 
 @dataclass(frozen=True)
+class SummaryAdd:
+    """A channel's periodic summary of a unit's goals (`unit` None: the company's)."""
+
+    channel: str  # as typed, without its `#`: a name, or a platform's id the adapter put there
+    unit: str | None
+    cadence: str
+    weekday: int
+    at: time
+    known: tuple = ()  # the channels the message named, as the adapter found them (ChannelMention)
+    writes = True
+
+
+@dataclass(frozen=True)
+class SummaryList:
+    writes = False
+
+
+@dataclass(frozen=True)
+class SummaryRemove:
+    number: int
+    writes = True
+
+
+@dataclass(frozen=True)
 class DigestSettings:
     """A manager's digest: weekday and time (each optional, the other kept), or `switch` "off"/"on"."""
 
@@ -381,6 +407,7 @@ Command = (
     AddFromForm | CheckIn | Help | Add | Assign | ListGoals | Show | Tree | Link | Unlink | Approve | Return | Progress
     | KeyResultAdd | KeyResultUpdate | MilestoneAdd | Done | Archive | GiveKudos
     | CheckinSettings | TimezoneSetting | Away | CheckinDefault | ReminderSetting | HolidayCommand | OutboxCommand
+    | SummaryAdd | SummaryList | SummaryRemove
 )
 
 
@@ -875,6 +902,8 @@ def _parse_admin(words: list[str]) -> Help | CheckinDefault | ReminderSetting | 
         if name.lower().startswith("unit:"):
             name = name[5:].strip()
         return AlignmentReport(name.strip('"') or None)
+    if topic in ("summary", "summaries"):
+        return _parse_summary(rest)
     if topic == "outbox":
         if not rest:
             return OutboxCommand()
@@ -882,6 +911,64 @@ def _parse_admin(words: list[str]) -> Help | CheckinDefault | ReminderSetting | 
             return OutboxCommand(int(rest[1]))
         raise _admin_fail("outbox", "say outbox, or outbox retry <id> with the message's number")
     raise fail("admin", f"there is no admin command {quote(words[0])}")
+
+
+SUMMARY_REF = re.compile(r"^(?:s-?)?([0-9]{1,9})$", re.IGNORECASE | re.ASCII)
+
+
+def _channel_words(words: list[str]) -> tuple[str, list[str]]:
+    """The channel at the head of `words` (`#general`, `#"Release planning"`, `#Sales/General`) and the rest."""
+    first = words[0][1:]
+    if not first.startswith('"'):
+        return first, words[1:]
+    for index, word in enumerate(words):
+        if word.endswith('"') and (index > 0 or len(word) > 2):
+            name = " ".join([first[1:], *words[1:index + 1]])[:-1]
+            return name.strip(), words[index + 1:]
+    raise _admin_fail("summary", 'the channel\'s name has no closing quote; write it like #"Release planning"')
+
+
+def _parse_summary(words: list[str]) -> SummaryAdd | SummaryList | SummaryRemove:
+    op = words[0].lower() if words else "list"
+    rest = words[1:]
+    if op == "list" and not rest:
+        return SummaryList()
+    if op in ("remove", "delete") and len(rest) == 1:
+        match = SUMMARY_REF.match(rest[0])
+        if not match:
+            raise _admin_fail("summary", f"{quote(rest[0])} is not a summary; name it as goals admin summary list shows it, like S-1")
+        return SummaryRemove(int(match.group(1)))
+    if op != "add":
+        raise _admin_fail("summary", "say summary add, summary list or summary remove S-1")
+    if not rest or not rest[0].startswith("#") or len(rest[0]) < 2:
+        raise _admin_fail("summary", "name the channel first, like #general")
+    channel, rest = _channel_words(rest)
+    if not channel:
+        raise _admin_fail("summary", "name the channel first, like #general")
+    # The schedule is at the end (weekday, time, cadence in any order); what comes before it is the unit.
+    tail = 0
+    while tail < min(3, len(rest)) and _schedule_word(rest[-1 - tail]):
+        tail += 1
+    try:
+        weekday, at, cadence = _parse_schedule(rest[len(rest) - tail:], "admin")
+    except ParseError as error:
+        raise _admin_fail("summary", error.problem) from None
+    unit = " ".join(rest[:len(rest) - tail]).strip().strip('"')
+    if unit.lower().startswith("unit:"):
+        unit = unit[5:].strip()
+    if not unit:
+        raise _admin_fail("summary", "say which unit's goals it is about (a unit's name, or company)")
+    if weekday is None or at is None:
+        raise _admin_fail("summary", "a summary needs a weekday and a time at the end, like weekly monday 09:00 "
+                                     f"(I read the unit as {quote(unit)})")
+    return SummaryAdd(channel, None if unit.lower() in ("company", "the company") else unit, cadence or "weekly",
+                      weekday, at)
+
+
+def _schedule_word(word: str) -> bool:
+    lowered = word.lower()
+    return (lowered in ("weekly", "biweekly") or re.fullmatch(r"[0-9]{1,2}:[0-9]{2}", word, re.ASCII) is not None
+            or sum(1 for day in WEEKDAYS if len(lowered) >= 3 and day.startswith(lowered)) == 1)
 
 
 def _parse_digest(words: list[str]) -> Digest:

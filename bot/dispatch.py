@@ -12,7 +12,9 @@ from typing import TypeVar
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import admin, browse, checkins, commands, digest, goals, home, inbox, notify, outbox, preferences, values, views
+from bot import (
+    admin, browse, checkins, commands, digest, goals, home, inbox, notify, outbox, preferences, summaries, values, views,
+)
 from bot.commands import Command
 from bot.errors import UserError
 from bot.messages import Action, Actor, Address, Dashboard, Do, IncomingMessage, Inbound, Reply
@@ -87,6 +89,8 @@ class Bot:
                     line = values.clean(text)
                     # In a direct conversation a line that starts with a goal answers the check-in.
                     command: Command | _Home = commands.parse(line if address.is_channel else commands.chat_line(line))
+                    if isinstance(command, commands.SummaryAdd):
+                        command = replace(command, known=inbound.channels)  # the channels as the adapter found them
                 case Action():
                     command = self.command_for(inbound)
                 case Dashboard():
@@ -361,6 +365,12 @@ class Bot:
                 return views.outbox_report(await admin.outbox_report(session, viewer))
             case commands.OutboxCommand(retry):
                 return views.outbox_retried(await admin.retry_message(session, viewer, retry))
+            case commands.SummaryAdd(channel, unit, cadence, weekday, at, known):
+                return summaries.added(await summaries.add(session, viewer, channel, unit, cadence, weekday, at, known))
+            case commands.SummaryList():
+                return summaries.listing(await summaries.listed(session, viewer))
+            case commands.SummaryRemove(number):
+                return summaries.removed(await summaries.remove(session, viewer, number))
             case commands.Away(until):
                 return views.away(*preferences.away(viewer, until))
             case commands.Digest(part):

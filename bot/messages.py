@@ -26,6 +26,7 @@ class Do(StrEnum):
     PICK_GOAL = "checkin.pick"  # "which goal is that about?": value "G-12"
     SHOW = "goal.show"  # open a goal: value "G-12"
     NUDGE = "person.nudge"  # ask a report to check in: value their email (the presser must be their manager)
+    LINK = "goal.link"  # link a goal to a suggested parent: value "G-12 G-3" (the presser must be allowed to change G-12)
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,27 @@ class Address:
 
 
 @dataclass(frozen=True)
+class ChannelMention:
+    """A channel named in a message, as the adapter found it on its platform.
+
+    `text` is how it stands in the message's text (`#C0123`); `channel` the platform's id for it,
+    None when the platform knows no such channel goalbot may see; `present` whether goalbot is in it.
+    """
+
+    text: str
+    channel: str | None
+    name: str
+    present: bool = True
+
+
+@dataclass(frozen=True)
 class IncomingMessage:
-    """A line of text a person sent to the bot."""
+    """A line of text a person sent to the bot, with the channels it names that the adapter looked up."""
 
     actor: Actor
     text: str
     address: Address
+    channels: tuple[ChannelMention, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,8 @@ class Kind(StrEnum):
     ESCALATION = "escalation"
     NUDGE = "nudge"  # a manager asks a report to check in
     DIGEST = "digest"
+    SUMMARY = "summary"  # a channel's periodic summary of a unit's goals
+    OWNER_NUDGE = "owner-nudge"  # the owner of an unaligned or stale goal is asked to link or update it
 
 
 # What a sender reports -----------------------------------------------------------------
@@ -244,6 +246,18 @@ async def release_waiting(session: AsyncSession, platform: str, person_id: int) 
     session.info[QUEUED] = True
 
 
+async def release_channel(session: AsyncSession, platform: str, tenant_id: int, channel: str) -> None:
+    """goalbot can post in the channel now: what waited for it is due at once."""
+    await session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.tenant_id == tenant_id, OutboxMessage.platform == platform,
+               OutboxMessage.to_channel == channel, OutboxMessage.state == State.PENDING,
+               OutboxMessage.last_error.like("unreachable:%"))
+        .values(next_attempt_at=utcnow())
+    )
+    session.info[QUEUED] = True
+
+
 async def posted_as(db: Database, platform: str, kind: str, posted: Posted) -> bool:
     """Whether the message at `posted` is one the outbox sent as `kind` (a button pressed on an approval request)."""
     async with db.transaction(write=False) as session:
@@ -259,9 +273,16 @@ async def posted_as(db: Database, platform: str, kind: str, posted: Posted) -> b
 
 
 def direct_row(tenant_id: int, person_id: int, platform: str, kind: str, key: str, body: dict, wall: datetime,
-             expires: datetime | None) -> dict:
+             expires: datetime | None, *, goal_id: int | None = None) -> dict:
     """An outbox row to a person, for a bulk insert: deliverable at once (`wall`), dropped if not sent by `expires`."""
-    return {"tenant_id": tenant_id, "person_id": person_id, "to_channel": None, "platform": platform, "kind": kind,
+    return {**channel_row(tenant_id, "", platform, kind, key, body, wall, expires), "person_id": person_id,
+            "to_channel": None, "goal_id": goal_id}
+
+
+def channel_row(tenant_id: int, channel: str, platform: str, kind: str, key: str, body: dict, wall: datetime,
+                expires: datetime | None) -> dict:
+    """An outbox row to a channel (the platform's id for it), for a bulk insert, like `direct_row`."""
+    return {"tenant_id": tenant_id, "person_id": None, "to_channel": channel, "platform": platform, "kind": kind,
             "goal_id": None, "dedupe_key": key, "body": body, "replaces_id": None,
             "state": State.PENDING, "attempts": 0, "next_attempt_at": wall, "channel": None, "message_id": None,
             "last_error": None, "created_at": wall, "sent_at": None, "expires_at": expires, "claimed_by": None}

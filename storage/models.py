@@ -415,3 +415,54 @@ class AlignmentSnapshot(SQLModel, table=True):
     period: date
     figures: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     taken_at: datetime = Field(default_factory=utcnow)
+
+
+class ChatChannel(SQLModel, table=True):
+    """A channel goalbot knows on a chat platform, where summaries can be posted.
+
+    A Teams channel is kept when the app is added to its team (`reference` is botbuilder's
+    serialized ConversationReference of the team, which a post to the channel starts from);
+    a Slack channel when someone names it in a command. `present` says whether goalbot is in it.
+    """
+
+    __tablename__ = "chat_channel"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "platform", "channel_id", name="uq_chat_channel_platform_channel"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    platform: str = Field(max_length=20)
+    channel_id: str = Field(max_length=200)
+    name: str = Field(max_length=200)
+    team_id: str | None = Field(default=None, max_length=200)
+    team_name: str | None = Field(default=None, max_length=200)
+    reference: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    present: bool = Field(default=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ChannelSummary(SQLModel, table=True):
+    """A periodic post to a channel about an org unit's public goals (`org_unit_id` None: the company's).
+
+    Its weekday and time are wall-clock in `timezone`, the zone of whoever added it; `next_at` is
+    the UTC instant of the next post (None until the clock has worked it out).
+    """
+
+    __tablename__ = "channel_summary"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "number", name="uq_channel_summary_tenant_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    number: int  # what admins call it: S-<number>
+    platform: str = Field(max_length=20)
+    channel_id: str = Field(max_length=200)
+    channel_name: str = Field(max_length=200)
+    org_unit_id: int | None = Field(default=None, foreign_key="org_unit.id")
+    cadence: str = Field(default=Cadence.WEEKLY, max_length=20)
+    weekday: int
+    at: str = Field(max_length=5)
+    timezone: str = Field(default="UTC", max_length=64)
+    created_by_id: int | None = Field(default=None, foreign_key="person.id")
+    next_at: datetime | None = Field(default=None, index=True)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -84,6 +84,14 @@ def unit_subtree_cte(unit_id: int, name: str = "unit_tree") -> sa.CTE:
     return units.union(step)
 
 
+def led_units_cte(person_id: int, name: str = "led_units") -> sa.CTE:
+    """Rows (id) of the org units a person leads and every unit under them."""
+    first = select(OrgUnit.id).where(OrgUnit.lead_id == person_id)
+    units = first.cte(name, recursive=True)
+    step = select(OrgUnit.id).join(units, OrgUnit.parent_id == units.c.id)
+    return units.union(step)
+
+
 async def manager_ids(session: AsyncSession, person_id: int) -> list[int]:
     """The person's managers, nearest first."""
     chain = managers_cte(person_id)

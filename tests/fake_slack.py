@@ -54,6 +54,7 @@ class FakeSlack:
     response_count: int = 0  # response_url posts so far (kept when `responses` is cleared)
     answered_at: dict[str, float] = field(default_factory=dict)  # response name -> time.monotonic() it came
     envelopes_acked: list[dict] = field(default_factory=list)
+    channels: dict[str, dict] = field(default_factory=dict)  # channel id -> {"name", "member": goalbot is in it, "private"}
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
@@ -64,6 +65,9 @@ class FakeSlack:
 
     def add_user(self, user_id: str, email: str, name: str, tz: str = "Europe/Lisbon") -> None:
         self.users[user_id] = {"email": email, "name": name, "tz": tz}
+
+    def add_channel(self, channel_id: str, name: str, *, member: bool = False, private: bool = False) -> None:
+        self.channels[channel_id] = {"name": name, "member": member, "private": private}
 
     @property
     def url(self) -> str:
@@ -186,8 +190,18 @@ class FakeSlack:
                 return {"ok": True, "user": self._user(user_id)}
         return {"ok": False, "error": "users_not_found"}
 
+    def m_conversations_info(self, args):
+        found = self.channels.get(args.get("channel", ""))
+        if found is None or (found["private"] and not found["member"]):
+            return {"ok": False, "error": "channel_not_found"}  # Slack hides private channels goalbot is not in
+        return {"ok": True, "channel": {"id": args["channel"], "name": found["name"], "is_channel": True,
+                                        "is_private": found["private"], "is_member": found["member"]}}
+
     def m_chat_postMessage(self, args):
         channel = args.get("channel", "")
+        known = self.channels.get(channel)
+        if known is not None and not known["member"]:
+            return {"ok": False, "error": "not_in_channel" if not known["private"] else "channel_not_found"}
         if channel.startswith("U"):
             channel = "D" + channel[1:]  # a DM with the user
         metadata = args.get("metadata")

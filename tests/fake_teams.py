@@ -60,6 +60,7 @@ class FakeConnector:
     fail_next: list[tuple[int, float | None]] = field(default_factory=list)  # (status, Retry-After) per next send
     lookup_delay: float = 0.0  # seconds each member lookup takes
     per_tenant_per_second: int | None = None  # sends accepted per second per tenant; beyond it, 429
+    teams: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)  # team id -> its channels (id, name)
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
@@ -98,6 +99,7 @@ class FakeConnector:
         app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._update)
         app.router.add_get("/v3/conversations/{conversation}/members", self._members)
         app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
+        app.router.add_get("/v3/teams/{team}/conversations", self._channels)
         app.router.add_get("/openid", self._openid)
         app.router.add_get("/_fake/tally", self._tally)
         app.router.add_get("/keys", self._keys)
@@ -196,6 +198,13 @@ class FakeConnector:
     async def _members(self, request: web.Request) -> web.Response:
         self._record(request, None)
         return web.json_response([self._member_json(m) for m in self.members.values()])
+
+    async def _channels(self, request: web.Request) -> web.Response:
+        """A team's channels, as Teams lists them (the General channel has no name)."""
+        team = request.match_info["team"]
+        if team not in self.teams:
+            return web.json_response({"error": {"code": "NotFound", "message": "team not found"}}, status=404)
+        return web.json_response({"conversations": [{"id": cid, "name": name} for cid, name in self.teams[team]]})
 
     async def _tally(self, request: web.Request) -> web.Response:
         """For a connector in another process: the messages posted, the conversations they went to, how many
@@ -364,6 +373,15 @@ class Client:
     def members_added(self) -> dict:
         activity = self._base("conversationUpdate", membersAdded=[{"id": f"28:{APP_ID}"}])
         activity["channelData"] = {"tenant": {"id": self.tenant}, "eventType": "teamMemberAdded"}
+        return activity
+
+    def added_to_team(self, team_id: str, team_name: str) -> dict:
+        """Teams' conversationUpdate when someone adds goalbot to a team: in the team's General channel."""
+        activity = self._base("conversationUpdate", membersAdded=[{"id": f"28:{APP_ID}"}])
+        activity["conversation"] = {"conversationType": "channel", "tenantId": self.tenant, "id": team_id,
+                                    "isGroup": True}
+        activity["channelData"] = {"tenant": {"id": self.tenant}, "eventType": "teamMemberAdded",
+                                   "team": {"id": team_id, "name": team_name}}
         return activity
 
     def search(self, query: str, dataset: str = "goals") -> dict:

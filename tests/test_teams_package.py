@@ -92,7 +92,7 @@ def test_the_package_holds_a_manifest_teams_accepts_and_two_icons(tmp_path):
     assert manifest["validDomains"] == ["bot.example.com"]
 
     [bot] = manifest["bots"]
-    assert bot["botId"] == APP_ID and bot["scopes"] == ["personal"]
+    assert bot["botId"] == APP_ID and bot["scopes"] == ["personal", "team"]
     [command_list] = bot["commandLists"]
     assert command_list["scopes"] == ["personal"]
     suggested = command_list["commands"]

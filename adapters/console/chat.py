@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import threading
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ from adapters.console.delivery import CONSOLE, ConsoleSender
 from adapters.console.render import render
 from bot.clock import Clock, parse_instant, run_round
 from bot.dispatch import Bot
-from bot.messages import Actor, Address, IncomingMessage, Reply
+from bot.messages import Actor, Address, ChannelMention, IncomingMessage, Reply
 from bot.outbox import Outbox
 
 PROMPT = "goalbot> "
@@ -31,11 +32,20 @@ class ConsoleChat:
         return Actor(platform=CONSOLE, user_id=self.email, tenant=self.tenant, email=self.email)
 
     async def send(self, text: str) -> Reply:
-        message = IncomingMessage(actor=self.actor, text=text, address=Address.direct(CONSOLE, self.email))
+        message = IncomingMessage(actor=self.actor, text=text, address=Address.direct(CONSOLE, self.email),
+                                  channels=channels_in(text))
         return await self.bot.handle(message)
 
     async def say(self, text: str) -> str:
         return render(await self.send(text))
+
+
+CHANNEL = re.compile(r"(?<!\S)#([\w-]{1,80})(?!\S)")
+
+
+def channels_in(text: str) -> tuple[ChannelMention, ...]:
+    """The console stands in for every channel: any `#name` is a channel goalbot is in."""
+    return tuple(ChannelMention(f"#{name}", name, name) for name in dict.fromkeys(CHANNEL.findall(text)))
 
 
 async def stdin_lines() -> AsyncIterator[str]:

@@ -15,6 +15,7 @@ import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.settings import SLACK_API_URL, Settings
@@ -24,7 +25,7 @@ from adapters.slack.delivery import SlackSender
 from adapters.slack.people import Profiles
 from bot.dispatch import Bot
 from bot.errors import UserError
-from bot.messages import Actor, Address, IncomingMessage, Reply
+from bot.messages import Actor, Address, ChannelMention, IncomingMessage, Reply
 from bot.outbox import Kind, Target
 from bot.turns import Outcome, Translate, Turns
 from storage.database import Database
@@ -54,6 +55,7 @@ def slack_text(text: str) -> str:
 
 
 MENTION = re.compile(r"<@([UW][A-Z0-9]{2,30})(?:\|[^>]*)?>")
+CHANNEL = re.compile(r"<#([CG][A-Z0-9]{2,30})(?:\|([^>]*))?>")
 
 
 class SlackApp:
@@ -179,13 +181,31 @@ class SlackApp:
                 text = text.replace(match.group(0), "@" + email)
         return text
 
+    async def resolve_channels(self, client: AsyncWebClient, text: str) -> tuple[str, tuple[ChannelMention, ...]]:
+        """`<#C123|general>` becomes `#C123`, with what Slack says of the channel: its name, and whether
+        goalbot is in it (a channel Slack will not show goalbot is None)."""
+        found = []
+        for match in dict.fromkeys(CHANNEL.finditer(text), None):
+            channel_id, typed = match.group(1), unescape(match.group(2) or "")
+            try:
+                info = (await client.conversations_info(channel=channel_id))["channel"]
+                found.append(ChannelMention(f"#{channel_id}", channel_id, str(info.get("name") or typed or channel_id),
+                                            bool(info.get("is_member"))))
+            except SlackApiError as error:
+                if error.response.status_code == 429 or error.response.status_code >= 500:
+                    raise UserError("Slack is busy and could not tell me about that channel; try again in a minute.") from None
+                found.append(ChannelMention(f"#{channel_id}", None, typed or channel_id, False))
+            text = text.replace(match.group(0), f"#{channel_id}")
+        return text, tuple(found)
+
     async def answer_text(self, body: dict, request, client: AsyncWebClient, team_id: str | None, user_id: str,
                           text: str, address: Address, deliver) -> None:
         """A line a person typed, run by the core and answered with `deliver(reply)`."""
         async def translate() -> IncomingMessage:
             actor = await self.actor(client, team_id, user_id)
             # Real mentions are resolved before unescaping, so a typed `<@U…>` stays text.
-            return IncomingMessage(actor, slack_text(await self.resolve_mentions(client, team_id, text)), address)
+            said, channels = await self.resolve_channels(client, await self.resolve_mentions(client, team_id, text))
+            return IncomingMessage(actor, slack_text(said), address, channels)
 
         async def answer(outcome: Outcome) -> None:
             if outcome.reply is not None:

@@ -23,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render
 from bot.messages import Reply
-from bot.outbox import Ambiguous, Failure, NotSent, Posted, RateLimited, Refused, Sent, Target
+from bot.outbox import Ambiguous, Failure, NotSent, Posted, RateLimited, Refused, Sent, Target, Unreachable
 
 METADATA_EVENT = "goalbot_outbox"
 HOLD_IN_LINE = 5.0  # a 429 pause longer than this is not waited out in a send: the outbox tries later
@@ -31,7 +31,11 @@ HISTORY_LOOKBACK = 50  # messages read back from the conversation
 KEPT_WORKSPACES = 10_000
 
 
-def failure(error: Exception) -> Failure:
+# goalbot is not in the channel (a private one it is not in is hidden from it): the post waits for an invite.
+NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found")
+
+
+def failure(error: Exception, *, to_channel: bool = False) -> Failure:
     """What a failed Web API call means for a message: Slack's answer, else whether a connection was made."""
     if isinstance(error, SlackApiError):
         status = error.response.status_code
@@ -39,7 +43,10 @@ def failure(error: Exception) -> Failure:
             return RateLimited("rate limited", float(error.response.headers.get("Retry-After", "30") or 30))
         if status >= 500:
             return Ambiguous(f"slack answered {status}")
-        return Refused(str(error.response.get("error") or status))
+        said = str(error.response.get("error") or status)
+        if to_channel and said in NOT_IN_CHANNEL:
+            return Unreachable(f"goalbot is not in the channel ({said}); /invite @goalbot there")
+        return Refused(said)
     if isinstance(error, aiohttp.ClientConnectorError):
         return NotSent(str(error)[:200])  # never connected: Slack cannot have it
     return Ambiguous(f"{type(error).__name__}: {error}"[:200])
@@ -98,7 +105,7 @@ class SlackSender:
         try:
             return await call()
         except (SlackApiError, TimeoutError, aiohttp.ClientError) as error:
-            found = failure(error)
+            found = failure(error, to_channel=target.channel is not None)
             if isinstance(found, RateLimited):
                 workspace.hold(found.retry_after or 30)
             raise found from None

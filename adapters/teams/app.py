@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from botbuilder.core import InvokeResponse, TurnContext
+from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ConversationReference
+from botbuilder.schema.teams import TeamInfo
 from msrest.exceptions import DeserializationError
 
 from adapters.settings import Settings
@@ -29,7 +31,7 @@ from adapters.teams.adapter import ReusingCloudAdapter
 from adapters.teams.delivery import TeamsSender
 from adapters.teams.people import Directory, command_text, reference_of, teams_tenant
 from adapters.teams.sender import Sender, retryable
-from bot import commands, outbox, reach
+from bot import commands, outbox, reach, summaries
 from bot.dispatch import Bot
 from bot.errors import UserError
 from bot.messages import Action, Actor, Address, Do, IncomingMessage, Reply
@@ -242,6 +244,36 @@ class TeamsApp:
             return
         await self.bot.welcome(actor, reference.conversation.id)
         await self.remember(reference, actor, tenant)
+
+    async def team_added(self, activity: Activity, team: TeamInfo) -> None:
+        """goalbot is in a team (added, or its channels changed): the team's channels, as Teams lists them now,
+        are kept with the team's conversation reference, so summaries can be posted to any of them."""
+        tenant = self.tenant_for(activity)
+        if tenant is None or not team.id:
+            return
+        reference = reference_of(activity)
+
+        async def channels(context: TurnContext) -> list:
+            client = await TeamsInfo.get_teams_connector_client(context)
+            # botframework's Teams client is synchronous: it runs on a thread, not on the event loop.
+            return await asyncio.to_thread(lambda: client.teams.get_teams_channels(team.id).conversations)
+
+        try:
+            listed = await self.sender.call(reference, channels)
+        except Exception as error:  # noqa: BLE001 - the next change to the team tries again
+            log.warning("the channels of Teams team %s could not be read: %s: %s", team.id, type(error).__name__, error)
+            return
+        data = reference.serialize()
+        data.pop("activityId", None)
+        named = [(channel.id, channel.name or "General") for channel in listed or [] if channel.id]
+        name = team.name or (activity.channel_data or {}).get("team", {}).get("name") or "team"
+        await summaries.team_channels(self.db, tenant, "teams", team.id, name, named, data)
+        self.bot.wake_outboxes()
+
+    async def team_removed(self, activity: Activity, team: TeamInfo) -> None:
+        tenant = self.tenant_for(activity)
+        if tenant is not None and team.id:
+            await summaries.team_left(self.db, tenant, "teams", team.id)
 
     async def uninstalled(self, activity: Activity) -> None:
         """The app was removed: nothing can be sent there any more; what is owed waits for a reinstall."""

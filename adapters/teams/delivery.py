@@ -12,7 +12,7 @@ from botbuilder.schema import ConversationAccount, ConversationReference
 
 from adapters.teams import cards
 from adapters.teams.sender import Sender, retry_after, retryable, status_of
-from bot import reach
+from bot import reach, summaries
 from bot.messages import Reply
 from bot.outbox import Ambiguous, Failure, Posted, RateLimited, Refused, Sent, Target, Unreachable
 from storage.database import Database
@@ -39,7 +39,9 @@ class TeamsSender:
 
     async def _reference(self, target: Target, conversation: str | None = None) -> ConversationReference | None:
         if target.channel is not None:
-            data = await reach.reference(self.db, target.tenant_id)
+            # The channel's team, as kept when goalbot was added to it; else any of the tenant's conversations.
+            data = (await summaries.channel_reference(self.db, target.tenant_id, "teams", target.channel)
+                    or await reach.reference(self.db, target.tenant_id))
         elif conversation is not None:
             data = await reach.reference(self.db, target.tenant_id, conversation=conversation)
         elif target.reference is not None:

@@ -31,7 +31,30 @@ class GoalbotHandler(TeamsActivityHandler):
     ) -> None:
         recipient: ChannelAccount | None = turn_context.activity.recipient
         if recipient and any(member.id == recipient.id for member in teams_members_added):
-            await self.teams.installed(turn_context.activity)
+            if team_info is not None and team_info.id:
+                await self.teams.team_added(turn_context.activity, team_info)
+            else:
+                await self.teams.installed(turn_context.activity)
+
+    async def on_teams_members_removed(  # pylint: disable=arguments-renamed
+        self, teams_members_removed: list[TeamsChannelAccount], team_info: TeamInfo, turn_context: TurnContext
+    ) -> None:
+        recipient: ChannelAccount | None = turn_context.activity.recipient
+        if recipient and team_info is not None and team_info.id and \
+                any(member.id == recipient.id for member in teams_members_removed):
+            await self.teams.team_removed(turn_context.activity, team_info)
+
+    async def on_teams_channel_created(self, channel_info, team_info: TeamInfo, turn_context: TurnContext) -> None:
+        await self.teams.team_added(turn_context.activity, team_info)
+
+    async def on_teams_channel_renamed(self, channel_info, team_info: TeamInfo, turn_context: TurnContext) -> None:
+        await self.teams.team_added(turn_context.activity, team_info)
+
+    async def on_teams_channel_deleted(self, channel_info, team_info: TeamInfo, turn_context: TurnContext) -> None:
+        await self.teams.team_added(turn_context.activity, team_info)
+
+    async def on_teams_channel_restored(self, channel_info, team_info: TeamInfo, turn_context: TurnContext) -> None:
+        await self.teams.team_added(turn_context.activity, team_info)
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         # Only the parent picker's search is an invoke goalbot answers; its cards submit messages

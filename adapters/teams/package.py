@@ -75,7 +75,8 @@ def manifest(app_id: str, host: str, *, name: str = "goalbot", developer: str = 
         "accentColor": ACCENT,
         "bots": [{
             "botId": app_id.lower(),
-            "scopes": ["personal"],
+            # Personal chats for people; teams so channel summaries can be posted to a team's channels.
+            "scopes": ["personal", "team"],
             "supportsFiles": False,
             "isNotificationOnly": False,
             "commandLists": [{"scopes": ["personal"], "commands": bot_commands()}],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from adapters.slack.app import SlackApp
+from bot import summaries
 from bot.messages import Address
 
 log = logging.getLogger("goalbot.slack")
@@ -34,3 +35,26 @@ def register(slack: SlackApp) -> None:
 
         await slack.answer_text(body, request, client, context.team_id, event["user"], event.get("text") or "",
                                 Address.direct("slack", event["user"]), deliver)
+
+    async def presence(event, context, present: bool) -> None:
+        channel = event.get("channel")
+        if isinstance(channel, str) and event.get("user") == context.bot_user_id:
+            await summaries.channel_present(slack.db, slack.tenant_for(context.team_id), "slack", channel, present)
+
+    @slack.listen("event", "member_joined_channel")
+    async def joined(event, context):
+        # goalbot was invited: the summaries waiting for this channel go out.
+        await presence(event, context, True)
+
+    @slack.listen("event", "member_left_channel")
+    async def left(event, context):
+        await presence(event, context, False)
+
+    @slack.listen("event", "channel_left")
+    async def removed(event, context):
+        # Sent to goalbot alone when it is removed from a channel (`group_left` for a private one).
+        await presence({**event, "user": context.bot_user_id}, context, False)
+
+    @slack.listen("event", "group_left")
+    async def removed_private(event, context):
+        await presence({**event, "user": context.bot_user_id}, context, False)
