@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from bot import digest, schedule, summaries, views
+from bot import digest, nudges, schedule, summaries, views
 from bot.notify import DELIVERABLE, preferred
 from bot.checkins import Defaults, load_defaults, own_schedule
 from bot.messages import reply_to_dict
@@ -198,6 +198,7 @@ async def _prompts(session: AsyncSession, now: datetime, tenant_id: int | None, 
     wall = utcnow()  # what the round queues is deliverable at once, whatever instant it was given
     period_rows: list[dict] = []
     outbox_rows: list[dict] = []
+    nudging: list[nudges.Due] = []
     for plan in plans:
         row = plan.row
         period_rows.extend(plan.periods)
@@ -222,6 +223,12 @@ async def _prompts(session: AsyncSession, now: datetime, tenant_id: int | None, 
         outbox_rows.append(direct_row(row.tenant_id, row.id, platform, Kind.PROMPT, key, reply_to_dict(body), wall,
                                     wall + plan.prompt_expires))
         tally.prompts += 1
+        nudging.append(nudges.Due(row.id, row.tenant_id, row.org_unit_id, platform,
+                                  _schedule(row, defaults).step, day.isoformat()))
+    owners = (*due_filter, *((Person.tenant_id == tenant_id,) if tenant_id is not None else ()))
+    nudge_rows = await nudges.queue(session, nudging, now, wall, owners)
+    tally.nudges += len(nudge_rows)
+    outbox_rows.extend(nudge_rows)
     await repository.insert_new(session, CheckinPeriod, period_rows, ("person_id", "period"))
     await repository.insert_new(session, OutboxMessage, outbox_rows, ("tenant_id", "dedupe_key"))
     await repository.update_many(session, Person, "id", [{"id": p.row.id, "next_prompt_at": p.next_at} for p in plans])

@@ -45,7 +45,8 @@ USAGE: dict[str, str] = {
     "archive": "goals archive G-12",
     "kudos": "goals kudos @ana [G-12] <message>",
     "settings": "goals settings checkin <weekday> <HH:MM> [weekly|biweekly] | off | on | default   or   "
-                "goals settings digest <weekday> <HH:MM> | off | on   or   goals settings timezone Europe/Paris",
+                "goals settings digest <weekday> <HH:MM> | off | on   or   goals settings nudges off | on   or   "
+                "goals settings timezone Europe/Paris",
     "away": "goals away until 2027-01-05   or   goals back",
     "digest": "goals digest   or   goals digest pending|blocked|at-risk|missing|stale|unaligned|overdue",
     "nudge": "goals nudge @ana",
@@ -80,7 +81,7 @@ SUMMARY: dict[str, str] = {
     "done": "mark a goal achieved",
     "archive": "archive a goal",
     "kudos": "thank someone, for a goal or in general",
-    "settings": "your check-in day, time and cadence, and your time zone",
+    "settings": "your check-in day, time and cadence, your digest, nudges and time zone",
     "away": "skip check-ins while you are away",
     "digest": "managers: where your team's alignment stands, now (all of one part: goals digest at-risk)",
     "nudge": "managers: ask someone who reports to you to check in",
@@ -341,6 +342,14 @@ class DigestSettings:
 
 
 @dataclass(frozen=True)
+class NudgeSettings:
+    """Whether the person takes nudges about their own unaligned or stale goals."""
+
+    on: bool
+    writes = True
+
+
+@dataclass(frozen=True)
 class Digest:
     part: str | None = None  # one part of the digest in full (DIGEST_PARTS), or None for the digest
     writes = False
@@ -407,7 +416,7 @@ Command = (
     AddFromForm | CheckIn | Help | Add | Assign | ListGoals | Show | Tree | Link | Unlink | Approve | Return | Progress
     | KeyResultAdd | KeyResultUpdate | MilestoneAdd | Done | Archive | GiveKudos
     | CheckinSettings | TimezoneSetting | Away | CheckinDefault | ReminderSetting | HolidayCommand | OutboxCommand
-    | SummaryAdd | SummaryList | SummaryRemove
+    | SummaryAdd | SummaryList | SummaryRemove | NudgeSettings
 )
 
 
@@ -786,7 +795,7 @@ def _parse_kudos(words: list[str]) -> GiveKudos:
     return GiveKudos(person, message, goal)
 
 
-def _parse_settings(words: list[str]) -> CheckinSettings | DigestSettings | TimezoneSetting:
+def _parse_settings(words: list[str]) -> CheckinSettings | DigestSettings | TimezoneSetting | NudgeSettings:
     if not words:
         return CheckinSettings()
     topic, rest = words[0].lower(), words[1:]
@@ -810,6 +819,10 @@ def _parse_settings(words: list[str]) -> CheckinSettings | DigestSettings | Time
         if cadence is not None:
             raise fail("settings", "the digest comes weekly; give its weekday and time, like monday 09:30")
         return DigestSettings(weekday, at)
+    if topic in ("nudges", "nudge"):
+        if len(rest) != 1 or rest[0].lower() not in ("off", "on"):
+            raise fail("settings", "Say nudges off or nudges on")
+        return NudgeSettings(rest[0].lower() == "on")
     if topic != "checkin":
         raise fail("settings", f"there is no setting {quote(words[0])}")
     if not rest:

@@ -119,6 +119,11 @@ class Bot:
             return commands.CheckIn(pick=commands.goal_ref(action.value, "checkin"), text=action.value)
         if action.name == Do.NUDGE:
             return commands.Nudge("@" + action.value)  # who may nudge is decided from the presser, not the value
+        if action.name == Do.LINK:
+            words = action.value.split()
+            if len(words) != 2:
+                raise UserError("That button names no goal to link; try goals link G-12 G-3.")
+            return commands.Link(commands.goal_ref(words[0], "link"), commands.goal_ref(words[1], "link", "parent goal"))
         number = commands.goal_ref(action.value, "show")
         if action.name == Do.SHOW:
             return commands.Show(number)
@@ -348,6 +353,12 @@ class Bot:
             case commands.CheckinSettings(switch=switch):
                 await preferences.checkin_switch(session, viewer, switch)
                 return await self._settings(session, viewer, changed=True)
+            case commands.NudgeSettings(on):
+                viewer.person.nudges_off = not on
+                return Reply.text("Saved. " + ("You get nudges about your goals that support nothing or have had no "
+                                               "update for two check-ins, at most one per goal every two weeks."
+                                               if on else "No more nudges about your goals; goals settings nudges "
+                                               "on brings them back."))
             case commands.DigestSettings(weekday, at, switch):
                 return views.digest_settings(*await digest.settings(session, viewer, weekday, at, switch))
             case commands.TimezoneSetting(name):

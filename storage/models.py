@@ -107,6 +107,8 @@ class Person(SQLModel, table=True):
     # when the digest was last redrawn in place (at most once a minute).
     digest_changed_at: datetime | None = Field(default=None, index=True)
     digest_redrawn_at: datetime | None = None
+    # Nudges about their own unaligned or stale goals, sent with their check-in prompt's round.
+    nudges_off: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     away_until: date | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -167,6 +169,8 @@ class Goal(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     progress_updated_at: datetime | None = None
+    # When its owner was last nudged about it (unaligned or stale): at most once every two weeks.
+    nudged_at: datetime | None = None
 
     @property
     def ref(self) -> str:

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("goalbot.slack")
 # Scopes the bot needs; manifest.json asks for exactly these.
-BOT_SCOPES = ("chat:write", "commands", "im:history", "im:write", "users:read", "users:read.email")
+# channels:read and groups:read: whether goalbot is in a channel named for a summary, and when it joins one.
+BOT_SCOPES = ("channels:read", "chat:write", "commands", "groups:read", "im:history", "im:write", "users:read",
+              "users:read.email")
 
 
 def installation_store(settings: Settings, db: Database) -> AsyncSQLAlchemyInstallationStore:

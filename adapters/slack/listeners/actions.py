@@ -1,5 +1,5 @@
-"""Buttons: Approve, Return (asks for a reason first), Check in, a prompt's health buttons, and a digest's
-Open and Nudge. The verified user acts, never the button."""
+"""Buttons: Approve, Return (asks for a reason first), Check in, a prompt's health buttons, a digest's
+Open and Nudge, and a nudge's Link. The verified user acts, never the button."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def register(slack: SlackApp) -> None:
 
         await slack.take(body, request, context.team_id, translate, answer)
 
-    for name in (Do.SET_HEALTH, Do.PICK_GOAL, Do.SHOW, Do.NUDGE):
+    for name in (Do.SET_HEALTH, Do.PICK_GOAL, Do.SHOW, Do.NUDGE, Do.LINK):
         # A prompt's buttons (one per goal and health, or per goal to pick) and a digest's; repeated ids
         # carry their position. The answer goes to the presser alone.
         slack.listen("action", re.compile(rf"^{re.escape(name)}(:[0-9]+)?$"), manifest_name=name.value)(

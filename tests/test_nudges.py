@@ -1,0 +1,144 @@
+"""Owner nudges: with their check-in prompt, the owner of a goal that supports nothing gets one short message
+suggesting its likeliest parent (their team's goals first, then their department's, then the company's), with
+a button that links it; a goal with no update for two periods is nudged too; at most once per goal per two
+weeks; `goals settings nudges off` stops them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from adapters.console.render import render
+from bot import nudges
+from bot.clock import run_round
+from bot.messages import Action, Actor, Address, Do, reply_from_dict
+from storage.models import Goal, OutboxMessage, Person
+
+from tests.test_alignment import build
+
+WEEK = timedelta(days=7)
+# The organisation's rounds prompted Ana and Ravi on Monday 2027-03-08 (and nudged them); the next
+# Mondays' 09:00 in Lisbon is 09:00 UTC in March.
+PROMPTS = datetime(2027, 3, 15, 9, tzinfo=UTC)
+
+
+async def nudges_to(db, email: str) -> list[OutboxMessage]:
+    async with db.transaction(write=False) as session:
+        return list((await session.execute(
+            select(OutboxMessage).join(Person, Person.id == OutboxMessage.person_id)
+            .where(OutboxMessage.kind == "owner-nudge", Person.email == email).order_by(OutboxMessage.id)
+        )).scalars())
+
+
+async def test_an_unaligned_goal_gets_its_likeliest_parent_with_the_prompt_and_a_button_that_links_it(org):
+    # Ana's G-5 "Learn Rust" and G-10 supported nothing when the round prompted her; Ravi's private G-7 too.
+    await build(org)
+    (ana,) = await nudges_to(org.db, "ana@example.com")
+    shown = render(reply_from_dict(ana.body))
+    assert shown.startswith("A nudge about your goals")
+    assert "G-5 supports no goal yet. It looks like it belongs under G-3 Halve paging (your team's goal)." in shown
+    assert "Link to G-3: goals link G-5 G-3" in shown and "goals settings nudges off" in shown
+    (ravi,) = await nudges_to(org.db, "ravi@example.com")
+    assert "G-7 supports no goal yet" in render(reply_from_dict(ravi.body))
+    assert (await run_round(org.db, datetime(2027, 3, 8, 10, 5, tzinfo=UTC))).nudges == 0  # once
+    # The button links it, as whoever presses it is allowed to.
+    button = next(b for block in reply_from_dict(ana.body).blocks if hasattr(block, "buttons")
+                  for b in block.buttons if b.action == Do.LINK)
+    assert button.value == "G-5 G-3"
+    nina = Actor("console", "nina@example.com", email="nina@example.com")
+    refused = await org.bot.act(Action(nina, Do.LINK, button.value, Address.direct("console", "nina@example.com")))
+    assert refused.error and "G-5" in refused.summary
+    linked = await org.bot.act(Action(Actor("console", "ana@example.com", email="ana@example.com"), Do.LINK,
+                                      button.value, Address.direct("console", "ana@example.com")))
+    assert not linked.error and "G-5" in linked.summary and "G-3" in linked.summary
+    async with org.db.transaction(write=False) as session:
+        parent = (await session.execute(select(Goal.parent_id).where(Goal.number == 5))).scalar_one()
+        three = (await session.execute(select(Goal.id).where(Goal.number == 3))).scalar_one()
+    assert parent == three
+
+
+async def test_a_goal_is_nudged_at_most_once_every_two_weeks_and_not_at_all_when_turned_off(org):
+    await build(org)  # Ravi was nudged about G-7 with his prompt of 2027-03-08
+    assert len(await nudges_to(org.db, "ravi@example.com")) == 1
+    tally = await run_round(org.db, PROMPTS)  # a week later G-7 still supports nothing: not again yet
+    assert tally.prompts == 3 and tally.nudges == 0
+    assert len(await nudges_to(org.db, "ravi@example.com")) == 1
+    tally = await run_round(org.db, PROMPTS + WEEK)  # two weeks after: again, with that prompt
+    # Ana (G-5) and Ravi (G-7) again; Nina for the first time: her G-9 has had no update for two weeks.
+    assert tally.nudges == 3 and "3 nudges" in tally.line()
+    (nina,) = await nudges_to(org.db, "nina@example.com")
+    assert "G-9 has had no update for two check-ins" in render(reply_from_dict(nina.body))
+    assert len(await nudges_to(org.db, "ravi@example.com")) == 2
+    said = await org.say("ravi@example.com", "goals settings nudges off")
+    assert said.startswith("Saved. No more nudges")
+    await run_round(org.db, PROMPTS + 3 * WEEK)
+    assert len(await nudges_to(org.db, "ravi@example.com")) == 2
+    assert "Say nudges off or nudges on" in await org.say("ravi@example.com", "goals settings nudges maybe")
+
+
+async def test_a_stale_goal_is_nudged_to_be_updated(org):
+    await build(org)
+    await org.say("ana@example.com", "goals link G-5 G-3")  # aligned now, but still no update for weeks
+    await org.say("ana@example.com", "goals link G-10 G-3")
+    async with org.db.transaction() as session:
+        await session.execute(sa.update(Goal).where(Goal.number == 5).values(
+            progress_updated_at=PROMPTS - 20 * 24 * timedelta(hours=1), approved_at=PROMPTS - 30 * 24 * timedelta(hours=1),
+            created_at=PROMPTS - 30 * 24 * timedelta(hours=1)))
+    async with org.db.transaction() as session:  # the nudge of two weeks ago is long past
+        await session.execute(sa.update(Goal).values(nudged_at=None))
+    await run_round(org.db, PROMPTS)
+    ana = (await nudges_to(org.db, "ana@example.com"))[-1]
+    shown = render(reply_from_dict(ana.body))
+    assert "G-5 has had no update for two check-ins" in shown and "Open G-5: goals show G-5" in shown
+    assert "belongs under" not in shown
+
+
+def test_the_likeliest_parent_is_the_nearest_in_the_org_then_the_closest_title():
+    from types import SimpleNamespace as Row
+
+    goal = Row(id=1, number=1, title="Cut alert noise by half", level="individual")
+    team = Row(id=2, number=2, title="Ship the new dashboard", level="team")
+    department = Row(id=3, number=3, title="Cut alert noise across engineering", level="department")
+    company = Row(id=4, number=4, title="Alert noise", level="company")
+    peer = Row(id=5, number=5, title="Cut alert noise by half", level="individual")  # never a parent: same level
+    assert nudges.suggest(goal, [(0, team), (1, department), (2, company), (0, peer)]) == (0, team)
+    assert nudges.suggest(goal, [(1, department), (2, company)]) == (1, department)
+    other = Row(id=6, number=6, title="Hire two engineers", level="department")
+    assert nudges.suggest(goal, [(1, other), (1, department)]) == (1, department)  # same standing: the likelier title
+    assert nudges.suggest(Row(id=7, number=7, title="x", level="company"), [(2, company)]) is None
+
+
+async def parent_of(db, number: int) -> int | None:
+    async with db.transaction(write=False) as session:
+        parent = (await session.execute(select(Goal.parent_id).where(Goal.number == number))).scalar_one()
+        return None if parent is None else (await session.get(Goal, parent)).number
+
+
+async def test_the_link_button_pressed_in_slack_links_as_the_presser_may(org):
+    import asyncio
+
+    from tests.slack_harness import SlackWorkspace, started_fake_slack
+
+    await build(org)
+    fake = await started_fake_slack()
+    workspace = SlackWorkspace(org.db, fake)
+    await workspace.start()
+    try:
+        # Nina presses a Link button carrying Ana's goal: the presser decides, never the button.
+        status, _ = await workspace.press("UNINA", Do.LINK.value, "G-5 G-3")
+        assert status == 200
+        refusal = await fake.wait_for(lambda: [m for m in fake.posted("UNINA") if "G-5" in (m["text"] or "")],
+                                      what="the refusal")
+        assert "Only Ana Silva" in refusal[0]["text"] and await parent_of(org.db, 5) is None
+        status, _ = await workspace.press("UANA", Do.LINK.value, "G-5 G-3")
+        assert status == 200
+        for _ in range(200):
+            if await parent_of(org.db, 5) == 3:
+                break
+            await asyncio.sleep(0.02)
+        assert await parent_of(org.db, 5) == 3
+    finally:
+        await workspace.close()
+        await fake.close()
