@@ -262,3 +262,42 @@ async def _report(org, email: str, unit: str | None):
     async with org.db.transaction(write=False) as session:
         viewer = await find_viewer(session, Actor("console", email, email=email))
         return await admin.alignment_report(session, viewer, unit, now=datetime(2027, 3, 15, 10, tzinfo=UTC))
+
+
+async def test_goals_moved_between_teams_mid_period_count_where_they_are_and_last_week_stays(org):
+    from bot.org import import_people, read_csv
+    from tests.conftest import ORG_CSV
+
+    await build(org)
+    who = await people(org.db)
+    async with org.db.transaction(write=False) as session:
+        units = {name: uid for name, uid in (await session.execute(select(OrgUnit.name, OrgUnit.id))).all()}
+    platform, emea = Scope(ScopeKind.UNIT, units["Platform"]), Scope(ScopeKind.UNIT, units["EMEA"])
+    before = await reading(org.db)
+    assert (alignment.figures(before, platform, public_only=True).aligned,
+            alignment.figures(before, platform, public_only=True).alignable) == (3, 4)
+    async with org.db.transaction() as session:
+        tenant = await tenant_by_key(session, "default")
+        await alignment.keep(session, tenant.id, date(2027, 3, 8), [alignment.figures(before, platform, public_only=True)])
+    # Midweek Ravi moves to EMEA, under Lena: his goals G-6 (aligned), G-7 (private) and G-8 (proposed) go with him.
+    moved = ORG_CSV.replace("ravi@example.com,Ravi Patel,bo@example.com,Engineering,Platform,member",
+                            "ravi@example.com,Ravi Patel,lena@example.com,Sales,EMEA,member")
+    rows, problems = read_csv(moved)
+    assert not problems
+    async with org.db.transaction() as session:
+        await import_people(session, await tenant_by_key(session, "default"), rows)
+    now = await reading(org.db, MONDAY + 3 * DAY)
+    # Platform keeps G-3, G-4 (aligned) and G-5; EMEA has Nina's G-9 and Ravi's G-6, both aligned (G-7 is private).
+    here = alignment.figures(now, platform, public_only=True)
+    there = alignment.figures(now, emea, public_only=True)
+    assert (here.aligned, here.alignable, there.aligned, there.alignable) == (2, 3, 2, 2)
+    # Managers: Bo now reads Ana's G-4 and G-5; Lena reads Nina's G-9 and Ravi's G-6 and G-7 (private counts for her),
+    # and Ravi's proposal G-8 now waits for her.
+    bo = alignment.figures(now, Scope(ScopeKind.MANAGER, who["bo"]))
+    lena = alignment.figures(now, Scope(ScopeKind.MANAGER, who["lena"]))
+    assert (bo.aligned, bo.alignable, refs(bo.pending)) == (1, 2, [])
+    assert (lena.aligned, lena.alignable, refs(lena.pending)) == (2, 3, ["G-8"])
+    # Last week is what it was then: Platform had 3 of 4.
+    async with org.db.transaction(write=False) as session:
+        last = (await alignment.before(session, tenant.id, [platform], date(2027, 3, 15)))[platform]
+    assert (last["aligned"], last["alignable"]) == (3, 4)
