@@ -33,11 +33,21 @@ async def find_unit(session: AsyncSession, viewer: Viewer, name: str) -> OrgUnit
         .order_by(OrgUnit.id)
     )).scalars().all()
     if not found:
-        raise NotFound(f"There is no unit called {values.quote(name)}.")
+        raise NotFound(f"There is no unit called {values.quote(name)}." + await _closest_units(session, viewer, name))
     if len(found) > 1:
         kinds = " and ".join(f"the {unit.kind} {unit.name}" for unit in found)
         raise UserError(f"{values.quote(name)} could be {kinds}; rename one of them first.")
     return found[0]
+
+
+async def _closest_units(session: AsyncSession, viewer: Viewer, name: str) -> str:
+    """" Did you mean Platform?", from the tenant's unit names, when one is close."""
+    from rapidfuzz import fuzz, process
+
+    names = list((await session.execute(select(OrgUnit.name).where(OrgUnit.tenant_id == viewer.tenant.id))).scalars())
+    close = [found for found, _, _ in process.extract(name, names, scorer=fuzz.WRatio, processor=str.lower,
+                                                      score_cutoff=80, limit=2)]
+    return f" Did you mean {' or '.join(close)}?" if close else ""
 
 
 async def set_checkin_default(session: AsyncSession, viewer: Viewer, weekday: int, at: time, cadence: str,

@@ -118,26 +118,17 @@ async def list_goals(
         target = await find_person(session, viewer, person)
         where = Goal.owner_person_id == target.id
         title, empty = f"{target.name}'s goals", f"{target.name} has no goals you can see."
+    elif scope == "unit":
+        from bot.admin import find_unit
+
+        assert person is not None
+        unit = await find_unit(session, viewer, person)
+        where = await _of_units(session, viewer, unit.id)
+        title, empty = f"The goals of {unit.name}", f"{unit.name} has no goals you can see."
     else:
-        # My unit and everything under it, plus everyone who reports to me. The ids are
-        # read first and inlined, so PostgreSQL hashes the lists instead of rescanning
-        # a recursive subquery for every goal row.
-        units = repository.unit_subtree_cte(viewer.person.org_unit_id or -1)
+        # My unit and everything under it, plus everyone who reports to me.
         reports = repository.reports_cte(me, name="team_reports")
-        unit_ids = [row[0] for row in await session.execute(select(units.c.id))]
-        person_ids = [
-            row[0]
-            for row in await session.execute(
-                sa.union(
-                    select(Person.id).where(Person.tenant_id == viewer.tenant.id, Person.org_unit_id.in_(unit_ids)),
-                    select(reports.c.id),
-                )
-            )
-        ]
-        where = sa.or_(
-            Goal.owner_unit_id.in_(sa.bindparam("team_units", unit_ids or [-1], expanding=True, literal_execute=True)),
-            Goal.owner_person_id.in_(sa.bindparam("team_people", person_ids or [-1], expanding=True, literal_execute=True)),
-        )
+        where = await _of_units(session, viewer, viewer.person.org_unit_id or -1, select(reports.c.id))
         title, empty = "Your team's goals", "Your team has no goals yet."
     conditions = [Goal.tenant_id == viewer.tenant.id, where, visible_clause(viewer)]
     if not include_all:
@@ -153,6 +144,20 @@ async def list_goals(
         )
     ).all()
     return GoalPage(title=title, rows=[_to_row(r) for r in rows], total=total, page=page, pages=pages, empty_hint=empty)
+
+
+async def _of_units(session: AsyncSession, viewer: Viewer, unit_id: int, reports=None):
+    """Goals of the unit and the units below it, or of the people in them (and of those `reports` selects).
+    The ids are read first and inlined, so PostgreSQL hashes the lists instead of rescanning a recursive
+    subquery for every goal row."""
+    units = repository.unit_subtree_cte(unit_id)
+    unit_ids = [row[0] for row in await session.execute(select(units.c.id))]
+    people = select(Person.id).where(Person.tenant_id == viewer.tenant.id, Person.org_unit_id.in_(unit_ids))
+    person_ids = [row[0] for row in await session.execute(sa.union(people, reports) if reports is not None else people)]
+    return sa.or_(
+        Goal.owner_unit_id.in_(sa.bindparam("team_units", unit_ids or [-1], expanding=True, literal_execute=True)),
+        Goal.owner_person_id.in_(sa.bindparam("team_people", person_ids or [-1], expanding=True, literal_execute=True)),
+    )
 
 
 async def goal_tree(session: AsyncSession, viewer: Viewer, number: int | None) -> GoalTree:

@@ -337,7 +337,8 @@ async def _reminders(session: AsyncSession, now: datetime, tenant_id: int | None
     """One reminder per period to those who have not answered, once its time has come."""
     query = _in_tenant(
         select(CheckinPeriod.id, CheckinPeriod.prompt_key, CheckinPeriod.period, CheckinPeriod.tenant_id,
-               CheckinPeriod.person_id, OutboxMessage.platform, OutboxMessage.body, OutboxMessage.state)
+               CheckinPeriod.person_id, CheckinPeriod.remind_at, OutboxMessage.platform, OutboxMessage.body,
+               OutboxMessage.state)
         .join(OutboxMessage, sa.and_(OutboxMessage.tenant_id == CheckinPeriod.tenant_id,
                                      OutboxMessage.dedupe_key == CheckinPeriod.prompt_key))
         .where(CheckinPeriod.remind_at <= now, CheckinPeriod.answered_at.is_(None)),
@@ -351,6 +352,8 @@ async def _reminders(session: AsyncSession, now: datetime, tenant_id: int | None
     for row in rows:
         if row.state not in (State.SENT, State.PENDING, State.SENDING):
             continue  # the prompt never reached them: no reminder of it either
+        if as_utc(row.remind_at) < now - REMINDER_EXPIRES:
+            continue  # its time passed while the clock was stopped: never sent late
         body = dict(row.body)
         blocks = list(body.get("blocks", []))
         if blocks and blocks[0].get("kind") == "header":

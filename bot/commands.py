@@ -30,7 +30,7 @@ CATEGORIES = tuple(category.value for category in Category)
 USAGE: dict[str, str] = {
     "help": "goals help [command]",
     "add": "goals add <title> [parent:G-3] [due:2027-03-31] [level:team] [owner:@ana] [category:development] [private]",
-    "list": "goals list [mine|team|company|@person] [all] [page:2]",
+    "list": "goals list [mine|team|company|@person|unit:<name>] [all] [page:2]",
     "show": "goals show G-12",
     "tree": "goals tree [G-1]",
     "link": "goals link G-12 G-3   (G-12 now supports G-3)",
@@ -53,7 +53,8 @@ USAGE: dict[str, str] = {
     "checkin": "checkin G-12 60% at-risk waiting on legal; G-14 done",
     "admin": "goals admin checkin default <weekday> <HH:MM> [weekly|biweekly] [unit:<name>]   or   goals admin checkin reminder 4h|off"
              "   or   goals admin holiday add|list|remove 2027-12-25 [name]   or   goals admin outbox [retry <id>]"
-             "   or   goals admin alignment [unit]   or   goals admin summary add|list|remove",
+             "   or   goals admin alignment [unit]   or   goals admin summary add #channel <unit|company> weekly|biweekly "
+             "<weekday> <HH:MM> | list | remove S-1 (a unit's lead may too, for their unit)",
 }
 ADMIN_USAGE = {
     "default": "goals admin checkin default <weekday> <HH:MM> [weekly|biweekly] [unit:<name>]",
@@ -86,7 +87,7 @@ SUMMARY: dict[str, str] = {
     "digest": "managers: where your team's alignment stands, now (all of one part: goals digest at-risk)",
     "nudge": "managers: ask someone who reports to you to check in",
     "checkin": "answer your check-in in one message (say `checkin` alone to see your goals)",
-    "admin": "admins: check-in defaults, reminders, holidays, the outbox, alignment by department, channel summaries",
+    "admin": "admins: check-in defaults, reminders, holidays, the outbox, alignment by department; channel summaries (a unit's lead too)",
 }
 
 GOAL_REF = re.compile(r"^g-?([0-9]{1,9})$", re.IGNORECASE | re.ASCII)
@@ -143,8 +144,8 @@ class Assign:
 
 @dataclass(frozen=True)
 class ListGoals:
-    scope: str = "mine"  # mine | team | company | person
-    person: str | None = None
+    scope: str = "mine"  # mine | team | company | person | unit
+    person: str | None = None  # the person's mention, or the unit's name
     include_all: bool = False
     page: int = 1
     writes = False
@@ -563,12 +564,17 @@ def _parse_draft(words: list[str], command: str) -> GoalDraft:
     )
 
 
+HELP_ALIASES = {"summary": "admin", "summaries": "admin", "alignment": "admin", "holiday": "admin",
+                "nudges": "settings", "timezone": "settings"}
+
+
 def _parse_help(words: list[str]) -> Help:
     if not words:
         return Help()
     topic = words[0].lower().lstrip("/")
     if topic == "goals" and len(words) > 1:
         topic = words[1].lower()
+    topic = HELP_ALIASES.get(topic, topic)
     if topic not in USAGE:
         raise ParseError(f"There is no command {quote(words[0])}. Say `goals help` for the list.")
     return Help(topic)
@@ -588,7 +594,7 @@ def _parse_assign(words: list[str]) -> Assign:
 def _parse_list(words: list[str]) -> ListGoals:
     scope, person, include_all, page = "mine", None, False, 1
     seen_scope = False
-    for word in words:
+    for index, word in enumerate(words):
         lowered = word.lower()
         if lowered == "all":
             include_all = True
@@ -601,9 +607,24 @@ def _parse_list(words: list[str]) -> ListGoals:
             scope, seen_scope = lowered, True
         elif not seen_scope and (MENTION.match(word) or "@" in word):
             scope, person, seen_scope = "person", word, True
+        elif not seen_scope and lowered.startswith("unit:"):
+            # A unit's name may have spaces: it runs to the end, but for `all` and `page:` after it.
+            rest = [word[5:], *words[index + 1:]]
+            while rest and (rest[-1].lower() == "all" or rest[-1].lower().startswith("page:")):
+                tail = _parse_list([rest.pop()])
+                include_all, page = include_all or tail.include_all, tail.page if tail.page != 1 else page
+            name = _unquote(" ".join(rest))
+            if not name:
+                raise fail("list", "Name the unit after unit:, like unit:Platform")
+            return ListGoals(scope="unit", person=name, include_all=include_all, page=page)
         else:
             raise fail("list", f"I don't understand {quote(word)} here")
     return ListGoals(scope=scope, person=person, include_all=include_all, page=page)
+
+
+def _unquote(text: str) -> str:
+    """A name as typed, without the straight or curly quotes around it."""
+    return text.strip().strip('"\'\u201c\u201d\u2018\u2019').strip()
 
 
 def _single_goal(command: str):
@@ -929,13 +950,17 @@ def _parse_admin(words: list[str]) -> Help | CheckinDefault | ReminderSetting | 
 SUMMARY_REF = re.compile(r"^(?:s-?)?([0-9]{1,9})$", re.IGNORECASE | re.ASCII)
 
 
+OTHER_CADENCES = ("daily", "fortnightly", "monthly", "quarterly", "weekdays", "every")
+OPENING, CLOSING = '"\u201c\u201e', '"\u201d\u201c'
+
+
 def _channel_words(words: list[str]) -> tuple[str, list[str]]:
     """The channel at the head of `words` (`#general`, `#"Release planning"`, `#Sales/General`) and the rest."""
     first = words[0][1:]
-    if not first.startswith('"'):
+    if not first or first[0] not in OPENING:
         return first, words[1:]
     for index, word in enumerate(words):
-        if word.endswith('"') and (index > 0 or len(word) > 2):
+        if word[-1] in CLOSING and (index > 0 or len(word) > 2):
             name = " ".join([first[1:], *words[1:index + 1]])[:-1]
             return name.strip(), words[index + 1:]
     raise _admin_fail("summary", 'the channel\'s name has no closing quote; write it like #"Release planning"')
@@ -966,14 +991,20 @@ def _parse_summary(words: list[str]) -> SummaryAdd | SummaryList | SummaryRemove
         weekday, at, cadence = _parse_schedule(rest[len(rest) - tail:], "admin")
     except ParseError as error:
         raise _admin_fail("summary", error.problem) from None
-    unit = " ".join(rest[:len(rest) - tail]).strip().strip('"')
+    unit = _unquote(" ".join(rest[:len(rest) - tail]))
     if unit.lower().startswith("unit:"):
-        unit = unit[5:].strip()
+        unit = _unquote(unit[5:])
+    culprit = rest[len(rest) - tail - 1] if len(rest) > tail else ""
+    if culprit.lower() in OTHER_CADENCES:
+        raise _admin_fail("summary", f"{quote(culprit)} is not a cadence goalbot has: a summary comes weekly or biweekly")
+    if weekday is None or at is None:
+        ends = "a summary ends with weekly or biweekly, a weekday and a time, like weekly monday 09:00"
+        if not culprit:
+            raise _admin_fail("summary", ends)
+        what = "a time like 09:00" if re.search(r"[0-9]", culprit) or weekday is not None else "a weekday"
+        raise _admin_fail("summary", f"{quote(culprit)} is not {what}; {ends}")
     if not unit:
         raise _admin_fail("summary", "say which unit's goals it is about (a unit's name, or company)")
-    if weekday is None or at is None:
-        raise _admin_fail("summary", "a summary needs a weekday and a time at the end, like weekly monday 09:00 "
-                                     f"(I read the unit as {quote(unit)})")
     return SummaryAdd(channel, None if unit.lower() in ("company", "the company") else unit, cadence or "weekly",
                       weekday, at)
 

@@ -379,7 +379,7 @@ class Bot:
             case commands.SummaryAdd(channel, unit, cadence, weekday, at, known):
                 return summaries.added(await summaries.add(session, viewer, channel, unit, cadence, weekday, at, known))
             case commands.SummaryList():
-                return summaries.listing(await summaries.listed(session, viewer))
+                return summaries.listing(await summaries.listed(session, viewer), viewer.is_admin)
             case commands.SummaryRemove(number):
                 return summaries.removed(await summaries.remove(session, viewer, number))
             case commands.Away(until):

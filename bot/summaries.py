@@ -171,15 +171,16 @@ async def _may_manage(session: AsyncSession, viewer: Viewer, unit: OrgUnit | Non
     """Admins manage every summary; a unit's lead those of the units they lead and the units below them."""
     if viewer.is_admin:
         return
-    if unit is not None:
-        seen: set[int] = set()
-        current: OrgUnit | None = unit
-        while current is not None and current.id not in seen:
-            if current.lead_id == viewer.id:
-                return
-            seen.add(current.id)
-            current = await session.get(OrgUnit, current.parent_id) if current.parent_id is not None else None
-    raise Forbidden(f"Only admins, and a unit's lead for their own unit, can {doing}.")
+    if unit is None:
+        raise Forbidden(f"Only admins can {doing} about the company's goals; a unit's lead can for their unit.")
+    seen: set[int] = set()
+    current: OrgUnit | None = unit
+    while current is not None and current.id not in seen:
+        if current.lead_id == viewer.id:
+            return
+        seen.add(current.id)
+        current = await session.get(OrgUnit, current.parent_id) if current.parent_id is not None else None
+    raise Forbidden(f"Only admins, and the lead of {unit.name} or of a unit above it, can {doing} about {unit.name}.")
 
 
 @dataclass
@@ -195,15 +196,16 @@ async def add(session: AsyncSession, viewer: Viewer, channel: str, unit_name: st
     """Subscribe a channel to a unit's (or the company's) summary, at the viewer's local weekday and time."""
     now = now or utcnow()
     unit = await find_unit(session, viewer, unit_name) if unit_name else None
-    await _may_manage(session, viewer, unit, "add channel summaries" if unit else "add the company's summary")
+    await _may_manage(session, viewer, unit, "add a summary")
     target = await _channel(session, viewer, channel, known)
     same = (await session.execute(select(ChannelSummary.number).where(
         ChannelSummary.tenant_id == viewer.tenant.id, ChannelSummary.platform == viewer.platform,
+        ChannelSummary.removed_at.is_(None),
         ChannelSummary.channel_id == target.channel_id,
         ChannelSummary.org_unit_id.is_(None) if unit is None else ChannelSummary.org_unit_id == unit.id,
     ))).scalar()
     if same is not None:
-        raise UserError(f"#{target.name} has {unit.name if unit else 'the company'}'s summary already (S-{same}).",
+        raise UserError(f"#{target.name} has the summary of {unit.name if unit else 'the company'} already (S-{same}).",
                         usage=f"goals admin summary remove S-{same}")
     number = ((await session.execute(select(sa.func.max(ChannelSummary.number)).where(
         ChannelSummary.tenant_id == viewer.tenant.id))).scalar() or 0) + 1
@@ -227,12 +229,13 @@ async def listed(session: AsyncSession, viewer: Viewer) -> list[Listed]:
         .outerjoin(ChatChannel, sa.and_(ChatChannel.tenant_id == ChannelSummary.tenant_id,
                                         ChatChannel.platform == ChannelSummary.platform,
                                         ChatChannel.channel_id == ChannelSummary.channel_id))
-        .where(ChannelSummary.tenant_id == viewer.tenant.id).order_by(ChannelSummary.number)
+        .where(ChannelSummary.tenant_id == viewer.tenant.id, ChannelSummary.removed_at.is_(None))
+        .order_by(ChannelSummary.number)
     )).all()
     if not viewer.is_admin:
         led = set((await session.execute(select(repository.led_units_cte(viewer.id).c.id))).scalars())
         if not led:
-            raise Forbidden("Only admins, and a unit's lead for their own unit, can see channel summaries.")
+            raise Forbidden("Only admins, and the leads of units for their units, can see channel summaries.")
         rows = [row for row in rows if row[1] is not None and row[1].id in led]
     return [Listed(summary, unit.name if unit else "the company", present is not False,
                    summary.next_at.astimezone(zone_of(summary.timezone)) if summary.next_at else None)
@@ -241,12 +244,13 @@ async def listed(session: AsyncSession, viewer: Viewer) -> list[Listed]:
 
 async def remove(session: AsyncSession, viewer: Viewer, number: int) -> Listed:
     summary = (await session.execute(select(ChannelSummary).where(
-        ChannelSummary.tenant_id == viewer.tenant.id, ChannelSummary.number == number))).scalar_one_or_none()
+        ChannelSummary.tenant_id == viewer.tenant.id, ChannelSummary.number == number,
+        ChannelSummary.removed_at.is_(None)))).scalar_one_or_none()
     if summary is None:
         raise NotFound(f"There is no summary S-{number}. See them with goals admin summary list.")
     unit = await session.get(OrgUnit, summary.org_unit_id) if summary.org_unit_id is not None else None
-    await _may_manage(session, viewer, unit, "remove channel summaries")
-    await session.delete(summary)
+    await _may_manage(session, viewer, unit, "remove a summary")
+    summary.removed_at, summary.next_at = utcnow(), None
     return Listed(summary, unit.name if unit else "the company", True, None)
 
 
@@ -255,16 +259,25 @@ async def remove(session: AsyncSession, viewer: Viewer, number: int) -> Listed:
 
 @dataclass
 class Changes:
-    """What happened to a tenant's goals in a period: new (became active), slipped (health got worse, or
-    missed), from the goals' history."""
+    """What happened to a tenant's goals in a period, from their history: which became active (new), the
+    health each had when the period began (for those whose health changed), and which were missed."""
 
     new: set[int]
-    slipped: dict[int, tuple[str | None, str | None]]  # goal -> (health before, after)
+    health_before: dict[int, str | None]
+    missed: set[int]
+
+    def slipped(self, goal) -> tuple[str | None, str] | None:
+        """(health before, now) when the goal is worse off than when the period began, else None."""
+        if goal.id in self.missed:
+            return self.health_before.get(goal.id), Status.MISSED
+        before = self.health_before.get(goal.id)
+        if goal.status != Status.ACTIVE or goal.id in self.new or before is None:
+            return None
+        return (before, goal.health) if WORSE.get(goal.health, 0) > WORSE.get(before, 0) else None
 
 
 async def _changes(session: AsyncSession, tenant_id: int, since: datetime, now: datetime) -> Changes:
-    new: set[int] = set()
-    slipped: dict[int, tuple[str | None, str | None]] = {}
+    found = Changes(set(), {}, set())
     for goal_id, before, after in (await session.execute(
         select(GoalEvent.goal_id, GoalEvent.before, GoalEvent.after).where(
             GoalEvent.tenant_id == tenant_id, GoalEvent.at > since, GoalEvent.at <= now,
@@ -273,20 +286,19 @@ async def _changes(session: AsyncSession, tenant_id: int, since: datetime, now: 
     )).all():
         before, after = before or {}, after or {}
         if after.get("status") == Status.ACTIVE and before.get("status") in (None, Status.PROPOSED):
-            new.add(goal_id)
-        if "health" in after and WORSE.get(after["health"], 0) > WORSE.get(before.get("health"), 0):
-            first = slipped.get(goal_id, (before.get("health"), None))[0]
-            slipped[goal_id] = (first, after["health"])
+            found.new.add(goal_id)
+        if "health" in after and goal_id not in found.health_before:
+            found.health_before[goal_id] = before.get("health")
         if after.get("status") == Status.MISSED:
-            slipped[goal_id] = (before.get("health"), Status.MISSED)
-    return Changes(new, slipped)
+            found.missed.add(goal_id)
+    return found
 
 
 async def queue_due(session: AsyncSession, now: datetime, tenant_id: int | None, is_sqlite: bool) -> int:
     """The clock's round: each summary whose time has come is queued to its channel once per period (its
     local date); one whose local day passed while the clock was stopped is not posted late. Returns how
     many were queued."""
-    query = select(ChannelSummary).where(ChannelSummary.next_at <= now)
+    query = select(ChannelSummary).where(ChannelSummary.next_at <= now, ChannelSummary.removed_at.is_(None))
     if tenant_id is not None:
         query = query.where(ChannelSummary.tenant_id == tenant_id)
     query = query.order_by(ChannelSummary.id).limit(MAX_PER_ROUND)
@@ -366,8 +378,7 @@ def post(reading: Reading, scope: Scope, summary: ChannelSummary, day: date, cha
     active.sort(key=lambda g: (g.id not in own, Level(g.level).rank, urgency.get(g.health, 3), g.number))
     people = reading.scope_people(scope)
     unit = reading.units.get(scope.id) if scope.id else None
-    top = figures.top[0] if figures.top else None
-    more = f"goals tree {top.ref}" if top else "goals list company"
+    more = f"goals list unit:{unit.name}" if unit else "goals tree"
     return Post(
         title=unit.name if unit else "The company",
         period=day,
@@ -376,7 +387,8 @@ def post(reading: Reading, scope: Scope, summary: ChannelSummary, day: date, cha
         goals=active,
         new=[public[g] for g in sorted(changes.new) if g in public and public[g].status == Status.ACTIVE],
         achieved=figures.achieved,
-        slipped=[(public[g], before, after) for g, (before, after) in sorted(changes.slipped.items()) if g in public],
+        slipped=[(goal, *moved) for goal in sorted(public.values(), key=lambda g: g.number)
+                 for moved in [changes.slipped(goal)] if moved is not None],
         kudos=[(giver, receiver, "" if private else message) for receiver_id, giver, receiver, message, private in kudos
                if receiver_id in people],
         more_command=more,
@@ -393,8 +405,8 @@ def render(p: Post) -> Reply:
     """The post: figures, the period's changes, the goals with their progress, wins and kudos; the most
     urgent first, each list cut short with the command that shows the rest."""
     f = p.figures
-    span = "two weeks" if p.cadence == Cadence.BIWEEKLY else "week"
-    builder = ReplyBuilder().add(Header(f"{p.title}: goals, {span} of {p.period:%A} {p.period}"))
+    since = "In the last two weeks" if p.cadence == Cadence.BIWEEKLY else "Since last week"
+    builder = ReplyBuilder().add(Header(f"{p.title}: goals on {p.period:%A} {p.period}"))
     health = " · ".join(f"{count} {Health.words_of(name) if name != 'none' else 'not set'}"
                         for name, count in f.health.items() if count)
     rate = (lambda value: "no data" if value is None else f"{value:.0f}%")
@@ -412,7 +424,7 @@ def render(p: Post) -> Reply:
         changes.append("Achieved: " + _refs(p.achieved))
     if p.new:
         changes.append("New: " + _refs(p.new))
-    builder.add(Header(f"This {span}"))
+    builder.add(Header(since))
     builder.add(Paragraph("\n".join(changes) if changes else "No goal was added, achieved or slipped."))
     if p.goals:
         builder.add(Header(f"Goals ({len(p.goals)})"))
@@ -423,7 +435,8 @@ def render(p: Post) -> Reply:
             builder.add(Context(f"and {len(p.goals) - GOALS_SHOWN} more: {p.more_command}"))
     wins = []
     if f.kr_hits:
-        wins.append("key results on target: " + ", ".join(f"{g.ref}.{position}" for g, position in f.kr_hits[:LISTED]))
+        wins.append("key results on target: " + ", ".join(f"{g.ref}.{position} ({g.title})"
+                                                          for g, position in f.kr_hits[:LISTED]))
     if p.kudos:
         given = "; ".join(f"{giver} to {receiver}" + (f": {message[:120]}" if message else "")
                           for giver, receiver, message in p.kudos[:KUDOS_SHOWN])
@@ -447,7 +460,7 @@ def _line(item: Listed) -> tuple[str, str]:
 def added(item: Listed) -> Reply:
     s = item.summary
     builder = ReplyBuilder().add(Paragraph(
-        f"Added S-{s.number}: #{s.channel_name} gets {item.unit}'s goals {describe(s)}; the first on "
+        f"Added S-{s.number}: #{s.channel_name} gets the goals of {item.unit}, {describe(s)}; the first on "
         f"{item.next_local:%A %Y-%m-%d at %H:%M}."))
     if not item.present:
         builder.add(Paragraph(f"goalbot is not in #{s.channel_name} yet: type {INVITE} in the channel. "
@@ -455,15 +468,17 @@ def added(item: Listed) -> Reply:
     return builder.build()
 
 
-def listing(items: list[Listed]) -> Reply:
+def listing(items: list[Listed], admin: bool = True) -> Reply:
     builder = ReplyBuilder().add(Header("Channel summaries"))
     if not items:
-        builder.add(Context("None yet. Add one: goals admin summary add #general company weekly monday 09:00"))
+        example = "company" if admin else "<your unit>"
+        builder.add(Context(f"None yet. Add one: goals admin summary add #general {example} weekly monday 09:00"))
         return builder.build()
     builder.add(Fields(tuple(_line(item) for item in items)))
-    builder.add(Context("Times are in the zone of whoever added each. Remove one: goals admin summary remove S-1"))
+    builder.add(Context(f"Times are in the zone of whoever added each. Remove one: goals admin summary remove "
+                        f"S-{items[0].summary.number}"))
     return builder.build()
 
 
 def removed(item: Listed) -> Reply:
-    return Reply.text(f"Removed S-{item.summary.number}: #{item.summary.channel_name} no longer gets {item.unit}'s goals.")
+    return Reply.text(f"Removed S-{item.summary.number}: #{item.summary.channel_name} no longer gets the goals of {item.unit}.")

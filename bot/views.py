@@ -247,10 +247,19 @@ def checkin_settings(person: Person, plan: schedule.Schedule, source: str, next_
         Fields((
             ("Check-in", rhythm),
             ("Next prompt", following),
+            ("Digest", _digest_words(person)),
+            ("Nudges", "off (goals settings nudges on)" if person.nudges_off
+             else "on: about your goals that support nothing or have had no update for two check-ins"),
             ("Time zone", person.timezone),
             ("Away", away),
         )),
     ).build()
+
+
+def _digest_words(person: Person) -> str:
+    from bot import digest
+
+    return digest.describe(person) + ("" if person.digests_off else " (for people with reports)")
 
 
 def checkin_default(plan: schedule.Schedule, scope: str) -> Reply:

@@ -470,3 +470,5 @@ class ChannelSummary(SQLModel, table=True):
     created_by_id: int | None = Field(default=None, foreign_key="person.id")
     next_at: datetime | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=utcnow)
+    # Removed summaries are kept, so their numbers are never given to another.
+    removed_at: datetime | None = None

@@ -40,12 +40,14 @@ class ConsoleChat:
         return render(await self.send(text))
 
 
-CHANNEL = re.compile(r"(?<!\S)#([\w-]{1,80})(?!\S)")
+CHANNEL = re.compile(r'(?<!\S)#(?:["\u201c]([^"\u201d]{1,80})["\u201d]|([^\s"\u201c]{1,80}))(?!\S)')
 
 
 def channels_in(text: str) -> tuple[ChannelMention, ...]:
-    """The console stands in for every channel: any `#name` is a channel goalbot is in."""
-    return tuple(ChannelMention(f"#{name}", name, name) for name in dict.fromkeys(CHANNEL.findall(text)))
+    """The console stands in for every channel: any `#name` (or `#"a name"`) is a channel goalbot is in, one
+    channel whatever the case it is typed in."""
+    names = dict.fromkeys(quoted or plain for quoted, plain in CHANNEL.findall(text))
+    return tuple(ChannelMention(f"#{name}", name.lower(), name.lower()) for name in names)
 
 
 async def stdin_lines() -> AsyncIterator[str]:
