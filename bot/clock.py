@@ -15,7 +15,10 @@ What is due:
 - people whose next prompt has come: a prompt for the period, or the period recorded
   as skipped (away, a holiday) or missed (the clock was down past the prompt's local
   day: never sent late in a flood); then their next prompt;
-- reminders, once, to those who have not answered.
+- reminders, once, to those who have not answered;
+- after the round's transaction, in transactions of their own (`bot.similar`): once a day, each
+  tenant's words too common in its goal titles to search by; then a batch of the goals nobody has
+  compared with the others yet (imported, or older than the search for look-alikes).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from bot import digest, nudges, schedule, summaries, views
+from bot import digest, nudges, schedule, similar, summaries, views
 from bot.notify import DELIVERABLE, preferred
 from bot.checkins import Defaults, load_defaults, own_schedule
 from bot.messages import reply_to_dict
@@ -65,6 +68,7 @@ class Tally:
     scheduled: int = 0
     unreachable: int = 0
     redrawn: int = 0  # digests drawn again because what they show changed
+    compared: int = 0  # goals compared with the others for likely duplicates
     extra: dict[str, int] = field(default_factory=dict)
 
     def line(self) -> str:
@@ -82,7 +86,8 @@ class Tally:
 
     def details(self) -> str:
         return (f"{self.skipped} skipped, {self.missed} missed, {self.unreachable} not reachable in chat, "
-                f"{self.scheduled} newly scheduled, {self.redrawn} digests redrawn")
+                f"{self.scheduled} newly scheduled, {self.redrawn} digests redrawn, "
+                f"{self.compared} goals compared for duplicates")
 
 
 async def run_round(db: Database, now: datetime, *, tenant: str | None = None) -> Tally:
@@ -102,6 +107,8 @@ async def run_round(db: Database, now: datetime, *, tenant: str | None = None) -
         tally.redrawn = await digest.redraw_changed(session, now, tenant_id, db.is_sqlite)
         await digest.keep_closed_week(session, now, tenant_id)
         tally.summaries = await summaries.queue_due(session, now, tenant_id, db.is_sqlite)
+    await similar.count_common_words(db, now, tenant_id)
+    tally.compared = await similar.look_over_unchecked(db, tenant_id)
     log.info("clock round at %s: %s (%s)", now.isoformat(), tally.line(), tally.details())
     return tally
 

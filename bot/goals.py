@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from bot import hints
+from bot import hints, similar
 from bot.access import LEVEL_RANK, get_goal, require_change, responsible_person
 from bot.commands import GoalDraft
 from bot.errors import Forbidden, UserError
@@ -165,11 +165,23 @@ async def _new_goal(
     return goal
 
 
-async def _look_alikes(session: AsyncSession, viewer: Viewer, title: str, parent: Goal | None) -> list[tuple[str, str]]:
-    """Goals elsewhere that look like a new one, its own parent chain aside. Looked for before the new goal
-    takes its number: the number holds the tenant's row until the transaction ends, so that stays short."""
+HINTED = 3  # look-alikes named in a new goal's hint
+
+
+async def _look_alikes(session: AsyncSession, viewer: Viewer, title: str, parent: Goal | None) -> list[similar.LookAlike]:
+    """Goals elsewhere that look like a new one, its own parent chain aside, whoever may see them (the
+    hint names only those the viewer may). Looked for before the new goal takes its number: the number
+    holds the tenant's row until the transaction ends, so that stays short."""
     exclude = {parent.id, *(a.id for a in await repository.goal_ancestors(session, parent.id))} if parent else set()
-    return await hints.similar_goals(session, viewer, title, exclude=exclude)
+    return await similar.look_alikes(session, viewer.tenant, title, viewer=viewer, hidden_too=True,
+                                     exclude=exclude, limit=similar.KEPT)
+
+
+async def _hint(session: AsyncSession, goal: Goal, look_alikes: list[similar.LookAlike]) -> str | None:
+    """Keep the new goal's look-alikes as likely duplicates; the hint line it is shown."""
+    await similar.keep(session, goal, look_alikes)
+    seen = [match for match in look_alikes if match.visible][:HINTED]
+    return hints.hint_line(hints.smart_gaps(goal, has_key_results=False), seen)
 
 
 async def create(session: AsyncSession, viewer: Viewer, draft: GoalDraft) -> Proposal:
@@ -201,8 +213,7 @@ async def propose(session: AsyncSession, viewer: Viewer, draft: GoalDraft) -> Pr
     record(session, goal, viewer.id, "proposed" if goal.status == Status.PROPOSED else "created", before)
     if goal.status == Status.ACTIVE and parent is not None:
         await rollup(session, parent.id, viewer.id)
-    line = hints.hint_line(hints.smart_gaps(goal, has_key_results=False), duplicates)
-    return Proposal(goal=goal, hint=line, awaiting_name=awaiting_name)
+    return Proposal(goal=goal, hint=await _hint(session, goal, duplicates), awaiting_name=awaiting_name)
 
 
 async def assign(session: AsyncSession, viewer: Viewer, draft: GoalDraft, owner: Person) -> Proposal:
@@ -219,7 +230,7 @@ async def assign(session: AsyncSession, viewer: Viewer, draft: GoalDraft, owner:
     goal.approved_by_id = viewer.id
     goal.approved_at = utcnow()
     record(session, goal, viewer.id, "assigned", before)
-    line = hints.hint_line(hints.smart_gaps(goal, has_key_results=False), duplicates)
+    line = await _hint(session, goal, duplicates)
     responsible = await responsible_person(session, goal)
     lead = await session.get(Person, responsible) if responsible else None
     return Proposal(goal=goal, hint=line, awaiting_name=lead.name if lead else owner.name)

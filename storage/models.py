@@ -48,6 +48,11 @@ class Tenant(SQLModel, table=True):
     last_goal_number: int = Field(default=0)
     # How long after a check-in prompt those who have not answered are reminded; 0: no reminders.
     reminder_minutes: int = Field(default=240, sa_column_kwargs={"server_default": "240"})
+    # Words in so many of the tenant's goal titles that they tell no goal from another: the search for
+    # look-alikes leaves them out. Counted by the clock's round, once a day (None: not yet).
+    common_title_words: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False,
+                                                                                server_default="[]"))
+    title_words_counted_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -171,10 +176,27 @@ class Goal(SQLModel, table=True):
     progress_updated_at: datetime | None = None
     # When its owner was last nudged about it (unaligned or stale): at most once every two weeks.
     nudged_at: datetime | None = None
+    # When the goals that look like it were looked for (None: not yet; the clock's round will).
+    likeness_checked_at: datetime | None = Field(default=None, index=True)
 
     @property
     def ref(self) -> str:
         return f"G-{self.number}"
+
+
+class GoalLikeness(SQLModel, table=True):
+    """Two goals of a tenant whose titles look alike: a likely duplicate, kept once (`goal_id` is the older,
+    smaller id) with the score of the likeness, 0-100."""
+
+    __tablename__ = "goal_likeness"
+    __table_args__ = (sa.Index("ix_goal_likeness_tenant", "tenant_id"),)
+
+    goal_id: int = Field(sa_column=Column(sa.Integer, sa.ForeignKey("goal.id", ondelete="CASCADE"), primary_key=True))
+    other_id: int = Field(sa_column=Column(sa.Integer, sa.ForeignKey("goal.id", ondelete="CASCADE"), primary_key=True,
+                                           index=True))
+    tenant_id: int = Field(foreign_key="tenant.id")
+    score: float
+    found_at: datetime = Field(default_factory=utcnow)
 
 
 class KeyResult(SQLModel, table=True):

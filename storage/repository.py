@@ -106,10 +106,8 @@ async def goal_ancestors(session: AsyncSession, goal_id: int) -> list[Goal]:
     return [goal for goal, _depth in sorted(rows, key=lambda row: row[1])]
 
 
-async def ancestors_of(session: AsyncSession, goal_ids: Sequence[int]) -> dict[int, list[Goal]]:
-    """Each goal's parent, grandparent, ... nearest first, for many goals in one query."""
-    if not goal_ids:
-        return {}
+def goal_chains_cte(goal_ids: Sequence[int]) -> sa.CTE:
+    """Rows (origin, id, depth): each of the goals (origin) with its parent (depth 1), grandparent, and so on."""
     start = select(Goal.id.label("origin"), Goal.parent_id.label("id"), sa.literal(1).label("depth")).where(
         Goal.id.in_(list(goal_ids)), Goal.parent_id.is_not(None)
     )
@@ -119,7 +117,24 @@ async def ancestors_of(session: AsyncSession, goal_ids: Sequence[int]) -> dict[i
         .join(chain, Goal.id == chain.c.id)
         .where(Goal.parent_id.is_not(None), chain.c.depth < MAX_DEPTH)
     )
-    chain = chain.union(step)
+    return chain.union(step)
+
+
+async def ancestor_ids(session: AsyncSession, goal_ids: Sequence[int]) -> dict[int, set[int]]:
+    """The ids of each goal's parent, grandparent, ..., for many goals in one query."""
+    found: dict[int, set[int]] = {goal_id: set() for goal_id in goal_ids}
+    if goal_ids:
+        chain = goal_chains_cte(goal_ids)
+        for origin, ancestor in (await session.execute(select(chain.c.origin, chain.c.id))).all():
+            found[origin].add(ancestor)
+    return found
+
+
+async def ancestors_of(session: AsyncSession, goal_ids: Sequence[int]) -> dict[int, list[Goal]]:
+    """Each goal's parent, grandparent, ... nearest first, for many goals in one query."""
+    if not goal_ids:
+        return {}
+    chain = goal_chains_cte(goal_ids)
     rows = (await session.execute(
         select(chain.c.origin, chain.c.depth, Goal).join(Goal, Goal.id == chain.c.id).order_by(chain.c.origin, chain.c.depth)
     )).all()
