@@ -33,7 +33,8 @@ EVERY = timedelta(days=14)  # a goal is nudged about at most this often
 # A day's room, so the prompt two weeks on (which a change of clocks may bring an hour early) nudges again.
 AGAIN_AFTER = EVERY - timedelta(days=1)
 PER_MESSAGE = 3  # goals in one nudge
-TIERS = ("your team's goal", "your department's goal", "a company goal")
+TIERS = ("your team's goal", "your department's goal", "a company goal", "a goal elsewhere with a title like it")
+SEARCHED = 200  # goals a round looks for a parent for across the organisation (the rest: in a later round)
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ async def queue(session: AsyncSession, due: list[Due], now: datetime, wall: date
         if parent.level == Level.COMPANY:
             company[parent.tenant_id].append(parent)
     rows, marked = [], []
+    chosen: dict[int, list[Nudged]] = {}
     for person_id, items in found.items():
         person = by_person[person_id]
         items = sorted(items, key=lambda item: (item.stale, item.goal.number))[:PER_MESSAGE]
@@ -153,11 +155,39 @@ async def queue(session: AsyncSession, due: list[Due], now: datetime, wall: date
                     rank = Level(item.goal.level).rank
                     item.options = [g for _, g in candidates if Level(g.level).rank < rank][:PER_MESSAGE]
             marked.append({"id": item.goal.id, "nudged_at": now})
+        chosen[person_id] = items
+    await _elsewhere(session, [(person_id, item) for person_id, items in chosen.items() for item in items
+                               if not item.stale and item.parent is None][:SEARCHED])
+    for person_id, items in chosen.items():
+        person = by_person[person_id]
         rows.append(direct_row(person.tenant_id, person_id, person.platform, Kind.OWNER_NUDGE,
                                f"owner-nudge:{person_id}:{person.day}", reply_to_dict(render(items)), wall,
                                wall + timedelta(days=person.period_days)))
     await repository.update_many(session, Goal, "id", marked)
     return rows
+
+
+async def _elsewhere(session: AsyncSession, items: list[tuple[int, Nudged]]) -> None:
+    """For goals nothing near them looks like: the likeliest parent anywhere in the organisation that its owner
+    may see, through the one similarity search (bot.similar)."""
+    if not items:
+        return
+    from bot.people import Viewer
+    from bot.similar import look_alikes
+    from storage.models import Tenant
+
+    people = {person.id: person for person in (await session.execute(
+        select(Person).where(Person.id.in_({person_id for person_id, _ in items})))).scalars()}
+    tenants = {tenant.id: tenant for tenant in (await session.execute(
+        select(Tenant).where(Tenant.id.in_({person.tenant_id for person in people.values()})))).scalars()}
+    for person_id, item in items:
+        person = people[person_id]
+        higher = [level.value for level in Level if level.rank < Level(item.goal.level).rank]
+        found = await look_alikes(session, tenants[person.tenant_id], item.goal.title,
+                                  viewer=Viewer(person, tenants[person.tenant_id], "clock"), statuses=(Status.ACTIVE,),
+                                  levels=higher, exclude={item.goal.id}, limit=1, cutoff=SUGGEST_SCORE)
+        if found:
+            item.parent, item.standing, item.options = await session.get(Goal, found[0].id), TIERS[3], []
 
 
 def _team_and_department(units: dict, unit_id: int | None) -> tuple[int | None, int | None]:

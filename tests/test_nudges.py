@@ -166,3 +166,15 @@ async def test_the_link_button_pressed_in_slack_links_as_the_presser_may(org):
     finally:
         await workspace.close()
         await fake.close()
+
+
+async def test_when_nothing_near_looks_like_it_the_likeliest_parent_elsewhere_is_found_by_the_search(org):
+    await build(org)  # G-3 "Halve paging" is Platform's team goal, in Engineering; Nina is in Sales
+    await org.say("nina@example.com", "goals add Halve paging for EMEA customers")
+    await org.say("lena@example.com", "goals approve G-11")
+    await run_round(org.db, PROMPTS)  # Nina's first prompt since she came back
+    (nina,) = await nudges_to(org.db, "nina@example.com")
+    shown = render(reply_from_dict(nina.body))
+    assert "G-11 supports no goal yet. It looks like it belongs under G-3 Halve paging (a goal elsewhere with a " \
+           "title like it)." in shown, shown
+    assert "Link to G-3: goals link G-11 G-3" in shown
