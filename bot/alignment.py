@@ -17,7 +17,9 @@ The figures (the article's KPIs and what needs a manager's attention):
 - wins since the window's start: goals achieved, key results that reached their
   target, kudos received;
 - the unit's top goals; goals shared across departments (a parent whose supporters
-  sit in two or more departments).
+  sit in two or more departments);
+- likely duplicates across teams: active goals whose titles look alike (as kept by
+  `bot.similar`), one of them the scope's, in two different org units.
 
 Private goals count wherever their owner is in scope, since only the manager chain
 and admins read these figures; a channel's summary asks for public goals only.
@@ -34,12 +36,13 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import select
 
 from bot import checkins
 from bot.schedule import zone_of
 from storage.models import (
-    AlignmentSnapshot, CheckinPeriod, Goal, GoalEvent, KeyResult, Kudos, OrgUnit, Person, as_utc, utcnow,
+    AlignmentSnapshot, CheckinPeriod, Goal, GoalEvent, GoalLikeness, KeyResult, Kudos, OrgUnit, Person, as_utc, utcnow,
 )
 from storage.vocabulary import Awaiting, Cadence, Health, Level, PeriodState, Status, UnitKind
 
@@ -125,6 +128,7 @@ class Reading:
     achieved: set[int]  # goals achieved since `since`
     kr_hits: list[tuple[int, int]]  # (goal id, key result position) that reached their target since `since`
     kudos: list[tuple[int, int]]  # (kudos id, receiver id) given since `since`
+    likeness: list[tuple[int, int, float]] = field(default_factory=list)  # (goal, other, score): likely duplicates
     children: dict[int, list[int]] = field(default_factory=dict)
     reports: dict[int, list[int]] = field(default_factory=dict)
     unit_children: dict[int, list[int]] = field(default_factory=dict)
@@ -134,6 +138,7 @@ class Reading:
     owned_by_unit: dict[int | None, list[GoalRow]] = field(default_factory=dict)  # goals a unit itself owns
     kudos_to: Counter = field(default_factory=Counter)  # kudos received, by person
     hits_of: dict[int, list[int]] = field(default_factory=dict)  # key results on target, by goal
+    look_alikes: dict[int, list[tuple[int, float]]] = field(default_factory=dict)  # goal -> (other, score)
     _below: dict[int, frozenset[int]] = field(default_factory=dict)
     _departments: dict[int, int] = field(default_factory=dict)  # a parent goal: how many departments support it
     _leads: dict[int, list[int]] | None = None
@@ -153,6 +158,9 @@ class Reading:
         self.kudos_to = Counter(receiver for _, receiver in self.kudos)
         for goal_id, position in self.kr_hits:
             self.hits_of.setdefault(goal_id, []).append(position)
+        for goal_id, other_id, score in self.likeness:
+            self.look_alikes.setdefault(goal_id, []).append((other_id, score))
+            self.look_alikes.setdefault(other_id, []).append((goal_id, score))
         for person in self.people.values():
             if person.manager_id is not None:
                 self.reports.setdefault(person.manager_id, []).append(person.id)
@@ -282,8 +290,9 @@ SCOPED_UP_TO = 2_000  # a manager with fewer people below is read alone; above, 
 async def read(session: AsyncSession, tenant_id: int, now: datetime | None = None,
                since: datetime | None = None, *, manager: int | None = None) -> Reading:
     """Read what the figures need of one tenant, in a fixed number of queries. With `manager`, only what
-    that manager's figures need (the people and units whole; the goals, periods, wins and kudos of those
-    below them, the goals theirs support, and how many departments support each)."""
+    that manager's figures need (the people and units whole; the goals, periods, wins, kudos and likely
+    duplicates of those below them, the goals theirs support or look like, and how many departments
+    support each)."""
     now = now or utcnow()
     since = since or now - timedelta(days=7)
     defaults = await checkins.load_defaults(session, [tenant_id])
@@ -320,16 +329,28 @@ async def read(session: AsyncSession, tenant_id: int, now: datetime | None = Non
                                     row.awaiting, row.due_date, last)
 
     departments: dict[int, int] = {}
+    likeness = select(GoalLikeness.goal_id, GoalLikeness.other_id, GoalLikeness.score).where(
+        GoalLikeness.tenant_id == tenant_id)
     if below is None:
         await take(select(*goal_columns).where(*open_goals))
+        pairs = (await connection.execute(likeness)).all()
     else:
         led = [unit.id for unit in units.values() if unit.lead_id in below]
-        await take(select(*goal_columns).where(*open_goals, sa.or_(Goal.owner_person_id.in_(below),
-                                                                   Goal.owner_unit_id.in_(led))))
+
+        def owned_below(goal):
+            return sa.or_(goal.owner_person_id.in_(below), goal.owner_unit_id.in_(led))
+
+        await take(select(*goal_columns).where(*open_goals, owned_below(Goal)))
+        one, other = aliased(Goal), aliased(Goal)
+        pairs = (await connection.execute(
+            likeness.join(one, one.id == GoalLikeness.goal_id).join(other, other.id == GoalLikeness.other_id)
+            .where(sa.or_(owned_below(one), owned_below(other)))
+        )).all()
         theirs = set(goals)
         parents = {goal.parent_id for goal in goals.values() if goal.parent_id is not None} - theirs
-        if parents:
-            await take(select(*goal_columns).where(*open_goals, Goal.id.in_(parents)))
+        alike = {goal_id for pair in pairs for goal_id in pair[:2]} - theirs - parents
+        if parents or alike:
+            await take(select(*goal_columns).where(*open_goals, Goal.id.in_(parents | alike)))
         departments = await _departments_supporting(connection, theirs | parents, people, units)
     person_filter = (lambda column: column.in_(below)) if below is not None else (lambda column: sa.true())
     # The scope's goals as a condition on their owners (a short list), not a list of every goal's id.
@@ -363,7 +384,8 @@ async def read(session: AsyncSession, tenant_id: int, now: datetime | None = Non
         select(Kudos.id, Kudos.receiver_id).where(Kudos.tenant_id == tenant_id, Kudos.created_at > since,
                                                   Kudos.created_at <= now, person_filter(Kudos.receiver_id))
     )).all()]
-    reading = Reading(tenant_id, now, since, people, units, goals, periods, achieved, kr_hits, kudos)
+    reading = Reading(tenant_id, now, since, people, units, goals, periods, achieved, kr_hits, kudos,
+                      likeness=[tuple(pair) for pair in pairs])
     reading._departments.update(departments)  # read whole above: this reading has not all the supporters
     return reading
 
@@ -432,6 +454,18 @@ def _reached(kr) -> bool:
 # The figures ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Duplicate:
+    """Two active goals in different org units whose titles look alike (`goal` is the scope's), with the
+    likeness 0-100 and the name of each one's unit."""
+
+    goal: GoalRow
+    other: GoalRow
+    score: float
+    unit: str
+    other_unit: str
+
+
 @dataclass
 class Figures:
     """One scope's figures at one instant. `counts()` is what a snapshot keeps."""
@@ -456,6 +490,7 @@ class Figures:
     kudos: int
     top: list[GoalRow]
     shared: list[tuple[GoalRow, int]]  # a parent and how many departments its supporters are in
+    duplicates: list[Duplicate]  # likely duplicates across teams, the likest first
 
     @property
     def alignment_rate(self) -> float | None:
@@ -478,7 +513,7 @@ class Figures:
             "at_risk": len(self.at_risk), "blockers": len(self.blockers), "stale": len(self.stale),
             "unaligned": len(self.unaligned), "overdue": len(self.overdue), "pending": len(self.pending),
             "achieved": len(self.achieved), "kr_hits": len(self.kr_hits), "kudos": self.kudos,
-            "shared": len(self.shared),
+            "shared": len(self.shared), "duplicates": len(self.duplicates),
         }
 
 
@@ -539,6 +574,7 @@ def figures(reading: Reading, scope: Scope, *, public_only: bool = False, until:
         kudos=sum(reading.kudos_to[person] for person in people),
         top=_top(reading, scope, active),
         shared=_shared(reading, in_scope, public_only),
+        duplicates=_duplicates(reading, scope, in_scope, public_only),
     )
 
 
@@ -567,6 +603,33 @@ def _shared(reading: Reading, in_scope: set[int], public_only: bool) -> list[tup
         if departments >= 2:
             found.append((parent, departments))
     return sorted(found, key=lambda pair: (-pair[1], pair[0].number))
+
+
+def _duplicates(reading: Reading, scope: Scope, in_scope: set[int], public_only: bool) -> list[Duplicate]:
+    """Active goals of the scope whose titles look like another active goal's in a different org unit, each
+    pair once. A goal outside a manager's scope is named only when public (it is not theirs to see
+    otherwise); a parent and the goal supporting it are a cascade, not a duplicate."""
+    found = []
+    seen: set[tuple[int, int]] = set()
+    for goal_id in sorted(in_scope):
+        goal = reading.goals[goal_id]
+        if goal.status != Status.ACTIVE:
+            continue
+        for other_id, score in reading.look_alikes.get(goal_id, ()):
+            other = reading.goals.get(other_id)
+            pair = (min(goal_id, other_id), max(goal_id, other_id))
+            if other is None or other.status != Status.ACTIVE or pair in seen:
+                continue
+            if other.private and (public_only or (scope.kind == ScopeKind.MANAGER and other_id not in in_scope)):
+                continue
+            if goal.parent_id == other_id or other.parent_id == goal_id:
+                continue
+            unit, other_unit = reading.unit_of(goal), reading.unit_of(other)
+            if unit is None or other_unit is None or unit == other_unit:
+                continue
+            seen.add(pair)
+            found.append(Duplicate(goal, other, score, reading.units[unit].name, reading.units[other_unit].name))
+    return sorted(found, key=lambda d: (-d.score, d.goal.number, d.other.number))
 
 
 def every_figure(reading: Reading, scopes: Iterable[Scope], *, public_only: bool = False,

@@ -48,7 +48,7 @@ USAGE: dict[str, str] = {
                 "goals settings digest <weekday> <HH:MM> | off | on   or   goals settings nudges off | on   or   "
                 "goals settings timezone Europe/Paris",
     "away": "goals away until 2027-01-05   or   goals back",
-    "digest": "goals digest   or   goals digest pending|blocked|at-risk|missing|stale|unaligned|overdue",
+    "digest": "goals digest   or   goals digest pending|blocked|at-risk|missing|stale|unaligned|overdue|duplicates",
     "nudge": "goals nudge @ana",
     "checkin": "checkin G-12 60% at-risk waiting on legal; G-14 done",
     "admin": "goals admin checkin default <weekday> <HH:MM> [weekly|biweekly] [unit:<name>]   or   goals admin checkin reminder 4h|off"
@@ -362,7 +362,7 @@ class Nudge:
     writes = True
 
 
-DIGEST_PARTS = ("pending", "blocked", "at-risk", "missing", "stale", "unaligned", "overdue")
+DIGEST_PARTS = ("pending", "blocked", "at-risk", "missing", "stale", "unaligned", "overdue", "duplicates")
 
 
 @dataclass(frozen=True)
@@ -1020,7 +1020,8 @@ def _parse_digest(words: list[str]) -> Digest:
         return Digest()
     part = "-".join(word.lower() for word in words)
     aliases = {"at-risk": "at-risk", "risk": "at-risk", "blockers": "blocked", "approvals": "pending",
-               "not-checked-in": "missing", "stale": "stale", "unaligned": "unaligned", "overdue": "overdue"}
+               "not-checked-in": "missing", "stale": "stale", "unaligned": "unaligned", "overdue": "overdue",
+               "likely-duplicates": "duplicates", "look-alikes": "duplicates"}
     part = aliases.get(part, part)
     if part not in DIGEST_PARTS:
         raise fail("digest", f"{quote(' '.join(words))} is not a part of the digest")

@@ -279,7 +279,7 @@ LISTED = 10  # references listed in each part that is a list
 PART_TITLES = {
     "pending": "Waiting for your decision", "blocked": "Blocked", "at-risk": "At risk and off track",
     "missing": "Not checked in yet", "stale": "No update for two check-ins", "unaligned": "Not aligned",
-    "overdue": "Past their due date",
+    "overdue": "Past their due date", "duplicates": "Likely duplicates across teams",
 }
 
 
@@ -299,6 +299,15 @@ def _goal_line(d: Digest, goal, detail: str = "") -> ProgressLine:
     owner = d.names.get(goal.owner_person_id, "")
     extra = ", ".join(part for part in (owner, detail) if part)
     return ProgressLine(ref=goal.ref, label=goal.title, percent=goal.progress, detail=extra, health=goal.health)
+
+
+def _duplicate_line(d: Digest, duplicate: alignment.Duplicate) -> Paragraph:
+    """Two goals that look alike, each with who and which unit it belongs to."""
+    def side(goal, unit: str) -> str:
+        owner = d.names.get(goal.owner_person_id)
+        return f"{goal.ref} {goal.title} ({', '.join(part for part in (owner, unit) if part)})"
+
+    return Paragraph(f"{side(duplicate.goal, duplicate.unit)} looks like {side(duplicate.other, duplicate.other_unit)}")
 
 
 def _more(builder: ReplyBuilder, left: int, part: str) -> None:
@@ -363,6 +372,10 @@ def render(d: Digest, part: str | None = None) -> Reply:
                 shown = ", ".join(f"{g.ref} {g.title}" for g in goals[:LISTED])
                 left = len(goals) - LISTED
                 builder.add(Paragraph(f"{PART_TITLES[key]}: {shown}" + (f", and {left} more: goals digest {key}" if left > 0 else "")))
+    if f.duplicates:
+        builder.add(Header(f"{PART_TITLES['duplicates']} ({len(f.duplicates)})"))
+        builder.add(*(_duplicate_line(d, duplicate) for duplicate in f.duplicates[:SHOWN]))
+        _more(builder, len(f.duplicates) - SHOWN, "duplicates")
     wins = []
     if f.achieved:
         wins.append("achieved " + ", ".join(f"{g.ref} {g.title}" for g in f.achieved[:LISTED]))
@@ -392,6 +405,10 @@ def _render_part(d: Digest, part: str, builder: ReplyBuilder) -> Reply:
             builder.add(Paragraph("Everyone who was asked has checked in."))
         else:
             builder.add(Paragraph("Nobody below you has been asked to check in this period yet."))
+        return builder.build()
+    if part == "duplicates":
+        builder.add(Header(f"{PART_TITLES[part]} ({len(f.duplicates)})"))
+        builder.add(*([_duplicate_line(d, duplicate) for duplicate in f.duplicates] or [Paragraph("None.")]))
         return builder.build()
     goals = _part_goals(d, part)
     builder.add(Header(f"{PART_TITLES[part]} ({len(goals)})"))

@@ -1,7 +1,7 @@
 """Goals that look alike: one search over the database's own text index (FTS5 on SQLite, trigrams on
-PostgreSQL), ranked by how alike they are, for the hint on a new goal and the parents a nudge could
-suggest; the likely duplicates it finds kept as pairs when a goal is made, or by the clock for goals that
-came in otherwise."""
+PostgreSQL), ranked by how alike they are, for the hint on a new goal, the parents a nudge could suggest,
+and the likely duplicates across teams a manager's digest shows, kept as pairs when a goal is made or by
+the clock for goals that came in otherwise."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import select
 
-from bot import similar
+from bot import alignment, similar
+from bot.alignment import Scope, ScopeKind
 from bot.clock import run_round
 from bot.people import tenant_by_key
 from storage.models import Goal, GoalLikeness, OrgUnit, Person, utcnow
 
-from tests.test_alignment import MONDAY
+from tests.test_alignment import MONDAY, people
 
 
 async def goals_titled(db, titles: list[str], *, tenant: str = "default", owner: str | None = None,
@@ -137,6 +138,59 @@ async def test_the_search_keeps_to_the_levels_and_units_it_is_given(org):
     assert await search(org.db, "Harden the deploy pipeline", units={platform}) == ["G-1 Harden the deploy pipeline"]
     assert await search(org.db, "Harden the deploy pipeline", exclude=firsts, statuses=("proposed",)) == [
         "G-3 Harden the deploy pipeline for payments"]
+
+
+async def two_teams_alike(org) -> None:
+    """Ana (Platform, in Engineering) and Nina (EMEA, in Sales) propose goals that look alike, G-1 and G-2,
+    and their managers approve them."""
+    await org.say("ana@example.com", "goals add Publish the security review checklist")
+    await org.say("nina@example.com", "goals add Publish the security review checklist for EMEA")
+    await org.say("bo@example.com", "goals approve G-1")
+    await org.say("lena@example.com", "goals approve G-2")
+
+
+async def test_likely_duplicates_across_teams_are_in_the_managers_digests(org):
+    """Ravi's G-3 looks like Ana's G-1 and Nina's G-2; his and Ana's are one team's, so not duplicates across
+    teams."""
+    await two_teams_alike(org)
+    await org.say("ravi@example.com", "goals add Publish a security review checklist")
+    await org.say("bo@example.com", "goals approve G-3")
+    who = await people(org.db)
+    async with org.db.transaction(write=False) as session:
+        tenant = await tenant_by_key(session, "default")
+        reading = await alignment.read(session, tenant.id, utcnow())
+
+    def duplicates(name: str) -> list[tuple[str, str, str, str]]:
+        found = alignment.figures(reading, Scope(ScopeKind.MANAGER, who[name])).duplicates
+        return [(d.goal.ref, d.unit, d.other.ref, d.other_unit) for d in found]
+
+    assert duplicates("bo") == [("G-1", "Platform", "G-2", "EMEA"), ("G-3", "Platform", "G-2", "EMEA")]
+    assert duplicates("lena") == [("G-2", "EMEA", "G-1", "Platform"), ("G-2", "EMEA", "G-3", "Platform")]
+    assert len(duplicates("maya")) == 2  # all three are below her; each pair once
+    assert alignment.figures(reading, Scope(ScopeKind.MANAGER, who["maya"])).counts()["duplicates"] == 2
+    shown = await org.say("bo@example.com", "goals digest")
+    assert "Likely duplicates across teams (2)" in shown
+    assert ("G-1 Publish the security review checklist (Ana Silva, Platform) looks like "
+            "G-2 Publish the security review checklist for EMEA (Nina Kowalski, EMEA)") in shown, shown
+    assert "Likely duplicates across teams (2)\nG-" in await org.say("lena@example.com", "goals digest duplicates")
+    # Private, Ravi's goal is no longer Lena's to read of; Bo and Maya are above Ravi.
+    async with org.db.transaction() as session:
+        await session.execute(sa.update(Goal).where(Goal.number == 3).values(private=True))
+    assert "Likely duplicates across teams (1)" in await org.say("lena@example.com", "goals digest duplicates")
+    assert "Likely duplicates across teams (2)" in await org.say("maya@example.com", "goals digest duplicates")
+
+
+async def test_one_managers_reading_finds_the_duplicates_the_whole_tenants_does(org):
+    await two_teams_alike(org)
+    who = await people(org.db)
+    async with org.db.transaction(write=False) as session:
+        tenant = await tenant_by_key(session, "default")
+        whole = await alignment.read(session, tenant.id, MONDAY)
+        for name in ("bo", "omar", "lena", "maya"):
+            alone = await alignment.read(session, tenant.id, MONDAY, manager=who[name])
+            scope = Scope(ScopeKind.MANAGER, who[name])
+            assert ([(d.goal.ref, d.other.ref) for d in alignment.figures(alone, scope).duplicates]
+                    == [(d.goal.ref, d.other.ref) for d in alignment.figures(whole, scope).duplicates] != []), name
 
 
 async def test_the_clock_compares_goals_nobody_compared_a_batch_at_a_time(org):
