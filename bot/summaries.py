@@ -85,13 +85,14 @@ async def _channel(session: AsyncSession, viewer: Viewer, said: str, known: tupl
     return found[0]
 
 
-async def _keep(session: AsyncSession, tenant_id: int, platform: str, channel_id: str, name: str,
+async def _keep(session: AsyncSession, tenant_id: int, platform: str, channel_id: str, name: str | None,
                 present: bool) -> ChatChannel:
+    """The channel as kept (made when new), with its name (when given) and whether goalbot is in it."""
     row = (await session.execute(select(ChatChannel).where(
         ChatChannel.tenant_id == tenant_id, ChatChannel.platform == platform, ChatChannel.channel_id == channel_id,
     ))).scalar_one_or_none()
     if row is None:
-        row = ChatChannel(tenant_id=tenant_id, platform=platform, channel_id=channel_id, name=name[:200])
+        row = ChatChannel(tenant_id=tenant_id, platform=platform, channel_id=channel_id, name=(name or channel_id)[:200])
         session.add(row)
     row.name, row.present, row.updated_at = (name or row.name)[:200], present, utcnow()
     await session.flush()
@@ -105,19 +106,13 @@ async def channel_present(db: Database, tenant: str, platform: str, channel_id: 
         tenant_id = (await session.execute(select(Tenant.id).where(Tenant.key == tenant))).scalar_one_or_none()
         if tenant_id is None:
             return
-        row = (await session.execute(select(ChatChannel).where(
-            ChatChannel.tenant_id == tenant_id, ChatChannel.platform == platform, ChatChannel.channel_id == channel_id,
-        ))).scalar_one_or_none()
-        if row is None:
-            if not present:
-                return
-            row = ChatChannel(tenant_id=tenant_id, platform=platform, channel_id=channel_id, name=name or channel_id)
-            session.add(row)
-        row.present, row.updated_at = present, utcnow()
-        if name:
-            row.name = name[:200]
-        if present:
-            await release_channel(session, platform, tenant_id, channel_id)
+        if not present:  # a channel never kept needs no row to say goalbot is not in it
+            await session.execute(sa.update(ChatChannel).where(
+                ChatChannel.tenant_id == tenant_id, ChatChannel.platform == platform, ChatChannel.channel_id == channel_id,
+            ).values(present=False, updated_at=utcnow()))
+            return
+        await _keep(session, tenant_id, platform, channel_id, name, True)
+        await release_channel(session, platform, tenant_id, channel_id)
 
 
 async def team_channels(db: Database, tenant: str, platform: str, team_id: str, team_name: str,
