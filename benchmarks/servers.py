@@ -47,17 +47,6 @@ def _admin_dsn(server_url: str) -> str:
     return make_url(server_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def shared_extensions(admin) -> None:
-    """The extensions the migrations use, made once in `public`: an extension is the database's, and one made
-    inside a scratch schema would go with it (from under any other run using it at the time)."""
-    import asyncpg
-
-    try:
-        await admin.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
-    except (asyncpg.exceptions.UniqueViolationError, asyncpg.exceptions.DuplicateObjectError):
-        pass  # another run made it at the same moment
-
-
 @contextlib.asynccontextmanager
 async def scratch_schema(server_url: str, prefix: str) -> AsyncIterator:
     """A Database on a new, empty schema of the PostgreSQL at `server_url`, dropped afterwards."""
@@ -67,10 +56,8 @@ async def scratch_schema(server_url: str, prefix: str) -> AsyncIterator:
 
     schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(_admin_dsn(server_url))
-    await shared_extensions(admin)
     await admin.execute(f'CREATE SCHEMA "{schema}"')
-    # The schema first, then public for the extensions there (never made inside the schema, to go with it).
-    db = Database(server_url, connect_args={"server_settings": {"search_path": f'"{schema}", public'}})
+    db = Database(server_url, connect_args={"server_settings": {"search_path": f'"{schema}"'}})
     try:
         yield db
     finally:

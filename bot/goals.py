@@ -8,7 +8,7 @@ what the view needs. A UserError anywhere rolls the whole command back.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,7 +46,8 @@ TOUCHED = "goalbot.digest.touched"  # in a session's info: the people whose goal
 
 
 def record(session: AsyncSession, goal: Goal, actor_id: int | None, action: str, before: dict[str, Any] | None = None,
-           *, part: dict[str, Any] | None = None, part_before: dict[str, Any] | None = None) -> None:
+           *, part: dict[str, Any] | None = None, part_before: dict[str, Any] | None = None,
+           at: datetime | None = None) -> None:
     """Keep a change in the goal's history, the only way it is written.
 
     `before` is the goal's `snapshot` before the change: the fields that moved are kept. A
@@ -55,7 +56,7 @@ def record(session: AsyncSession, goal: Goal, actor_id: int | None, action: str,
     """
     after = snapshot(goal)
     changed = [key for key in TRACKED if before is not None and before.get(key) != after.get(key)]
-    goal.updated_at = utcnow()
+    goal.updated_at = at or utcnow()
     # The digests of the people above its owner show it.
     session.info.setdefault(TOUCHED, set()).add(goal.owner_person_id or actor_id)
     session.add(
@@ -75,7 +76,11 @@ def record(session: AsyncSession, goal: Goal, actor_id: int | None, action: str,
 class Proposal:
     goal: Goal
     hint: str | None
-    awaiting_name: str | None  # who must decide, when the goal is not active yet
+    decider: Person | None  # who must decide, when the goal is not active yet
+
+    @property
+    def awaiting_name(self) -> str | None:
+        return self.decider.name if self.decider is not None else None
 
 
 @dataclass
@@ -144,8 +149,9 @@ async def _owner_for(
 async def _new_goal(
     session: AsyncSession, viewer: Viewer, draft: GoalDraft, owner: Person, parent: Goal | None, level: str
 ) -> Goal:
+    """The goal a draft describes, numbered but not yet written: its status is set, then `_write`."""
     owner_person_id, owner_unit_id = await _owner_for(session, viewer, level, owner)
-    goal = Goal(
+    return Goal(
         tenant_id=viewer.tenant.id,
         number=await repository.next_goal_number(session, viewer.tenant.id),
         title=draft.title,
@@ -159,10 +165,16 @@ async def _new_goal(
         due_date=draft.due,
         private=draft.private,
         created_by_id=viewer.id,
+        likeness_checked_at=utcnow(),  # its look-alikes were looked for just before it took its number
     )
+
+
+async def _write(session: AsyncSession, goal: Goal, actor_id: int, action: str, before: dict[str, Any]) -> None:
+    """Write a new goal whole, in one insert, and its first line of history."""
+    goal.created_at = goal.updated_at = utcnow()
     session.add(goal)
     await session.flush()
-    return goal
+    record(session, goal, actor_id, action, before, at=goal.updated_at)
 
 
 HINTED = 3  # look-alikes named in a new goal's hint
@@ -200,20 +212,19 @@ async def propose(session: AsyncSession, viewer: Viewer, draft: GoalDraft) -> Pr
     duplicates = await _look_alikes(session, viewer, draft.title, parent)
     goal = await _new_goal(session, viewer, draft, viewer.person, parent, level)
     before = snapshot(goal)
-    awaiting_name = None
     manager = await session.get(Person, viewer.person.manager_id) if viewer.person.manager_id else None
     if viewer.is_admin or manager is None:
         goal.status = Status.ACTIVE
         goal.approved_by_id = viewer.id
         goal.approved_at = utcnow()
+        manager = None
     else:
         goal.status = Status.PROPOSED
         goal.awaiting = Awaiting.MANAGER
-        awaiting_name = manager.name
-    record(session, goal, viewer.id, "proposed" if goal.status == Status.PROPOSED else "created", before)
+    await _write(session, goal, viewer.id, "proposed" if goal.status == Status.PROPOSED else "created", before)
     if goal.status == Status.ACTIVE and parent is not None:
         await rollup(session, parent.id, viewer.id)
-    return Proposal(goal=goal, hint=await _hint(session, goal, duplicates), awaiting_name=awaiting_name)
+    return Proposal(goal=goal, hint=await _hint(session, goal, duplicates), decider=manager)
 
 
 async def assign(session: AsyncSession, viewer: Viewer, draft: GoalDraft, owner: Person) -> Proposal:
@@ -229,11 +240,10 @@ async def assign(session: AsyncSession, viewer: Viewer, draft: GoalDraft, owner:
     goal.awaiting = Awaiting.OWNER
     goal.approved_by_id = viewer.id
     goal.approved_at = utcnow()
-    record(session, goal, viewer.id, "assigned", before)
+    await _write(session, goal, viewer.id, "assigned", before)
     line = await _hint(session, goal, duplicates)
     responsible = await responsible_person(session, goal)
-    lead = await session.get(Person, responsible) if responsible else None
-    return Proposal(goal=goal, hint=line, awaiting_name=lead.name if lead else owner.name)
+    return Proposal(goal=goal, hint=line, decider=await session.get(Person, responsible) if responsible else owner)
 
 
 # Deciding on proposed goals ---------------------------------------------------

@@ -19,7 +19,7 @@ from bot.goals import Decision, Proposal
 from bot.messages import Reply
 from bot.people import Viewer, find_person
 from storage.models import Goal, Identity, Kudos, OutboxMessage, Person, utcnow
-from storage.vocabulary import Awaiting, Health, PeriodState, Status
+from storage.vocabulary import Health, PeriodState, Status
 
 # Platforms that can reach a person who is not in the conversation.
 DELIVERABLE = ("slack", "teams", "console")
@@ -56,9 +56,9 @@ async def enqueue(
     key: str,
     goal: Goal | None = None,
     not_before: datetime | None = None,
-) -> OutboxMessage | None:
+) -> int | None:
     """Owe `person` a message on the platform they are reached on (not before `not_before`, when given);
-    the same key twice is one message. None when they cannot be reached on any platform."""
+    the same key twice is one message. Its id; None when they cannot be reached on any platform."""
     platform = await _platform_for(session, viewer, person)
     if platform is None:
         return None
@@ -68,15 +68,8 @@ async def enqueue(
 
 async def proposal(session: AsyncSession, viewer: Viewer, result: Proposal) -> None:
     """A goal waiting for a decision: ask whoever decides, with the buttons to do it."""
-    goal = result.goal
-    if goal.status != Status.PROPOSED:
-        return
-    if goal.awaiting == Awaiting.MANAGER:
-        decider_id = viewer.person.manager_id
-    else:
-        decider_id = await responsible_person(session, goal)
-    decider = await session.get(Person, decider_id) if decider_id else None
-    if decider is None or decider.id == viewer.id:
+    goal, decider = result.goal, result.decider
+    if goal.status != Status.PROPOSED or decider is None or decider.id == viewer.id:
         return
     parent = await session.get(Goal, goal.parent_id) if goal.parent_id else None
     reply = views.approval_request(goal, viewer.person, parent)

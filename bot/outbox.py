@@ -47,7 +47,7 @@ from sqlmodel import select
 from bot import reach
 from bot.messages import Address, Reply, reply_from_dict, reply_to_dict
 from storage.database import Database
-from storage.repository import update_many
+from storage.repository import insert_one_new, update_many
 from storage.models import CheckinPeriod, Goal, Identity, OutboxMessage, Person, Tenant, utcnow
 from storage.vocabulary import PeriodState
 
@@ -185,16 +185,10 @@ async def enqueue(
     goal: Goal | None = None,
     not_before: datetime | None = None,
     replaces: OutboxMessage | None = None,
-) -> OutboxMessage:
-    """Owe a message to a person (their direct message) or a channel; the same key twice is one message."""
+) -> int:
+    """Owe a message to a person (their direct message) or a channel; the same key twice is one message.
+    Returns the message's id (the one owed already, for a key seen before)."""
     key = key[:200]
-    existing = (
-        await session.execute(
-            select(OutboxMessage).where(OutboxMessage.tenant_id == tenant_id, OutboxMessage.dedupe_key == key)
-        )
-    ).scalar_one_or_none()
-    if existing is not None:
-        return existing
     message = OutboxMessage(
         tenant_id=tenant_id, platform=platform, kind=kind, goal_id=goal.id if goal else None, dedupe_key=key,
         body=reply_to_dict(reply), replaces_id=replaces.id if replaces else None,
@@ -207,10 +201,13 @@ async def enqueue(
         raise ValueError("a direct message through an Address needs the person, not their platform id")
     if not_before is not None:
         message.next_attempt_at = not_before
-    session.add(message)
-    await session.flush()
+    # One statement: the insert, unless the key is owed already.
+    created = await insert_one_new(session, OutboxMessage, message, ("tenant_id", "dedupe_key"))
+    if created is None:
+        return (await session.execute(select(OutboxMessage.id).where(
+            OutboxMessage.tenant_id == tenant_id, OutboxMessage.dedupe_key == key))).scalar_one()
     session.info[QUEUED] = True
-    return message
+    return created
 
 
 async def replace_in_place(session: AsyncSession, goal: Goal, kind: str, reply: Reply) -> None:

@@ -30,7 +30,7 @@ from storage.vocabulary import Status
 
 LIKELY = 82  # the token-set score from which two titles look like one goal
 CANDIDATES = 40  # the index's best, scored here
-FIRST_LOOK = 200  # SQLite: the index's best read first, before the filters; all it matched when too few pass
+FIRST_LOOK = 200  # the index's best read first, before the filters; all it matched when too few pass
 KEPT = 10  # likely duplicates kept for a goal when it is looked at
 PER_ROUND = 300  # goals the clock's round looks at, at most
 LIVE = (Status.PROPOSED, Status.ACTIVE, Status.ACHIEVED)  # goals a new one may duplicate
@@ -75,15 +75,15 @@ async def look_alikes(
         conditions.append(Goal.owner_unit_id.in_(list(units)))
 
     async def best(first: int | None) -> list:
-        match = titles.matching(session.bind.dialect.name, tenant.id, words, first=first)
-        query = select(Goal.id, Goal.number, Goal.title, (visible if hidden_too else sa.true()).label("visible"))
-        if match.join is not None:
-            query = query.join(*match.join)
+        match = titles.matching(session.bind.dialect.name, tenant.id, words, goals=tenant.last_goal_number,
+                                first=first)
+        query = (select(Goal.id, Goal.number, Goal.title, (visible if hidden_too else sa.true()).label("visible"))
+                 .join(match.best, match.best.c.goal_id == Goal.id))
         return list((await session.execute(
-            query.where(match.condition, *conditions).order_by(*match.best_first).limit(CANDIDATES))).all())
+            query.where(*conditions).order_by(*match.best_first).limit(CANDIDATES))).all())
 
     rows = await best(FIRST_LOOK)
-    if len(rows) < CANDIDATES and session.bind.dialect.name == "sqlite":
+    if len(rows) < CANDIDATES:
         # Too few of the index's first best passed the filters (or it matched only a few): all it matched.
         rows = await best(None)
     return _scored(title, rows, limit=limit, cutoff=cutoff)
@@ -107,9 +107,9 @@ def _pair(tenant_id: int, one: int, other: int, score: float, now: datetime) -> 
 
 
 async def keep(session: AsyncSession, goal: Goal, found: Iterable[LookAlike]) -> None:
-    """Keep what a search found for a new goal as likely duplicates, and that the goal was looked at."""
+    """Keep what a search found for a new goal as likely duplicates (the goal is written with the time it
+    was looked at, `likeness_checked_at`)."""
     now = utcnow()
-    goal.likeness_checked_at = now  # before the insert, whose flush writes it with the goal's other changes
     await repository.insert_new(session, GoalLikeness, [_pair(goal.tenant_id, goal.id, match.id, match.score, now)
                                                         for match in found], ("goal_id", "other_id"))
 
@@ -134,13 +134,8 @@ async def look_over_unchecked(db: Database, tenant_id: int | None = None, *, at_
         live = [goal for goal in goals if goal.status in LIVE]
         tenants = {tenant.id: tenant for tenant in (await session.execute(
             select(Tenant).where(Tenant.id.in_({goal.tenant_id for goal in live})))).scalars()}
-        if db.is_sqlite:
-            found = {goal.id: await look_alikes(session, tenants[goal.tenant_id], goal.title, exclude={goal.id},
-                                                limit=KEPT) for goal in live}
-        else:
-            candidates = await _candidates_together(session, live, tenants)
-            found = {goal.id: _scored(goal.title, candidates.get(goal.id, []), limit=KEPT, cutoff=LIKELY)
-                     for goal in live}
+        found = {goal.id: await look_alikes(session, tenants[goal.tenant_id], goal.title, exclude={goal.id},
+                                            limit=KEPT) for goal in live}
         above = await repository.ancestor_ids(
             session, sorted({goal.id for goal in live} | {match.id for matches in found.values() for match in matches}))
     now = utcnow()
@@ -152,27 +147,6 @@ async def look_over_unchecked(db: Database, tenant_id: int | None = None, *, at_
         await session.execute(sa.update(Goal).where(Goal.id.in_([goal.id for goal in goals]))
                               .values(likeness_checked_at=now).execution_options(synchronize_session=False))
     return len(goals)
-
-
-async def _candidates_together(session: AsyncSession, goals: Sequence, tenants: dict[int, Tenant]) -> dict[int, list]:
-    """The index's best for many goals' titles in one statement (PostgreSQL: a lateral search per goal)."""
-    searched = [(goal.id, goal.tenant_id, " ".join(words), titles.containing(words)) for goal in goals
-                if (words := titles.words(goal.title, tenants[goal.tenant_id].common_title_words))]
-    if not searched:
-        return {}
-    batch = sa.values(sa.column("goal_id", sa.Integer), sa.column("tenant_id", sa.Integer), sa.column("words", sa.Text),
-                      sa.column("pattern", sa.Text), name="batch").data(searched)
-    match = titles.trigram_match(batch.c.words, batch.c.pattern)
-    best = (select(Goal.id, Goal.number, Goal.title)
-            .where(Goal.tenant_id == batch.c.tenant_id, Goal.id != batch.c.goal_id, Goal.status.in_(LIVE),
-                   match.condition)
-            .order_by(*match.best_first).limit(CANDIDATES).lateral("best"))
-    rows = await session.execute(select(batch.c.goal_id, best.c.id, best.c.number, best.c.title,
-                                        sa.true().label("visible")).select_from(batch).join(best, sa.true()))
-    found: dict[int, list] = {}
-    for row in rows.all():
-        found.setdefault(row.goal_id, []).append(row)
-    return found
 
 
 COMMON_SHARE = 0.05  # a word in more than this share of a tenant's goal titles tells none apart

@@ -12,8 +12,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from storage.titles import TRIGRAM_SETTINGS
-
 DEFAULT_SQLITE_FILE = "goalbot.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POOL_SIZE, POOL_OVERFLOW = 10, 20
@@ -73,7 +71,7 @@ class Database:
             # Short OLTP queries: JIT compilation costs more than it saves, and recursive
             # org-chart CTEs inflate cost estimates enough to trigger it.
             args = dict(connect_args or {})
-            args["server_settings"] = {"jit": "off", **TRIGRAM_SETTINGS, **args.get("server_settings", {})}
+            args["server_settings"] = {"jit": "off", **args.get("server_settings", {})}
             options["connect_args"] = args
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:

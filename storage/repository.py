@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import SQLModel, select
 
 from storage.models import Goal, OrgUnit, Person, Tenant
 
@@ -181,17 +181,30 @@ async def next_goal_number(session: AsyncSession, tenant_id: int) -> int:
     return result.scalar_one()
 
 
+def _insert(session: AsyncSession, model: type):
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model.__table__)
+
+
+async def insert_one_new(session: AsyncSession, model: type, row: SQLModel, unique: Sequence[str]) -> int | None:
+    """Insert one row (a model instance, its defaults filled in) unless it would repeat a row already there
+    on the `unique` columns: its new id, or None when it was there already. One statement, where the
+    session's own add and flush would need a look first."""
+    table = model.__table__
+    values = {column.name: getattr(row, column.name) for column in table.columns if column.name != "id"}
+    statement = _insert(session, model).values(values).on_conflict_do_nothing(index_elements=list(unique))
+    return (await session.execute(statement.returning(table.c.id))).scalar_one_or_none()
+
+
 async def insert_new(session: AsyncSession, model: type, rows: list[dict], unique: Sequence[str]) -> None:
     """Insert many rows in one statement, leaving out any that would repeat a row already there on the
     `unique` columns (INSERT ... ON CONFLICT DO NOTHING, on both engines)."""
     if not rows:
         return
-    table = model.__table__
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    await session.execute(insert(table).on_conflict_do_nothing(index_elements=list(unique)), rows)
+    await session.execute(_insert(session, model).on_conflict_do_nothing(index_elements=list(unique)), rows)
 
 
 async def upsert_many(session: AsyncSession, model: type, rows: list[dict], unique: Sequence[str],
@@ -200,12 +213,7 @@ async def upsert_many(session: AsyncSession, model: type, rows: list[dict], uniq
     updates its `update` columns instead (INSERT ... ON CONFLICT DO UPDATE, on both engines)."""
     if not rows:
         return
-    table = model.__table__
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table)
+    statement = _insert(session, model)
     statement = statement.on_conflict_do_update(index_elements=list(unique),
                                                 set_={name: statement.excluded[name] for name in update})
     await session.execute(statement, rows)

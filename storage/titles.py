@@ -2,11 +2,11 @@
 
 SQLite keeps an FTS5 table, `goal_title_search`, over the goal table's titles (kept in step by
 triggers on insert, on a change of title and on delete): a title matches when it holds any of the
-query's words, ranked by bm25. PostgreSQL keeps a trigram GIN index on `goal.title` (the pg_trgm
-extension): a title matches when enough of its trigrams are the query's, or when it holds every word of
-the query; those come first, then the others by trigram similarity. Both are made by the migrations
-only (SQLModel has no words for them), so the comparison of the models with the migrations leaves them
-out (`made_by_migrations_only`).
+query's words, ranked by bm25. PostgreSQL keeps each title's words in `goal_title_word` (kept by a
+trigger), read by its primary key alone: the same titles match, ranked the same way (each shared word
+counts by how rare it is in the tenant's titles, and shorter titles come first). Both are made by the
+migrations only (SQLModel has no words for them), so the comparison of the models with the migrations
+leaves them out (`made_by_migrations_only`).
 """
 
 from __future__ import annotations
@@ -21,17 +21,15 @@ from sqlmodel import select
 from storage.models import Goal
 
 SQLITE_TABLE = "goal_title_search"
-POSTGRES_INDEX = "ix_goal_title_trgm"
-# The PostgreSQL search's trigram threshold, set on each connection (storage.database): the share of their
-# trigrams two titles must have in common. Lower finds looser matches but reads much more of the index.
-TRIGRAM_SETTINGS = {"pg_trgm.similarity_threshold": "0.4"}
+POSTGRES_TABLE = "goal_title_word"
+TYPICAL_WORDS = 8  # words in a typical title: a title this long counts as it is, a shorter one more
 
 # Words too common in goal titles to say what a goal is about; they only widen the search.
 COMMON_WORDS = frozenset({
     "a", "an", "the", "and", "or", "of", "in", "on", "at", "by", "to", "for", "with", "from", "into", "our", "all",
     "more", "less", "new", "per", "make", "get", "have", "this", "that", "than", "over", "under", "goal", "goals",
 })
-WORD = re.compile(r"\w+")
+WORD = re.compile(r"[^\W_]+")  # letters and digits, as both indexes split titles
 
 
 def words(title: str, common: Collection[str] = ()) -> list[str]:
@@ -46,20 +44,16 @@ def words(title: str, common: Collection[str] = ()) -> list[str]:
 
 
 def made_by_migrations_only(name: str | None, type_: str) -> bool:
-    """Whether a table or index is the title index's, which the models do not describe."""
-    if type_ == "table":
-        return bool(name) and name.startswith(SQLITE_TABLE)
-    return type_ == "index" and name == POSTGRES_INDEX
+    """Whether a table is the title index's, which the models do not describe."""
+    return type_ == "table" and bool(name) and (name.startswith(SQLITE_TABLE) or name == POSTGRES_TABLE)
 
 
 @dataclass(frozen=True)
 class TitleMatch:
-    """How one database finds goal titles like a query: what to join (SQLite: its index's best), the
-    condition a matching goal meets, and the order of the matches, best first (the older goal first among
-    equals)."""
+    """How one database finds goal titles like a query: its index's best (a subquery of `goal_id`s, to
+    join), and the order of the matches, best first (the older goal first among equals)."""
 
-    join: tuple[sa.FromClause, sa.ColumnElement[bool]] | None
-    condition: sa.ColumnElement[bool]
+    best: sa.Subquery
     best_first: tuple[sa.ColumnElement, ...]
 
 
@@ -70,31 +64,35 @@ def fts_query(tenant_id: int, query_words: Sequence[str]) -> str:
     return f'tenant_id : "{int(tenant_id)}" AND title : ({quoted})'
 
 
-def matching(dialect: str, tenant_id: int, query_words: Sequence[str], *, first: int | None = None) -> TitleMatch:
-    """Titles like a title of these words (see `words`). On SQLite, only the index's `first` best (all of
-    them when None), and only the tenant's; the caller keeps PostgreSQL's search to the tenant."""
+def matching(dialect: str, tenant_id: int, query_words: Sequence[str], *, goals: int,
+             first: int | None = None) -> TitleMatch:
+    """Titles like a title of these words (see `words`), the tenant's only; only the index's `first` best
+    (all of them when None). `goals`: about how many goals the tenant has, to weigh how rare a word is."""
     if dialect != "sqlite":
-        return trigram_match(sa.literal(" ".join(query_words), sa.Text), sa.literal(containing(query_words), sa.Text))
+        return _word_match(tenant_id, query_words, goals=goals, first=first)
     index = sa.table(SQLITE_TABLE, sa.column("rowid"), sa.column(SQLITE_TABLE))
     hidden = index.c[SQLITE_TABLE]  # FTS5's column named after its table stands for the whole row
     # The tenant's column matches every row alike: only the title counts.
     rank = sa.func.bm25(hidden, 1.0, 0.0)
     best = (select(index.c.rowid.label("goal_id"), rank.label("rank"))
             .where(hidden.op("MATCH")(fts_query(tenant_id, query_words))).order_by(rank).limit(first).subquery("best"))
-    return TitleMatch(join=(best, best.c.goal_id == Goal.id), condition=sa.true(), best_first=(best.c.rank, Goal.id))
+    return TitleMatch(best=best, best_first=(best.c.rank, Goal.id))
 
 
-def containing(query_words: Sequence[str]) -> str:
-    """A LIKE pattern for titles holding these words in this order, whatever lies between them."""
-    return "%" + "%".join(word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for word in query_words) + "%"
-
-
-def trigram_match(text: sa.ColumnElement, pattern: sa.ColumnElement) -> TitleMatch:
-    """PostgreSQL's match for a query's words (`text`, joined by spaces) and the pattern `containing` them:
-    literals, or columns (to search for many goals in one statement). A title is alike as a whole (its
-    trigrams), or holds every word of a shorter query; both read the trigram index, and the titles holding
-    every word come first."""
-    similarity = sa.func.similarity(Goal.title, text)
-    holds_every_word = Goal.title.ilike(pattern)
-    return TitleMatch(join=None, condition=sa.or_(Goal.title.op("%")(text), holds_every_word),
-                      best_first=(holds_every_word.desc(), similarity.desc(), Goal.id))
+def _word_match(tenant_id: int, query_words: Sequence[str], *, goals: int, first: int | None) -> TitleMatch:
+    """PostgreSQL's match: the titles holding any of the words, each word weighing by how rare it is
+    among the tenant's titles (as bm25's inverse document frequency), the sum divided by how long the
+    title is against a typical one (as bm25's length normalisation)."""
+    index = sa.table(POSTGRES_TABLE, sa.column("tenant_id", sa.Integer), sa.column("word", sa.Text),
+                     sa.column("goal_id", sa.Integer), sa.column("title_words", sa.Integer))
+    shared = (select(index.c.word, index.c.goal_id, index.c.title_words)
+              .where(index.c.tenant_id == tenant_id, index.c.word.in_([word[:100] for word in query_words]))
+              .cte("shared"))
+    holding = sa.func.count()
+    weights = (select(shared.c.word, sa.func.ln(1 + (sa.literal(goals, sa.Float) - holding + 0.5) / (holding + 0.5))
+                      .label("weight")).group_by(shared.c.word).cte("weights"))
+    score = (sa.func.sum(weights.c.weight)
+             / (0.25 + 0.75 * sa.cast(sa.func.min(shared.c.title_words), sa.Float) / TYPICAL_WORDS)).label("score")
+    best = (select(shared.c.goal_id, score).join(weights, weights.c.word == shared.c.word)
+            .group_by(shared.c.goal_id).order_by(score.desc(), shared.c.goal_id).limit(first).subquery("best"))
+    return TitleMatch(best=best, best_first=(best.c.score.desc(), Goal.id))

@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from adapters.console.chat import ConsoleChat
-from benchmarks.servers import shared_extensions
 from bot.dispatch import Bot
 from bot.org import import_people, read_csv
 from bot.people import tenant_by_key
@@ -67,9 +66,8 @@ async def db(request, tmp_path):
         pytest.skip(problem + "; set GOALBOT_TEST_POSTGRES_URL to run these tests")
     schema = f"goalbot_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(_asyncpg_dsn(POSTGRES_URL))
-    await shared_extensions(admin)
     await admin.execute(f'CREATE SCHEMA "{schema}"')
-    database = Database(POSTGRES_URL, connect_args={"server_settings": {"search_path": f'"{schema}", public'}})
+    database = Database(POSTGRES_URL, connect_args={"server_settings": {"search_path": f'"{schema}"'}})
     try:
         await upgrade(database)
         yield database

@@ -1,13 +1,18 @@
-"""Goals that look alike: one search over the database's own text index (FTS5 on SQLite, trigrams on
-PostgreSQL), ranked by how alike they are, for the hint on a new goal, the parents a nudge could suggest,
+"""Goals that look alike: one search over a text index in the database (FTS5 on SQLite, a trigger-kept
+table of title words on PostgreSQL), ranked by how alike they are, for the hint on a new goal, the parents a nudge could suggest,
 and the likely duplicates across teams a manager's digest shows, kept as pairs when a goal is made or by
 the clock for goals that came in otherwise."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from datetime import timedelta
 
+import asyncpg
+
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import aliased
 from sqlmodel import select
 
@@ -108,6 +113,30 @@ async def test_a_renamed_or_deleted_goal_is_found_by_what_it_is_now(org):
         async with org.db.transaction() as session:  # the index holds exactly the goal table's titles
             await session.execute(sa.text(
                 "INSERT INTO goal_title_search (goal_title_search, rank) VALUES ('integrity-check', 1)"))
+
+
+async def test_a_title_changed_by_another_program_is_searched_by_its_new_words(org):
+    # An operator's fix with psql or sqlite3 (another connection, PostgreSQL's with its own search path)
+    # keeps the index as goalbot's own changes do.
+    await goals_titled(org.db, ["Migrate the billing service to Kubernetes"])
+    url = make_url(org.db.url)
+    if org.db.is_sqlite:
+        with contextlib.closing(sqlite3.connect(url.database)) as conn, conn:
+            conn.execute("UPDATE goal SET title = 'Plan the summer offsite' WHERE number = 1")
+    else:
+        schema = org.db.engine.dialect.identifier_preparer.quote(await current_schema(org.db))
+        conn = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
+        try:
+            await conn.execute(f"UPDATE {schema}.goal SET title = 'Plan the summer offsite' WHERE number = 1")
+        finally:
+            await conn.close()
+    assert await search(org.db, "Migrate billing service to Kubernetes") == []
+    assert await search(org.db, "Plan a summer offsite") == ["G-1 Plan the summer offsite"]
+
+
+async def current_schema(db) -> str:
+    async with db.transaction(write=False) as session:
+        return (await session.execute(sa.text("SELECT current_schema()"))).scalar_one()
 
 
 NASTY_TITLES = [

@@ -129,9 +129,8 @@ async def queue(org, to, key: str = "k1", text: str = "hello") -> int:
         from bot.people import find_viewer, join
 
         viewer = await find_viewer(session, ANA) or await join(session, ANA)
-        row = await outbox.enqueue(session, viewer.tenant.id, viewer.person if to is None else to, "slack",
-                                   outbox.Kind.ANSWER, Reply.text(text), key)
-        return row.id
+        return await outbox.enqueue(session, viewer.tenant.id, viewer.person if to is None else to, "slack",
+                                    outbox.Kind.ANSWER, Reply.text(text), key)
 
 
 async def state_of(db, row_id: int) -> OutboxMessage:

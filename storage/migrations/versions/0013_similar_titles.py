@@ -1,4 +1,4 @@
-"""Similar titles: a text index over goal titles (FTS5 on SQLite, pg_trgm's trigrams on PostgreSQL), the
+"""Similar titles: a text index over goal titles on SQLite (FTS5; PostgreSQL's is 0014's), the
 likely duplicates found with it, when each goal's look-alikes were looked for, and each tenant's words too
 common in its titles to search by
 
@@ -60,10 +60,8 @@ def upgrade() -> None:
     op.create_index('ix_goal_likeness_other_id', 'goal_likeness', ['other_id'], unique=False)
     op.create_index('ix_goal_likeness_tenant', 'goal_likeness', ['tenant_id'], unique=False)
     if op.get_bind().dialect.name == 'postgresql':
-        # The extension is the database's, not this schema's: made once, kept if it is there already.
-        op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
-        # Without a pending list, a search never reads through unmerged insertions.
-        op.execute('CREATE INDEX ix_goal_title_trgm ON goal USING gin (title gin_trgm_ops) WITH (fastupdate = off)')
+        # This once made a trigram index (and the pg_trgm extension) that 0014 replaces: a database
+        # upgraded since never needs the extension.
         return
     # The tenant is a column of the index, so a search reads only its tenant's titles.
     op.execute("CREATE VIRTUAL TABLE goal_title_search USING fts5("
@@ -75,8 +73,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == 'postgresql':
-        # pg_trgm stays: other schemas of the database may use it.
-        op.execute('DROP INDEX ix_goal_title_trgm')
+        op.execute('DROP INDEX IF EXISTS ix_goal_title_trgm')  # made by this migration before 0014 replaced it
     else:
         for name in SQLITE_TRIGGERS:
             op.execute(f'DROP TRIGGER {name}')
