@@ -32,6 +32,8 @@ USAGE: dict[str, str] = {
     "add": "goals add <title> [parent:G-3] [due:2027-03-31] [level:team] [owner:@ana] [category:development] [private]",
     "list": "goals list [mine|team|company|@person|unit:<name>] [all] [page:2]",
     "show": "goals show G-12",
+    "edit": 'goals edit G-12 [title:"..."] [due:2027-06-30|none] [start:2027-01-04] [category:development] '
+            '[level:team] [private|public] [description:"..."]   (goals edit G-12 alone opens the form)',
     "tree": "goals tree [G-1]",
     "link": "goals link G-12 G-3   (G-12 now supports G-3)",
     "unlink": "goals unlink G-12",
@@ -70,6 +72,7 @@ SUMMARY: dict[str, str] = {
     "add": "propose a goal; your manager approves it",
     "list": "goals: yours, your team's, the company's or someone's",
     "show": "one goal with its key results, milestones and history",
+    "edit": "change a goal's title, dates, category, level, privacy or description",
     "tree": "how goals align, from the company down",
     "link": "make a goal support a parent goal",
     "unlink": "detach a goal from its parent",
@@ -153,6 +156,24 @@ class ListGoals:
 
 @dataclass(frozen=True)
 class Show:
+    goal: int
+    writes = False
+
+
+@dataclass(frozen=True)
+class Edit:
+    """`goals edit G-12 title:"..." due:...`: the fields to change, each (name, new value); a due date of
+    None clears it. All of them or none."""
+
+    goal: int
+    changes: tuple[tuple[str, object], ...]
+    writes = True
+
+
+@dataclass(frozen=True)
+class EditForm:
+    """`goals edit G-12` alone: the goal's edit form, filled in."""
+
     goal: int
     writes = False
 
@@ -414,7 +435,7 @@ class CheckIn:
 
 
 Command = (
-    AddFromForm | CheckIn | Help | Add | Assign | ListGoals | Show | Tree | Link | Unlink | Approve | Return | Progress
+    AddFromForm | CheckIn | Help | Add | Assign | ListGoals | Show | Edit | EditForm | Tree | Link | Unlink | Approve | Return | Progress
     | KeyResultAdd | KeyResultUpdate | MilestoneAdd | Done | Archive | GiveKudos
     | CheckinSettings | TimezoneSetting | Away | CheckinDefault | ReminderSetting | HolidayCommand | OutboxCommand
     | SummaryAdd | SummaryList | SummaryRemove | NudgeSettings
@@ -427,7 +448,7 @@ Command = (
 def fail(command: str, problem: str) -> ParseError:
     """A malformed `command`: what was wrong, as a sentence, and the command's usage."""
     stop = "" if problem.endswith((".", "?", "!")) else "."
-    return ParseError(problem + stop, USAGE[command])
+    return ParseError(problem[:1].upper() + problem[1:] + stop, USAGE[command])
 
 
 CHECKIN_ANSWER = re.compile(r"^\s*g-?[0-9]+\b", re.IGNORECASE)
@@ -638,6 +659,89 @@ def _single_goal(command: str):
 
 def _parse_show(words: list[str]) -> Show:
     return Show(_single_goal("show")(words))
+
+
+EDIT_FIELD = re.compile(r"(?:^|(?<=\s))(title|due|start|category|cat|level|description|desc):", re.IGNORECASE)
+EDIT_NAMES = {"cat": "category", "desc": "description"}
+PRIVACY_WORDS = {"private": True, "public": False}
+QUOTES = {'"': '"', "“": "”", "'": "'", "‘": "’"}
+
+
+def _quoted(value: str) -> tuple[str, str] | None:
+    """A value in quotes: (what is inside, what follows the closing quote); None when it is not quoted."""
+    if not value or value[0] not in QUOTES:
+        return None
+    end = value.find(QUOTES[value[0]], 1)
+    if end < 0:
+        raise fail("edit", f"the quote before {quote(value[:30])} is never closed")
+    return value[1:end], value[end + 1:]
+
+
+def _parse_edit(words: list[str]) -> Edit | EditForm:
+    if not words:
+        raise fail("edit", "say which goal to change")
+    number = goal_ref(words[0], "edit")
+    rest = " ".join(words[1:])
+    if not rest:
+        return EditForm(number)
+    marks = list(EDIT_FIELD.finditer(rest))
+    flags = rest[:marks[0].start() if marks else len(rest)].split()
+    given: dict[str, str] = {}
+    for index, mark in enumerate(marks):
+        name = EDIT_NAMES.get(mark.group(1).lower(), mark.group(1).lower())
+        value = rest[mark.end():marks[index + 1].start() if index + 1 < len(marks) else len(rest)].strip()
+        if name in given:
+            raise fail("edit", f"`{name}:` is given twice")
+        quoted = _quoted(value)
+        if quoted is not None:
+            value, after = quoted
+            flags += after.split()
+        else:
+            parts = value.split()
+            trailing = []
+            while parts and parts[-1].lower() in PRIVACY_WORDS:
+                trailing.insert(0, parts.pop())
+            if trailing and name in ("title", "description") and parts:
+                both = " ".join(parts + trailing)
+                raise fail("edit", f"is {quote(trailing[-1])} part of the {name} or a setting? Say "
+                                   f'{name}:"{both}" for the one, or {name}:"{" ".join(parts)}" {trailing[-1]} for the other')
+            flags += trailing
+            value = " ".join(parts)
+            if not value:
+                raise fail("edit", f"`{name}:` needs a value")
+        given[name] = value
+    changes: dict[str, object] = {}
+    for flag in flags:
+        if flag.lower() not in PRIVACY_WORDS:
+            raise fail("edit", f"{quote(flag)} is not something goals edit changes; name the field, like title:\"...\"")
+        privacy = PRIVACY_WORDS[flag.lower()]
+        if changes.get("private", privacy) != privacy:
+            raise fail("edit", "say private or public, not both")
+        changes["private"] = privacy
+    for name, value in given.items():
+        if name == "title":
+            changes["title"] = _require_text(value, "edit", "The title", MAX_TITLE)
+        elif name == "description":
+            changes["description"] = value.strip()[:MAX_NOTE + 1]
+            if len(changes["description"]) > MAX_NOTE:
+                raise fail("edit", f"the description is over {MAX_NOTE} characters")
+        elif name in ("due", "start"):
+            if name == "due" and value.lower() in ("none", "never", "-"):
+                changes["due"] = None
+            else:
+                changes[name] = parse_date(value, "edit", name)
+        elif name == "level":
+            level = LEVEL_WORDS.get(value.lower())
+            if level is None:
+                raise fail("edit", f"level must be company, department, team or individual, not {quote(value)}")
+            changes["level"] = level
+        else:
+            if value.lower() not in CATEGORIES:
+                raise fail("edit", f"category must be one of {', '.join(CATEGORIES)}, not {quote(value)}")
+            changes["category"] = value.lower()
+    if isinstance(changes.get("due"), date) and isinstance(changes.get("start"), date) and changes["due"] < changes["start"]:
+        raise fail("edit", f"the due date {changes['due']} is before the start date {changes['start']}")
+    return Edit(number, tuple(changes.items()))
 
 
 def _parse_tree(words: list[str]) -> Tree:
@@ -1193,6 +1297,7 @@ _PARSERS = {
     "list": _parse_list,
     "ls": _parse_list,
     "show": _parse_show,
+    "edit": _parse_edit,
     "tree": _parse_tree,
     "link": _parse_link,
     "unlink": _parse_unlink,

@@ -18,6 +18,7 @@ from bot import (
 from bot.commands import Command
 from bot.errors import UserError
 from bot.messages import Action, Actor, Address, Dashboard, Do, IncomingMessage, Inbound, Reply
+from bot.access import get_goal, require_change
 from bot.people import Viewer, find_viewer, join, refresh_profile
 from storage.database import Database
 from storage.models import Person, as_utc
@@ -309,6 +310,14 @@ class Bot:
                 return views.goal_page(result, words)
             case commands.Show(number):
                 return views.detail(await browse.goal_detail(session, viewer, number))
+            case commands.Edit(number, changes):
+                result = await goals.edit(session, viewer, number, dict(changes))
+                await notify.proposal_changed(session, result.goal)
+                return views.edited(result)
+            case commands.EditForm(number):
+                goal = await get_goal(session, viewer, number)
+                await require_change(session, viewer, goal, "edit")
+                return views.edit_form(goal)
             case commands.Tree(number):
                 return views.tree(await browse.goal_tree(session, viewer, number))
             case commands.Link(number, parent):

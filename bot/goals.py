@@ -22,15 +22,16 @@ from bot.errors import Forbidden, UserError
 from bot.people import Viewer, company_unit, find_person
 from storage import repository
 from storage.models import Goal, GoalEvent, KeyResult, Kudos, Milestone, OrgUnit, Person, utcnow
-from storage.vocabulary import Awaiting, Health, Level, Status
+from storage.vocabulary import Awaiting, Health, Level, Role, Status
 
 # Children whose progress counts toward their parent's.
 COUNTED = (Status.ACTIVE, Status.ACHIEVED, Status.MISSED)
 OPEN = (Status.PROPOSED, Status.ACTIVE)
 TRACKED = (
-    "title", "level", "owner_person_id", "owner_unit_id", "parent_id", "due_date", "private",
-    "status", "awaiting", "health", "progress", "note", "return_reason",
+    "title", "level", "owner_person_id", "owner_unit_id", "parent_id", "start_date", "due_date", "private",
+    "category", "description", "status", "awaiting", "health", "progress", "note", "return_reason",
 )
+EDITABLE = (Status.PROPOSED, Status.ACTIVE, Status.RETURNED)
 
 
 def snapshot(goal: Goal) -> dict[str, Any]:
@@ -292,6 +293,89 @@ async def return_goal(session: AsyncSession, viewer: Viewer, number: int, reason
     goal.return_reason = reason
     record(session, goal, viewer.id, "returned", before)
     return Decision(goal, "returned")
+
+
+# Editing ----------------------------------------------------------------------------
+
+
+@dataclass
+class Edited:
+    goal: Goal
+    before: dict[str, Any]  # its snapshot before
+    changed: list[str]  # the fields that changed, as TRACKED names
+
+
+async def edit(session: AsyncSession, viewer: Viewer, number: int, changes: dict[str, Any]) -> Edited:
+    """Change what a goal says about itself, all of it or none: title, dates, category, description, level
+    (which moves it to its owner's unit of that level, never down: a lower goal is cascaded with goals
+    assign) and privacy (never hiding it from those whose goals support it)."""
+    goal = await get_goal(session, viewer, number)
+    await require_change(session, viewer, goal, "edit")
+    if goal.status not in EDITABLE:
+        raise UserError(f"{goal.ref} is {goal.status}; bring it back first with goals reopen {goal.ref}.")
+    before = snapshot(goal)
+    start = changes.get("start", goal.start_date)
+    due = changes["due"] if "due" in changes else goal.due_date
+    if due is not None and start is not None and due < start:
+        raise UserError(f"The due date {due} would be before the start date {start}; change both together.")
+    if "level" in changes and changes["level"] != goal.level:
+        await _change_level(session, viewer, goal, changes["level"])
+    if changes.get("private") and not goal.private:
+        await _check_still_seen(session, goal)
+    for name, field in (("title", "title"), ("description", "description"), ("category", "category"),
+                        ("private", "private")):
+        if name in changes:
+            setattr(goal, field, changes[name])
+    goal.start_date, goal.due_date = start, due
+    changed = [key for key, value in snapshot(goal).items() if before[key] != value]
+    if not changed:
+        raise UserError(f"{goal.ref} says that already; nothing changed.")
+    record(session, goal, viewer.id, "edited", before)
+    return Edited(goal, before, changed)
+
+
+async def _change_level(session: AsyncSession, viewer: Viewer, goal: Goal, level: str) -> None:
+    """Move the goal up to `level`: owned by its owner's unit of that kind (authorized as a new goal at that
+    level would be), still supporting a goal at its level or higher, still supported by lower ones."""
+    if LEVEL_RANK[level] > LEVEL_RANK[goal.level]:
+        raise UserError(
+            f"{goal.ref} is {_a(goal.level)} goal; a goal goes down a level by being cascaded: "
+            f"goals assign <title> owner:@name parent:{goal.ref}.")
+    if goal.parent_id is not None:
+        parent = await session.get(Goal, goal.parent_id)
+        if parent is not None and LEVEL_RANK[parent.level] > LEVEL_RANK[level]:
+            raise UserError(f"{goal.ref} supports {parent.ref}, {_a(parent.level)} goal; {_a(level)} goal can only "
+                            f"support a goal at its own level or higher. Unlink it or link it higher first.")
+    if goal.owner_person_id is not None:
+        owner = await session.get(Person, goal.owner_person_id)
+    else:
+        unit = await session.get(OrgUnit, goal.owner_unit_id) if goal.owner_unit_id else None
+        owner = await session.get(Person, unit.lead_id) if unit is not None and unit.lead_id else None
+        if owner is None:
+            raise UserError(f"{goal.ref}'s unit has no lead to find the {level} above it from.")
+    goal.owner_person_id, goal.owner_unit_id = await _owner_for(session, viewer, level, owner)
+    goal.level = level
+
+
+async def _check_still_seen(session: AsyncSession, goal: Goal) -> None:
+    """Refuse to make a goal private while goals of people who could then not see it support it."""
+    children = (await session.execute(select(Goal).where(
+        Goal.parent_id == goal.id, Goal.status.in_((*OPEN, Status.ACHIEVED))))).scalars().all()
+    owner = await responsible_person(session, goal) or goal.created_by_id
+    allowed = {owner, *(await repository.manager_ids(session, owner) if owner else [])}
+    unseeing = []
+    for child in children:
+        person_id = await responsible_person(session, child) or child.created_by_id
+        person = await session.get(Person, person_id) if person_id else None
+        if person is not None and person.id not in allowed and person.role != Role.ADMIN:
+            unseeing.append(f"{child.ref} ({person.name})")
+    if unseeing:
+        raise UserError(f"{goal.ref} stays public: {', '.join(unseeing)} support{'s' if len(unseeing) == 1 else ''} it, "
+                        f"and {'its owner' if len(unseeing) == 1 else 'their owners'} could no longer see it.")
+
+
+def _a(level: str) -> str:
+    return f"{'an' if level[0] in 'aeiou' else 'a'} {level}"
 
 
 # Alignment ------------------------------------------------------------------------

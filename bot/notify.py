@@ -76,6 +76,15 @@ async def proposal(session: AsyncSession, viewer: Viewer, result: Proposal) -> N
     await enqueue(session, viewer, decider, outbox.Kind.APPROVAL, reply, f"approval:{goal.id}", goal)
 
 
+async def proposal_changed(session: AsyncSession, goal: Goal) -> None:
+    """A goal waiting for a decision was edited: the request says what it is now, where it was sent."""
+    if goal.status != Status.PROPOSED or goal.created_by_id is None:
+        return
+    proposer = await session.get(Person, goal.created_by_id)
+    parent = await session.get(Goal, goal.parent_id) if goal.parent_id else None
+    await outbox.replace_in_place(session, goal, outbox.Kind.APPROVAL, views.approval_request(goal, proposer, parent))
+
+
 async def decision(session: AsyncSession, viewer: Viewer, result: Decision) -> None:
     """Update every request for this goal in place, and tell the other side what was decided."""
     goal = result.goal

@@ -213,7 +213,10 @@ def render(items: list[Nudged]) -> Reply:
         goal = item.goal
         builder.add(ProgressLine(ref=goal.ref, label=goal.title, percent=goal.progress, health=goal.health))
         if item.stale:
-            builder.add(Paragraph(f"{goal.ref} has had no update for two check-ins. Give it one in your check-in, "
+            # A unit's goal is not in its lead's check-in: it is updated by itself.
+            update = ("Give it one in your check-in" if goal.owner_person_id is not None
+                      else f"Give it one: goals progress {goal.ref} <percent> <health> <note>")
+            builder.add(Paragraph(f"{goal.ref} has had no update for two check-ins. {update}, "
                                   f"or close it: goals done {goal.ref}, goals archive {goal.ref}."),
                         Buttons((Button(f"Open {goal.ref}", Do.SHOW, goal.ref, f"goals show {goal.ref}"),)))
         elif item.parent is not None:

@@ -7,7 +7,7 @@ from datetime import date
 
 from bot import browse, schedule
 from bot.commands import SUMMARY, USAGE
-from bot.goals import Decision, Linked, Proposal
+from bot.goals import Decision, Edited, Linked, Proposal, snapshot
 from bot.messages import (
     Do,
     Button, Buttons, Context, Divider, Fields, Header, Paragraph, ProgressLine, Reply, ReplyBuilder,
@@ -157,7 +157,9 @@ def detail(info: browse.GoalDetail) -> Reply:
         builder.add(Divider(), Header("Supported by"))
         builder.add(*(goal_line(row) for row in info.children))
     if info.history:
-        lines = [f"{event.at:%Y-%m-%d %H:%M} {name}: {event.action}" for event, name in info.history]
+        lines = [f"{event.at:%Y-%m-%d %H:%M} {name}: {event.action}" + (
+            " " + ", ".join(dict.fromkeys(field_name(field) for field in event.after)) if event.action == "edited" else "")
+            for event, name in info.history]
         builder.add(Divider(), Context("History: " + "; ".join(lines)))
     if goal.status == Status.PROPOSED:
         builder.add(
@@ -215,6 +217,58 @@ def key_result_saved(goal: Goal, kr: KeyResult, added: bool) -> Reply:
 def milestone_saved(goal: Goal, m: Milestone) -> Reply:
     """The answer to adding a milestone."""
     return Reply.text(f"Added milestone {m.position} to {goal.ref}: {milestone_line(m)}")
+
+
+FIELD_NAMES = {"due_date": "due", "start_date": "start", "private": "privacy", "owner_person_id": "owner", "owner_unit_id": "owner",
+               "parent_id": "parent", "return_reason": "return reason"}
+
+
+def field_name(field: str) -> str:
+    return FIELD_NAMES.get(field, field)
+
+
+def _shown(field: str, value) -> str:
+    if value is None or value == "":
+        return "none"
+    if field == "private":
+        return "private" if value else "public"
+    if field in ("title", "description"):
+        return f"\u201c{value}\u201d"
+    return str(value)
+
+
+def edited(result: Edited) -> Reply:
+    """The answer to an edit: each field that changed, from what to what."""
+    goal = result.goal
+    after = snapshot(goal)
+    changes = [f"{field_name(field)} {_shown(field, result.before[field])} \u2192 {_shown(field, after[field])}"
+               for field in result.changed if field not in ("owner_person_id", "owner_unit_id")]
+    if "owner_unit_id" in result.changed:
+        changes.append("now owned by its unit")
+    return ReplyBuilder().add(
+        Paragraph(f"Changed {goal.ref}: " + "; ".join(dict.fromkeys(changes)) + "."),
+        ProgressLine(ref=goal.ref, label=goal.title, percent=goal.progress, health=goal.health),
+    ).build()
+
+
+def edit_command(goal: Goal) -> str:
+    """The edit that would leave the goal as it is: every field, to change the ones wanted."""
+    parts = [f"goals edit {goal.ref}", f'title:"{goal.title}"', f"due:{goal.due_date or 'none'}"]
+    if goal.start_date:
+        parts.append(f"start:{goal.start_date}")
+    parts += [f"category:{goal.category}", f"level:{goal.level}", "private" if goal.private else "public"]
+    if goal.description:
+        parts.append(f'description:"{goal.description}"')
+    return " ".join(parts)
+
+
+def edit_form(goal: Goal) -> Reply:
+    """`goals edit G-12` alone: the goal as it stands, and the edit that changes it."""
+    return ReplyBuilder().add(
+        Header(f"Edit {goal.ref} {goal.title}"),
+        Paragraph("Give the fields to change and leave out the rest; this one changes nothing yet:"),
+        Paragraph(edit_command(goal)),
+    ).build()
 
 
 def status_changed(goal: Goal) -> Reply:

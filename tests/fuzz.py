@@ -253,6 +253,29 @@ def _gen_single(c: Choices) -> list[str]:
     return words
 
 
+def _gen_edit(c: Choices) -> list[str]:
+    words = ["edit", _ref(c)]
+    fields = []
+    if c.chance(0.5):
+        title = " ".join(_words(c))
+        fields.append(f'title:"{title}"' if c.chance(0.5) else "title:" + title)
+    if c.chance(0.3):
+        fields.append("due:" + (c.pick(DATES) if c.chance(0.8) else "none"))
+    if c.chance(0.15):
+        fields.append("start:" + c.pick(DATES))
+    if c.chance(0.2):
+        fields.append("level:" + c.pick(LEVEL_VALUES))
+    if c.chance(0.15):
+        fields.append(c.pick(("category:", "cat:")) + c.pick(CATEGORY_VALUES))
+    if c.chance(0.15):
+        fields.append('description:"' + " ".join(_words(c)) + '"')
+    if c.chance(0.2):
+        fields.append(c.pick(("private", "public")))
+    if c.chance(0.05) and fields:
+        fields.append(fields[0])  # a field given twice
+    return words + fields
+
+
 def _gen_link(c: Choices) -> list[str]:
     return ["link", _ref(c), _ref(c)]
 
@@ -396,7 +419,7 @@ def _gen_garbage(c: Choices) -> list[str]:
 GENERATORS: tuple[Callable[[Choices], list[str]], ...] = (
     _gen_add, _gen_add, _gen_assign, _gen_list, _gen_single, _gen_single, _gen_link, _gen_return,
     _gen_progress, _gen_progress, _gen_kr_add, _gen_kr_update, _gen_milestone, _gen_kudos, _gen_settings,
-    _gen_away, _gen_admin, _gen_help, _gen_digest, _gen_garbage,
+    _gen_away, _gen_admin, _gen_help, _gen_digest, _gen_edit, _gen_garbage,
 )
 
 
@@ -404,7 +427,7 @@ GENERATORS: tuple[Callable[[Choices], list[str]], ...] = (
 VERBS = frozenset({
     "add", "propose", "assign", "list", "ls", "show", "tree", "unlink", "approve", "accept", "done", "archive",
     "link", "return", "decline", "progress", "kr", "milestone", "kudos", "settings", "away", "back", "help", "checkin",
-    "admin", "digest", "nudge",
+    "admin", "digest", "nudge", "edit",
 })
 
 

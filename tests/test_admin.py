@@ -37,7 +37,7 @@ async def test_bad_admin_input_is_one_line_with_the_right_form_and_changes_nothi
         "goals admin checkin reminder 100h": "1 minute to 72 hours",
         "goals admin holiday add 2027-02-30": "must be a day on the calendar",
         "goals admin outbox retry x": "goals admin outbox retry <id>",
-        "goals admin lunch": "there is no admin command `lunch`",
+        "goals admin lunch": "There is no admin command `lunch`",
     }
     for line, expected in cases.items():
         reply = await org.say("maya@example.com", line)

@@ -86,7 +86,7 @@ async def test_the_digest_moves_or_stops_as_the_manager_says_and_is_not_sent_lat
         "bo@example.com", "goals settings digest friday 16:00")
     assert "Nobody reports to you yet" in await org.say("ana@example.com", "goals settings digest tuesday 10:00")
     assert "Saved. Your digest is now off" in await org.say("omar@example.com", "goals settings digest off")
-    assert "the digest comes weekly" in await org.say("bo@example.com", "goals settings digest friday 16:00 biweekly")
+    assert "The digest comes weekly" in await org.say("bo@example.com", "goals settings digest friday 16:00 biweekly")
     await run_round(org.db, datetime(2027, 3, 11, tzinfo=UTC))  # Thursday: Bo's next is Friday 16:00
     # The clock stops until Monday: Bo's Friday digest is not sent after its day; Lena's Monday one is.
     tally = await run_round(org.db, NEXT + 8 * HOUR + timedelta(minutes=30))

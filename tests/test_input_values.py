@@ -58,14 +58,14 @@ async def test_a_title_with_nothing_visible_is_refused(org, title):
     ("goals progress G-1 inf", "not a number I can store"),
     ("goals progress G-1 ٦٠", "write it with the digits 0-9"),
     ("goals progress G-1 6o% behind", "`6o%` is not a number"),
-    ("goals progress G-1 " + "9" * 400, "progress is a percentage from 0 to 100"),
+    ("goals progress G-1 " + "9" * 400, "Progress is a percentage from 0 to 100"),
     ("goals kr G-1.1 1e309", "must be a number"),
     ("goals kr G-1.1 " + "9" * 400, "is out of range"),
     ("goals kr G-1.1 -" + "9" * 400, "is out of range"),
     ("goals kr G-1.1 1,000", "could mean 1000 or 1.000"),
     ("goals kr G-1.1 28k", "could be read more than one way"),
     ("goals kr add G-1 Churn 1" + "0" * 320 + "->3", "is out of range"),
-    ("goals kr add G-1 Churn 5->NaN", "give a metric"),
+    ("goals kr add G-1 Churn 5->NaN", "Give a metric"),
 ])
 async def test_numbers_are_finite_in_range_and_never_become_a_note(org, text, fragment):
     await org.say("ana@example.com", "goals add Cut churn")

@@ -178,3 +178,12 @@ async def test_when_nothing_near_looks_like_it_the_likeliest_parent_elsewhere_is
     assert "G-11 supports no goal yet. It looks like it belongs under G-3 Halve paging (a goal elsewhere with a " \
            "title like it)." in shown, shown
     assert "Link to G-3: goals link G-11 G-3" in shown
+
+
+def test_a_stale_units_goal_is_updated_by_itself_not_in_its_leads_check_in():
+    # A lead's check-in lists their own goals; their unit's goals take an update of their own.
+    own = Goal(tenant_id=1, number=5, title="Tune alerting", level="individual", owner_person_id=4)
+    units = Goal(tenant_id=1, number=9, title="Halve paging incidents", level="team", owner_unit_id=2)
+    shown = render(nudges.render([nudges.Nudged(own, stale=True), nudges.Nudged(units, stale=True)]))
+    assert "G-5 has had no update for two check-ins. Give it one in your check-in" in shown, shown
+    assert "G-9 has had no update for two check-ins. Give it one: goals progress G-9 <percent>" in shown, shown
