@@ -135,7 +135,8 @@ def _instant(value: str | None) -> datetime:
 @database_option
 def tick(now: str | None, tenant: str | None, database_url: str | None) -> None:
     """Run one round of the clock: everything due at that instant becomes messages to send (run from cron
-    with `goalbot serve --no-scheduler`). The instant only decides what is due; what it queues is sent at once."""
+    with `goalbot serve --no-scheduler`). The instant only decides what is due; the running `goalbot serve` sends
+    what it queues."""
     from bot.clock import run_round
 
     instant = _instant(now)
@@ -176,6 +177,12 @@ def export(form: str, out: Path, since: str | None, tenant: str, database_url: s
         except ValueError:
             raise click.BadParameter(f"{since!r} is not a date; write it like 2027-01-31", param_hint="--since") from None
 
+    if form == "csv" and out.exists() and not out.is_dir():
+        raise click.BadParameter(f"{out} is a file; CSV is written as a folder of files: name a folder", param_hint="--out")
+    if form == "json" and out.is_dir():
+        raise click.BadParameter(f"{out} is a folder; JSON is written as one file: name a file, like {out}.json",
+                                 param_hint="--out")
+
     async def run():
         database = await _open(database_url)
         try:
@@ -187,7 +194,10 @@ def export(form: str, out: Path, since: str | None, tenant: str, database_url: s
             await database.dispose()
 
     found = asyncio.run(run())
-    written = write(found, out, form)
+    try:
+        written = write(found, out, form)
+    except OSError as error:
+        raise click.ClickException(f"Could not write {out}: {error.strerror or error}.") from None
     words = {"goals": "goals", "key_results": "key results", "milestones": "milestones", "check_ins": "check-ins",
              "kudos": "kudos", "history": "history entries", "people": "people"}
     counts = ", ".join(f"{len(rows)} {words[name]}" for name, rows in found.items())

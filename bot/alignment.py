@@ -44,10 +44,11 @@ from bot.schedule import zone_of
 from storage.models import (
     AlignmentSnapshot, CheckinPeriod, Goal, GoalEvent, GoalLikeness, KeyResult, Kudos, OrgUnit, Person, as_utc, utcnow,
 )
-from storage.vocabulary import Awaiting, Cadence, Health, Level, PeriodState, Status, UnitKind
+from storage.vocabulary import Awaiting, Cadence, Category, Health, Level, PeriodState, Status, UnitKind
 
 STALE_PERIODS = 2  # a goal with no update for this many check-in periods is stale
 ALIGNED_LEVELS = (Level.TEAM, Level.INDIVIDUAL)  # the goals the alignment rate is about
+STANDALONE = (Category.DEVELOPMENT, Category.PERSONAL)  # goals that may well support nothing: never "unaligned"
 ABOVE_INDIVIDUAL = (Level.TEAM, Level.DEPARTMENT, Level.COMPANY)
 RECENT = timedelta(days=31)  # check-in periods older than this are no one's current period
 
@@ -88,10 +89,16 @@ class GoalRow:
     awaiting: str | None
     due_date: date | None
     last_update: datetime
+    category: str = Category.BUSINESS
 
     @property
     def ref(self) -> str:
         return f"G-{self.number}"
+
+    @property
+    def alignable(self) -> bool:
+        """Whether it should support a goal above it: a team or individual goal about the business."""
+        return self.level in ALIGNED_LEVELS and self.category not in STANDALONE
 
 
 @dataclass
@@ -317,7 +324,7 @@ async def read(session: AsyncSession, tenant_id: int, now: datetime | None = Non
             below = None  # most of the tenant: reading it whole is cheaper than naming them all
     goal_columns = (Goal.id, Goal.number, Goal.title, Goal.level, Goal.status, Goal.health, Goal.progress, Goal.note,
                     Goal.private, Goal.parent_id, Goal.owner_person_id, Goal.owner_unit_id, Goal.awaiting,
-                    Goal.due_date, Goal.progress_updated_at, Goal.approved_at, Goal.created_at)
+                    Goal.due_date, Goal.progress_updated_at, Goal.approved_at, Goal.created_at, Goal.category)
     open_goals = (Goal.tenant_id == tenant_id, Goal.status != Status.ARCHIVED)
     goals: dict[int, GoalRow] = {}
 
@@ -326,7 +333,7 @@ async def read(session: AsyncSession, tenant_id: int, now: datetime | None = Non
             last = max(as_utc(moment) for moment in (row.progress_updated_at, row.approved_at, row.created_at) if moment)
             goals[row.id] = GoalRow(row.id, row.number, row.title, row.level, row.status, row.health, row.progress,
                                     row.note, row.private, row.parent_id, row.owner_person_id, row.owner_unit_id,
-                                    row.awaiting, row.due_date, last)
+                                    row.awaiting, row.due_date, last, row.category)
 
     departments: dict[int, int] = {}
     likeness = select(GoalLikeness.goal_id, GoalLikeness.other_id, GoalLikeness.score).where(
@@ -529,7 +536,7 @@ def figures(reading: Reading, scope: Scope, *, public_only: bool = False, until:
     goals = reading.scope_goals(scope, public_only=public_only)
     people = reading.scope_people(scope)
     active = [g for g in goals if g.status == Status.ACTIVE]
-    alignable = [g for g in active if g.level in ALIGNED_LEVELS]
+    alignable = [g for g in active if g.alignable]
     individual = [g for g in active if g.level == Level.INDIVIDUAL]
     parent_level = {g.id: reading.goals[g.parent_id].level for g in individual
                     if g.parent_id is not None and g.parent_id in reading.goals}
@@ -566,7 +573,7 @@ def figures(reading: Reading, scope: Scope, *, public_only: bool = False, until:
                        key=lambda g: (HEALTH_ORDER.get(g.health, 9), g.number)),
         blockers=[g for g in by_number if g.health == Health.BLOCKED],
         stale=[g for g in by_number if reading.flags(g)[0]],
-        unaligned=[g for g in by_number if g.level in ALIGNED_LEVELS and g.parent_id is None],
+        unaligned=[g for g in by_number if g.alignable and g.parent_id is None],
         overdue=[g for g in by_number if reading.flags(g)[1]],
         pending=pending,
         achieved=[g for g in sorted(goals, key=lambda g: g.number) if g.id in reading.achieved],

@@ -262,7 +262,8 @@ def _periods_of(plan: _Due, plan_schedule: Schedule, now: datetime, holidays: se
         else:
             remind = None
             if row.reminder_minutes:
-                remind = schedule.reminder_time(at, timedelta(minutes=row.reminder_minutes), zone, following)
+                # From when it goes out: a prompt sent late is not reminded of in the same round.
+                remind = schedule.reminder_time(max(at, now), timedelta(minutes=row.reminder_minutes), zone, following)
             plan.prompt = (day, at, remind)
             plan.prompt_expires = end - now
         walked += 1

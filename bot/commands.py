@@ -934,8 +934,6 @@ def _parse_settings(words: list[str]) -> CheckinSettings | DigestSettings | Time
     if topic == "digest":
         if len(rest) == 1 and rest[0].lower() in ("off", "on"):
             return DigestSettings(switch=rest[0].lower())
-        if not rest:
-            raise fail("settings", "give the digest's weekday and time, like monday 09:30, or off")
         try:
             weekday, at, cadence = _parse_schedule(rest, "settings")
         except ParseError as error:
@@ -944,6 +942,8 @@ def _parse_settings(words: list[str]) -> CheckinSettings | DigestSettings | Time
         if cadence is not None:
             raise fail("settings", "the digest comes weekly; give its weekday and time, like monday 09:30")
         return DigestSettings(weekday, at)
+    if topic in ("nudges", "nudge", "digest") and not rest:
+        return CheckinSettings()  # the settings as they are, these among them
     if topic in ("nudges", "nudge"):
         if len(rest) != 1 or rest[0].lower() not in ("off", "on"):
             raise fail("settings", "Say nudges off or nudges on")

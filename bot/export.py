@@ -17,10 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
+from bot.alignment import ALIGNED_LEVELS, STANDALONE
 from storage.models import (
     CheckIn, CheckinPeriod, Goal, GoalEvent, KeyResult, Kudos, Milestone, OrgUnit, Person, Tenant, as_utc,
 )
-from storage.vocabulary import Level, PeriodState, Status
+from storage.vocabulary import PeriodState, Status
 
 TABLES = ("goals", "key_results", "milestones", "check_ins", "kudos", "history", "people")
 
@@ -108,7 +109,7 @@ async def tables(session: AsyncSession, tenant_key: str, since: date | None = No
     people_rows = []
     for pid, person in sorted(people.items(), key=lambda item: item[1].email):
         theirs = [g for g in goals if g.owner_person_id == pid and g.status not in (Status.PROPOSED, Status.RETURNED)]
-        alignable = [g for g in theirs if g.level in (Level.TEAM, Level.INDIVIDUAL)]
+        alignable = [g for g in theirs if g.level in ALIGNED_LEVELS and g.category not in STANDALONE]
         people_rows.append({
             "email": person.email, "name": person.name, "manager": email.get(person.manager_id),
             "unit": units[person.org_unit_id].name if person.org_unit_id in units else None,

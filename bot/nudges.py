@@ -22,12 +22,12 @@ from rapidfuzz import fuzz
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from bot.alignment import ALIGNED_LEVELS, RECENT, STALE_PERIODS
+from bot.alignment import ALIGNED_LEVELS, RECENT, STALE_PERIODS, STANDALONE
 from bot.messages import Button, Buttons, Context, Do, Header, Paragraph, ProgressLine, Reply, ReplyBuilder, reply_to_dict
 from bot.outbox import Kind, direct_row
 from storage import repository
 from storage.models import CheckinPeriod, Goal, OrgUnit, Person, as_utc
-from storage.vocabulary import Category, Level, PeriodState, Status, UnitKind
+from storage.vocabulary import Level, PeriodState, Status, UnitKind
 
 EVERY = timedelta(days=14)  # a goal is nudged about at most this often
 # A day's room, so the prompt two weeks on (which a change of clocks may bring an hour early) nudges again.
@@ -61,7 +61,6 @@ class Nudged:
 
 
 SUGGEST_SCORE = 50  # a parent is suggested only when its title is at least this like the goal's (0-100)
-STANDALONE = (Category.DEVELOPMENT, Category.PERSONAL)  # goals that may well support nothing: not nudged to link
 
 
 def suggest(goal, candidates: list[tuple[int, object]]):

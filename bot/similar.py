@@ -89,11 +89,25 @@ async def look_alikes(
     return _scored(title, rows, limit=limit, cutoff=cutoff)
 
 
+def share_enough(one: str, other: str) -> bool:
+    """Whether two titles share enough of what they are about to be one goal: two of their words (not the
+    commonest English ones), or all of them. The token-set score alone calls a one-word title like any
+    title holding that word ("Halve" and "Halve paging incidents")."""
+    mine, theirs = set(titles.words(one)), set(titles.words(other))
+    return mine == theirs or len(mine & theirs) >= 2
+
+
+def score(one: str, other: str) -> float:
+    """How alike two titles are, 0-100: their token-set score, when they share enough (`share_enough`)."""
+    return fuzz.token_set_ratio(one.lower(), other.lower()) if share_enough(one, other) else 0.0
+
+
 def _scored(title: str, rows: Sequence, *, limit: int, cutoff: float) -> list[LookAlike]:
     """The index's candidates (rows of id, number, title, visible; the index's best first) scored against
     `title`: those at `cutoff` or above, the likest first (the index's order among equals)."""
     found = process.extract(title, {row.id: row.title for row in rows}, scorer=fuzz.token_set_ratio,
                             processor=str.lower, score_cutoff=cutoff, limit=None)
+    found = [match for match in found if share_enough(title, match[0])]
     place = {row.id: (position, row) for position, row in enumerate(rows)}
     found.sort(key=lambda match: (-match[1], place[match[2]][0]))
     return [LookAlike(key, place[key][1].number, place[key][1].title, score, bool(place[key][1].visible))

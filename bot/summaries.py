@@ -456,7 +456,8 @@ def added(item: Listed) -> Reply:
     s = item.summary
     builder = ReplyBuilder().add(Paragraph(
         f"Added S-{s.number}: #{s.channel_name} gets the goals of {item.unit}, {describe(s)}; the first on "
-        f"{item.next_local:%A %Y-%m-%d at %H:%M}."))
+        f"{item.next_local:%A %Y-%m-%d at %H:%M}"
+        + (" (every other week, in the same weeks as biweekly check-ins)." if s.cadence == Cadence.BIWEEKLY else ".")))
     if not item.present:
         builder.add(Paragraph(f"goalbot is not in #{s.channel_name} yet: type {INVITE} in the channel. "
                               "The summary is kept and posts once goalbot is in."))

@@ -132,7 +132,7 @@ def detail(info: browse.GoalDetail) -> Reply:
     ]
     if info.ancestors:
         fields.append(("Supports", " → ".join(f"{g.ref} {g.title}" for g in info.ancestors)))
-    else:
+    elif goal.level != "company":  # a company goal is the top: it supports nothing by nature
         fields.append(("Supports", "nothing yet (not aligned)"))
     if goal.private:
         fields.append(("Privacy", "private: the owner, their managers and admins"))
@@ -612,10 +612,14 @@ def alignment_report(title: str, rows) -> Reply:
         builder.add(Fields((
             (row.name, f"aligned {rate(f.alignment_rate)}{was(last, 'alignment_rate')}, "
                        f"linked to a team goal {rate(f.individual_rate)}{was(last, 'individual_rate')}, "
-                       f"checked in {rate(f.response_rate)}{was(last, 'response_rate')}; "
-                       f"{len(f.at_risk)} at risk or off track, {len(f.blockers)} blocked, {len(f.stale)} stale, "
+                       + (f"checked in {rate(f.response_rate)}{was(last, 'response_rate')}; " if f.asked
+                          else f"nobody asked to check in this week{was(last, 'response_rate')}; ")
+                       + f"{len(f.at_risk)} at risk or off track, {len(f.blockers)} blocked, {len(f.stale)} stale, "
                        f"{len(f.unaligned)} not aligned, {len(f.overdue)} overdue"),
         )))
     if len(rows) == 1:
         builder.add(Context("No units inside it. The organisation's departments: goals admin alignment"))
+    if not any(row.last for row in rows):
+        builder.add(Context("Nothing to compare with yet: each week's figures are kept when the week ends "
+                            "(the clock's first round after Monday 00:00 UTC) and shown beside this week's from then on."))
     return builder.build()

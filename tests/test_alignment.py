@@ -100,6 +100,20 @@ def refs(goals) -> list[str]:
     return [g.ref for g in goals]
 
 
+async def test_development_and_personal_goals_may_stand_alone_in_the_figures(org):
+    await build(org)
+    who = await people(org.db)
+    before = alignment.figures(await reading(org.db), Scope(ScopeKind.MANAGER, who["bo"]))
+    await org.say("ana@example.com", "goals add Learn Go category:development")
+    await org.say("ana@example.com", "goals add Run a half marathon category:personal")
+    await org.say("bo@example.com", "goals approve G-11")
+    await org.say("bo@example.com", "goals approve G-12")
+    found = alignment.figures(await reading(org.db), Scope(ScopeKind.MANAGER, who["bo"]))
+    assert (found.aligned, found.alignable) == (before.aligned, before.alignable) == (2, 4)
+    assert refs(found.unaligned) == refs(before.unaligned) == ["G-5", "G-7"]
+    assert "G-11" not in await org.say("bo@example.com", "goals digest unaligned")
+
+
 async def test_a_managers_figures_cover_their_reports_all_the_way_down_and_not_themselves(org):
     await build(org)
     who = await people(org.db)
@@ -254,6 +268,14 @@ async def test_admins_see_alignment_by_department_against_last_week(org):
         "bo@example.com", "goals admin alignment")
     assert "There is no unit called `Nowhere`" in await org.say("maya@example.com", "goals admin alignment Nowhere")
     assert "Alignment:" in await org.say("maya@example.com", "goals admin alignment")
+    assert "Nothing to compare with yet" not in shown
+
+
+async def test_before_a_week_is_kept_the_admin_view_says_when_it_will_be(org):
+    await org.say("ana@example.com", "goals add Tune the alerts")
+    shown = await org.say("maya@example.com", "goals admin alignment")
+    assert "Nothing to compare with yet: each week's figures are kept when the week ends" in shown, shown
+    assert "nobody asked to check in this week" in shown and "no data" not in shown.split("aligned")[0], shown
 
 
 async def _report(org, email: str, unit: str | None):

@@ -180,6 +180,19 @@ async def test_one_reminder_to_those_who_have_not_answered(org):
     assert reminder.person_id == ravi.id and text_of(reminder).startswith("Reminder: Check-in for the week of 2027-03-08")
 
 
+async def test_a_prompt_sent_late_is_reminded_of_after_the_delay_from_when_it_went_out(org):
+    ids = await on_slack(org.db, {"ana@example.com": "Europe/Lisbon"})
+    await org.say("ana@example.com", "goals add Cut churn")
+    await org.say("bo@example.com", "goals approve G-1")
+    monday = datetime(2027, 3, 8, 9, tzinfo=UTC)  # 09:00 in Lisbon; the reminder would be at 13:00
+    await run_round(org.db, monday - timedelta(days=1))
+    tally = await run_round(org.db, monday + timedelta(hours=5))  # the clock was stopped until 14:00
+    assert tally.prompts >= 1 and tally.reminders == 0
+    (period,) = [p for p in await periods(org.db, ids) if p.state == "prompted"]
+    assert as_utc(period.remind_at) == monday + timedelta(hours=9)  # four hours after it went out: 18:00
+    assert (await run_round(org.db, monday + timedelta(hours=9))).reminders == 1
+
+
 async def test_reminders_off_and_late_ones_move_to_the_next_morning(org):
     ids = await on_slack(org.db, {"ana@example.com": "Europe/Lisbon"})
     await org.say("ana@example.com", "goals add Cut churn")

@@ -60,3 +60,10 @@ async def test_editing_someone_elses_goal_is_refused(org):
     assert reply == "Only Ana Silva, their managers and admins can update G-1."
     assert (await goal(org, 1)).progress == 0.0
     assert await org.say("ana@example.com", "goals approve G-1") == "G-1 is active, not waiting for a decision."
+
+
+async def test_a_company_goal_is_the_top_and_never_called_not_aligned(org):
+    await org.say("maya@example.com", "goals add Grow ARR to $12M level:company")
+    await org.say("ana@example.com", "goals add Tune the alerts")
+    assert "not aligned" not in await org.say("maya@example.com", "goals show G-1")
+    assert "Supports  nothing yet (not aligned)" in await org.say("ana@example.com", "goals show G-2")

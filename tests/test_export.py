@@ -103,3 +103,9 @@ def test_the_command_writes_the_files_and_refuses_what_it_cannot_do(tmp_path):
     refused = goalbot("export", "--format", "csv", "--out", "x", "--since", "31/01/2027")
     assert refused.returncode != 0 and "is not a date; write it like 2027-01-31" in refused.stderr
     assert not (tmp_path / "x").exists()
+    refused = goalbot("export", "--format", "csv", "--out", "review.json")  # a file already
+    assert refused.returncode != 0 and "review.json is a file; CSV is written as a folder of files" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    refused = goalbot("export", "--format", "json", "--out", "review")  # a folder already
+    assert refused.returncode != 0 and "review is a folder; JSON is written as one file" in refused.stderr
+    assert "Traceback" not in refused.stderr

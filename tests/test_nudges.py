@@ -96,6 +96,8 @@ async def test_a_goal_is_nudged_at_most_once_every_two_weeks_and_not_at_all_when
     await run_round(org.db, PROMPTS + 3 * WEEK)
     assert len(await nudges_to(org.db, "ravi@example.com")) == 2
     assert "Say nudges off or nudges on" in await org.say("ravi@example.com", "goals settings nudges maybe")
+    shown = await org.say("ravi@example.com", "goals settings nudges")  # alone: the settings as they are
+    assert "off (goals settings nudges on)" in shown and "Digest" in shown, shown
 
 
 async def test_a_stale_goal_is_nudged_to_be_updated(org):

@@ -139,6 +139,13 @@ async def current_schema(db) -> str:
         return (await session.execute(sa.text("SELECT current_schema()"))).scalar_one()
 
 
+async def test_a_one_word_title_is_not_like_every_title_holding_its_word(org):
+    await goals_titled(org.db, ["Halve", "Halve paging incidents", "Hiring"])
+    assert await search(org.db, "Halve paging incidents in the wizard") == ["G-2 Halve paging incidents"]
+    assert await search(org.db, "Hiring") == ["G-3 Hiring"]  # all of its words: alike
+    assert similar.score("Ship v2", "Ship v2 in EMEA") == 100 and similar.score("Halve", "Halve costs") == 0
+
+
 NASTY_TITLES = [
     '"NEAR(churn alerts)" OR churn* -noise', "AND OR NOT", "title : tenant_id : 2", "^start -minus +plus",
     "(((unbalanced", "'; DROP TABLE goal; --", "100% of 50_000 \\ goals", "日本語の目標を達成する", "Ship 🚀 the rocket",

@@ -37,6 +37,7 @@ async def count(db) -> int:
 async def test_an_admin_adds_lists_and_removes_summaries_in_their_own_time_zone(org):
     said = await org.say("maya@example.com", "goals admin summary add #eng Engineering biweekly friday 16:30")
     assert said.startswith("Added S-1: #eng gets the goals of Engineering, biweekly, Friday 16:30 America/New_York time")
+    assert "(every other week, in the same weeks as biweekly check-ins)" in said, said
     said = await org.say("maya@example.com", "goals admin summary add #all company weekly mon 09:00")
     assert said.startswith("Added S-2: #all gets the goals of the company, weekly, Monday 09:00 America/New_York time")
     listed = await org.say("maya@example.com", "goals admin summary list")
