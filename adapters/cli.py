@@ -30,7 +30,10 @@ def load_settings() -> Settings:
 
 def _database(url: str | None) -> Database:
     settings = load_settings()
-    return Database(url or settings.database_url)
+    try:
+        return Database(url or settings.database_url)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--database-url / GOALBOT_DATABASE_URL") from None
 
 
 async def _open(url: str | None) -> Database:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
@@ -23,14 +24,29 @@ def default_url(directory: Path | None = None) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
+def describe_unparsed(url: str) -> str:
+    """A URL that did not parse, shown without what could be a password (anything before an @)."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rsplit('@', 1)[-1]}" if "@" in rest else url
+
+
 def describe_url(url: str) -> str:
     """A database URL without its password, for messages and logs."""
     return make_url(url).render_as_string(hide_password=True)
 
 
 def normalise_url(url: str) -> str:
-    """Accept the usual short forms (postgres://, sqlite://) and pick the async drivers."""
-    parsed = make_url(url)
+    """Accept the usual short forms (postgres://, sqlite://, or a plain file name for SQLite) and pick the
+    async drivers. A ValueError, in one line, for anything else."""
+    if "://" not in url:
+        if not url.strip():
+            raise ValueError("the database URL is empty; give a file name like goalbot.db, or a URL")
+        return f"sqlite+aiosqlite:///{Path(url).expanduser().resolve()}"
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise ValueError(f"{describe_unparsed(url)} is not a database URL; give a file name like goalbot.db, "
+                         "sqlite:///path/to/goalbot.db or postgresql://user@host/database") from None
     backend = parsed.get_backend_name()
     if backend in ("postgres", "postgresql"):
         parsed = parsed.set(drivername="postgresql+asyncpg")

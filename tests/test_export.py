@@ -106,6 +106,12 @@ def test_the_command_writes_the_files_and_refuses_what_it_cannot_do(tmp_path):
     refused = goalbot("export", "--format", "csv", "--out", "review.json")  # a file already
     assert refused.returncode != 0 and "review.json is a file; CSV is written as a folder of files" in refused.stderr
     assert "Traceback" not in refused.stderr
+    # The database: a plain file name is an SQLite file; a malformed URL is one line, without its password.
+    done = goalbot("console", "--demo", "--as", "maya@example.com", "--database-url", "plain.db")
+    assert done.returncode == 0 and (tmp_path / "plain.db").is_file(), done.stderr
+    refused = goalbot("export", "--format", "json", "--out", "o.json", "--database-url", "postgresql://u:hunter2@:::x")
+    assert refused.returncode != 0 and "is not a database URL; give a file name like goalbot.db" in refused.stderr
+    assert "hunter2" not in refused.stderr and "Traceback" not in refused.stderr
     refused = goalbot("export", "--format", "json", "--out", "review")  # a folder already
     assert refused.returncode != 0 and "review is a folder; JSON is written as one file" in refused.stderr
     assert "Traceback" not in refused.stderr

@@ -274,7 +274,7 @@ async def test_a_bare_add_opens_the_form_and_its_submission_proposes_the_goal(wo
     assert [o["text"]["text"] for o in json.loads(body)["options"]] == ["G-1 Grow revenue 30%"]
 
     status, body = await workspace.submit("URAVI", "goal.add", add_form("Ship it", due="2027-02-30"))
-    assert json.loads(body) == {"response_action": "errors", "errors": {"due": "due must be a day on the calendar, not `2027-02-30`."}}
+    assert json.loads(body) == {"response_action": "errors", "errors": {"due": "Due must be a day on the calendar, not `2027-02-30`."}}
     status, body = await workspace.submit("URAVI", "goal.add", add_form("Ship it", key_results="just words"))
     assert json.loads(body)["errors"].keys() == {"key_results"}
     assert await goal_count(org.db) == 2
