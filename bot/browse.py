@@ -40,6 +40,7 @@ class GoalRow:
     private: bool
     parent_number: int | None = None
     depth: int = 0
+    parent_archived: bool = False  # it supports an archived goal: to be linked elsewhere
 
     @property
     def ref(self) -> str:
@@ -87,7 +88,8 @@ def _row_query():
     return (
         select(
             Goal.number, Goal.title, Goal.level, Goal.status, Goal.health, Goal.progress, owner.label("owner"),
-            Goal.private, _parent.number.label("parent_number"),
+            Goal.private, _parent.number.label("parent_number"), _parent.status.label("parent_status"),
+            _parent.private.label("parent_private"),
         )
         .outerjoin(_owner_person, _owner_person.id == Goal.owner_person_id)
         .outerjoin(_owner_unit, _owner_unit.id == Goal.owner_unit_id)
@@ -99,6 +101,7 @@ def _to_row(row, depth: int = 0) -> GoalRow:
     return GoalRow(
         number=row.number, title=row.title, level=row.level, status=row.status, health=row.health,
         progress=row.progress, owner=row.owner, private=row.private, parent_number=row.parent_number, depth=depth,
+        parent_archived=row.parent_status == Status.ARCHIVED,
     )
 
 
@@ -173,14 +176,17 @@ async def goal_tree(session: AsyncSession, viewer: Viewer, number: int | None) -
         rows = (await session.execute(_row_query().add_columns(Goal.id, Goal.parent_id).where(*conditions).order_by(Goal.number))).all()
         root_id = None
     children: dict[int | None, list] = {}
-    ids = {row.id for row in rows}
+    ids = {row.id for row in rows} | ({root_id} if root_id is not None else set())  # the root, archived or not
     for row in rows:
         parent = row.parent_id if row.parent_id in ids else None
         if row.id == root_id:
             continue
-        # A goal whose parent is hidden from the viewer is left out, not shown as a root.
+        # A goal whose parent is hidden from the viewer is left out, not shown as a root; one whose public
+        # parent was archived stands at the top, marked, until it is linked elsewhere.
         if row.parent_id is not None and row.parent_id not in ids:
-            continue
+            if row.parent_status != Status.ARCHIVED or row.parent_private:
+                continue
+            parent = None
         children.setdefault(parent if parent is not None else root_id, []).append(row)
     ordered: list[GoalRow] = []
     root = None

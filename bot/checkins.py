@@ -211,7 +211,7 @@ async def record_answer(session: AsyncSession, viewer: Viewer, command: CheckInC
                 if item.done:
                     if item.note:
                         await goals.progress(session, viewer, item.goal, None, None, item.note)
-                    goal = await goals.complete(session, viewer, item.goal)
+                    goal = await goals.complete(session, viewer, item.goal, anyway=True)
                 else:
                     goal = await goals.progress(session, viewer, item.goal, item.percent, item.health, item.note)
         except UserError as error:

@@ -43,8 +43,11 @@ USAGE: dict[str, str] = {
     "progress": "goals progress G-12 60 [on-track|at-risk|off-track] [note]",
     "kr": "goals kr add G-12 <metric> <start>-><target> [unit]   or   goals kr G-12.1 <current>",
     "milestone": "goals milestone add G-12 <title> [due:2027-03-31]",
-    "done": "goals done G-12",
+    "done": "goals done G-12   (goals done G-12 anyway, when its key results are short of their targets)",
     "archive": "goals archive G-12",
+    "resubmit": "goals resubmit G-12 [what changed]   (a returned goal, asked again)",
+    "reopen": "goals reopen G-12   (an achieved, missed or archived goal, open again)",
+    "withdraw": "goals withdraw G-12   (a proposal you no longer want)",
     "kudos": "goals kudos @ana [G-12] <message>",
     "settings": "goals settings checkin <weekday> <HH:MM> [weekly|biweekly] | off | on | default   or   "
                 "goals settings digest <weekday> <HH:MM> | off | on   or   goals settings nudges off | on   or   "
@@ -84,6 +87,9 @@ SUMMARY: dict[str, str] = {
     "milestone": "add a milestone",
     "done": "mark a goal achieved",
     "archive": "archive a goal",
+    "resubmit": "send a returned goal again, once changed",
+    "reopen": "bring back an achieved, missed or archived goal",
+    "withdraw": "take back a proposal (anything older is archived)",
     "kudos": "thank someone, for a goal or in general",
     "settings": "your check-in day, time and cadence, your digest, nudges and time zone",
     "away": "skip check-ins while you are away",
@@ -247,6 +253,26 @@ class MilestoneAdd:
 
 @dataclass(frozen=True)
 class Done:
+    goal: int
+    anyway: bool = False  # achieved though its key results are short of their targets
+    writes = True
+
+
+@dataclass(frozen=True)
+class Resubmit:
+    goal: int
+    note: str = ""
+    writes = True
+
+
+@dataclass(frozen=True)
+class Reopen:
+    goal: int
+    writes = True
+
+
+@dataclass(frozen=True)
+class Withdraw:
     goal: int
     writes = True
 
@@ -436,7 +462,7 @@ class CheckIn:
 
 Command = (
     AddFromForm | CheckIn | Help | Add | Assign | ListGoals | Show | Edit | EditForm | Tree | Link | Unlink | Approve | Return | Progress
-    | KeyResultAdd | KeyResultUpdate | MilestoneAdd | Done | Archive | GiveKudos
+    | KeyResultAdd | KeyResultUpdate | MilestoneAdd | Done | Archive | Resubmit | Reopen | Withdraw | GiveKudos
     | CheckinSettings | TimezoneSetting | Away | CheckinDefault | ReminderSetting | HolidayCommand | OutboxCommand
     | SummaryAdd | SummaryList | SummaryRemove | NudgeSettings
 )
@@ -902,7 +928,18 @@ def _parse_milestone(words: list[str]) -> MilestoneAdd:
 
 
 def _parse_done(words: list[str]) -> Done:
-    return Done(_single_goal("done")(words))
+    anyway = len(words) == 2 and words[1].lower() == "anyway"
+    return Done(_single_goal("done")(words[:1] if anyway else words), anyway=anyway)
+
+
+def _parse_resubmit(words: list[str]) -> Resubmit:
+    if not words:
+        raise fail("resubmit", "which goal?")
+    number = goal_ref(words[0], "resubmit")
+    note = " ".join(words[1:]).strip()
+    if len(note) > MAX_NOTE:
+        raise fail("resubmit", f"the note is {len(note)} characters; the limit is {MAX_NOTE}")
+    return Resubmit(number, note)
 
 
 def _parse_archive(words: list[str]) -> Archive:
@@ -1309,6 +1346,9 @@ _PARSERS = {
     "kr": _parse_kr,
     "milestone": _parse_milestone,
     "done": _parse_done,
+    "resubmit": _parse_resubmit,
+    "reopen": lambda words: Reopen(_single_goal("reopen")(words)),
+    "withdraw": lambda words: Withdraw(_single_goal("withdraw")(words)),
     "archive": _parse_archive,
     "kudos": _parse_kudos,
     "settings": _parse_settings,

@@ -346,10 +346,24 @@ class Bot:
             case commands.MilestoneAdd(number, title, due):
                 goal, milestone = await goals.add_milestone(session, viewer, number, title, due)
                 return views.milestone_saved(goal, milestone)
-            case commands.Done(number):
-                return views.status_changed(await goals.complete(session, viewer, number))
+            case commands.Done(number, anyway):
+                return views.status_changed(await goals.complete(session, viewer, number, anyway))
             case commands.Archive(number):
-                return views.status_changed(await goals.archive(session, viewer, number))
+                return views.archived(*await goals.archive(session, viewer, number))
+            case commands.Reopen(number):
+                goal = await goals.reopen(session, viewer, number)
+                return views.reopened(goal)
+            case commands.Resubmit(number, note):
+                result = await goals.resubmit(session, viewer, number, note)
+                await notify.resubmitted(session, viewer, result)
+                return views.resubmitted(result)
+            case commands.Withdraw(number):
+                withdrawn = await goals.withdraw(session, viewer, number)
+                reply = views.withdrawn(withdrawn)
+                if withdrawn.deleted:
+                    await notify.withdrawn(session, viewer, withdrawn.goal)
+                    await goals.forget(session, withdrawn.goal)
+                return reply
             case commands.GiveKudos(person, message, number):
                 given, receiver, goal = await goals.give_kudos(session, viewer, person, message, number)
                 await notify.kudos(session, viewer, given, receiver, goal)

@@ -566,12 +566,19 @@ async def add_milestone(session: AsyncSession, viewer: Viewer, number: int, titl
     return goal, milestone
 
 
-async def complete(session: AsyncSession, viewer: Viewer, number: int) -> Goal:
-    """The goal is achieved: 100 %, and its parents roll up."""
+async def complete(session: AsyncSession, viewer: Viewer, number: int, anyway: bool = False) -> Goal:
+    """The goal is achieved: 100 %, and its parents roll up. With key results short of their targets,
+    only when the viewer says so (`anyway`)."""
     goal = await get_goal(session, viewer, number)
     await require_change(session, viewer, goal, "complete")
     if goal.status != Status.ACTIVE:
         raise UserError(f"{goal.ref} is {goal.status}; only active goals can be marked done.")
+    short = [kr for kr in (await session.execute(select(KeyResult).where(KeyResult.goal_id == goal.id)
+                                                 .order_by(KeyResult.position))).scalars() if kr.progress < 100]
+    if short and not anyway:
+        named = ", ".join(f"{goal.ref}.{kr.position} {kr.metric} at {round(kr.progress)}%" for kr in short)
+        raise UserError(f"{goal.ref}'s key results are short of their targets ({named}). "
+                        f"Mark it achieved all the same: goals done {goal.ref} anyway")
     before = snapshot(goal)
     goal.status = Status.ACHIEVED
     goal.progress = 100.0
@@ -583,8 +590,110 @@ async def complete(session: AsyncSession, viewer: Viewer, number: int) -> Goal:
     return goal
 
 
-async def archive(session: AsyncSession, viewer: Viewer, number: int) -> Goal:
-    """The goal is put away: it leaves lists and trees and no longer counts in its parent's progress."""
+CLOSED = (Status.ACHIEVED, Status.MISSED, Status.ARCHIVED)
+
+
+async def _last_event(session: AsyncSession, goal: Goal, actions: tuple[str, ...]) -> GoalEvent | None:
+    return (await session.execute(select(GoalEvent).where(GoalEvent.goal_id == goal.id, GoalEvent.action.in_(actions))
+                                  .order_by(GoalEvent.id.desc()).limit(1))).scalar_one_or_none()
+
+
+async def reopen(session: AsyncSession, viewer: Viewer, number: int) -> Goal:
+    """An achieved, missed or archived goal is open again, as it was before it was closed (a proposal
+    waits for its decision again; progress and health are what they were)."""
+    goal = await get_goal(session, viewer, number)
+    await require_change(session, viewer, goal, "reopen")
+    if goal.status not in CLOSED:
+        raise UserError(f"{goal.ref} is {goal.status}; only achieved, missed or archived goals are reopened.")
+    closing = await _last_event(session, goal, ("achieved", "missed", "archived"))
+    was = closing.before if closing is not None else {}
+    before = snapshot(goal)
+    goal.status = was.get("status", Status.ACTIVE) if was.get("status") not in (None, *CLOSED) else Status.ACTIVE
+    goal.awaiting = was.get("awaiting") if goal.status == Status.PROPOSED else None
+    if "progress" in was:
+        goal.progress = goal.manual_progress = was["progress"]
+    if "health" in was:
+        goal.health = was["health"]
+    record(session, goal, viewer.id, "reopened", before)
+    if goal.parent_id is not None:
+        await rollup(session, goal.parent_id, viewer.id)
+    if goal.status == Status.ACTIVE:
+        await rollup(session, goal.id, viewer.id)  # key results or supporting goals decide its progress again
+    return goal
+
+
+@dataclass
+class Resubmitted:
+    goal: Goal
+    decider: Person | None
+    reason: str  # why it was returned
+    changes: list[tuple[str, Any, Any]]  # (field, before, after) since it was returned
+    note: str
+
+
+async def resubmit(session: AsyncSession, viewer: Viewer, number: int, note: str) -> Resubmitted:
+    """A returned goal, changed, goes to whoever returned it (its owner's manager, or the person it was
+    assigned to) again, with what changed since."""
+    goal = await get_goal(session, viewer, number)
+    await require_change(session, viewer, goal, "resubmit")
+    if goal.status != Status.RETURNED:
+        raise UserError(f"{goal.ref} is {goal.status}; only a returned goal is sent again.")
+    returned = await _last_event(session, goal, ("returned",))
+    awaiting = (returned.before.get("awaiting") if returned is not None else None) or Awaiting.MANAGER
+    since = (await session.execute(select(GoalEvent).where(
+        GoalEvent.goal_id == goal.id, GoalEvent.id > (returned.id if returned else 0), GoalEvent.action == "edited")
+        .order_by(GoalEvent.id))).scalars().all()
+    first: dict[str, Any] = {}
+    for event in since:
+        for field, value in event.before.items():
+            first.setdefault(field, value)
+    now = snapshot(goal)
+    changes = [(field, value, now.get(field)) for field, value in first.items() if now.get(field) != value]
+    before = snapshot(goal)
+    goal.status = Status.PROPOSED
+    goal.awaiting = awaiting
+    record(session, goal, viewer.id, "resubmitted", before)
+    if awaiting == Awaiting.OWNER:
+        decider_id = await responsible_person(session, goal)
+    else:
+        owner = await session.get(Person, await responsible_person(session, goal) or viewer.id)
+        decider_id = owner.manager_id if owner is not None else None
+    decider = await session.get(Person, decider_id) if decider_id else None
+    return Resubmitted(goal, decider, goal.return_reason or "", changes, note)
+
+
+@dataclass
+class Withdrawn:
+    goal: Goal
+    deleted: bool  # else archived: it had gone further than a proposal
+
+
+async def withdraw(session: AsyncSession, viewer: Viewer, number: int) -> Withdrawn:
+    """A proposal the viewer may change and no longer wants is to be deleted (`forget`) when nothing came
+    of it yet (no key result moved, nothing supporting it); anything older is archived here instead."""
+    goal = await get_goal(session, viewer, number)
+    await require_change(session, viewer, goal, "withdraw")
+    moved = (await session.execute(select(sa.func.count()).select_from(KeyResult).where(
+        KeyResult.goal_id == goal.id, KeyResult.current != KeyResult.start))).scalar_one()
+    supported = (await session.execute(select(sa.func.count()).select_from(Goal).where(
+        Goal.parent_id == goal.id))).scalar_one()
+    if goal.status not in (Status.PROPOSED, Status.RETURNED) or moved or supported:
+        archived, _supporters = await archive(session, viewer, number)
+        return Withdrawn(archived, deleted=False)
+    return Withdrawn(goal, deleted=True)
+
+
+async def forget(session: AsyncSession, goal: Goal) -> None:
+    """Delete a withdrawn proposal, and what is only its own."""
+    await session.flush()  # messages about it, still pending, first
+    session.expunge(goal)
+    await repository.delete_goal(session, goal.id)
+
+
+async def archive(session: AsyncSession, viewer: Viewer, number: int) -> tuple[Goal, list[Goal]]:
+    """The goal is put away: it leaves lists and no longer counts in its parent's progress. The goals that
+    support it stay where they are, marked as supporting an archived goal, to be linked elsewhere; they
+    are returned."""
     goal = await get_goal(session, viewer, number)
     await require_change(session, viewer, goal, "archive")
     if goal.status == Status.ARCHIVED:
@@ -595,7 +704,9 @@ async def archive(session: AsyncSession, viewer: Viewer, number: int) -> Goal:
     record(session, goal, viewer.id, "archived", before)
     if goal.parent_id is not None:
         await rollup(session, goal.parent_id, viewer.id)
-    return goal
+    supporters = (await session.execute(select(Goal).where(Goal.parent_id == goal.id, Goal.status.in_(OPEN))
+                                        .order_by(Goal.number))).scalars().all()
+    return goal, list(supporters)
 
 
 async def give_kudos(session: AsyncSession, viewer: Viewer, who: str, message: str, number: int | None) -> tuple[Kudos, Person, Goal | None]:

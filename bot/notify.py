@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
@@ -18,7 +19,7 @@ from bot.errors import Forbidden, UserError
 from bot.goals import Decision, Proposal
 from bot.messages import Reply
 from bot.people import Viewer, find_person
-from storage.models import Goal, Identity, Kudos, OutboxMessage, Person, utcnow
+from storage.models import Goal, GoalEvent, Identity, Kudos, OutboxMessage, Person, utcnow
 from storage.vocabulary import Health, PeriodState, Status
 
 # Platforms that can reach a person who is not in the conversation.
@@ -83,6 +84,24 @@ async def proposal_changed(session: AsyncSession, goal: Goal) -> None:
     proposer = await session.get(Person, goal.created_by_id)
     parent = await session.get(Goal, goal.parent_id) if goal.parent_id else None
     await outbox.replace_in_place(session, goal, outbox.Kind.APPROVAL, views.approval_request(goal, proposer, parent))
+
+
+async def resubmitted(session: AsyncSession, viewer: Viewer, result) -> None:
+    """A returned goal, sent again: whoever decides is asked again, with what changed."""
+    goal, decider = result.goal, result.decider
+    if decider is None or decider.id == viewer.id:
+        return
+    parent = await session.get(Goal, goal.parent_id) if goal.parent_id else None
+    count = (await session.execute(select(sa.func.count()).select_from(GoalEvent).where(
+        GoalEvent.goal_id == goal.id, GoalEvent.action == "resubmitted"))).scalar_one()
+    await enqueue(session, viewer, decider, outbox.Kind.APPROVAL, views.resubmission(result, viewer.person, parent),
+                  f"approval:{goal.id}:again:{count}", goal)
+
+
+async def withdrawn(session: AsyncSession, viewer: Viewer, goal: Goal) -> None:
+    """A proposal about to be withdrawn: every request waiting on a decision about it says so instead."""
+    await outbox.replace_in_place(session, goal, outbox.Kind.APPROVAL,
+                                  Reply.text(f"{goal.ref} {goal.title} was withdrawn by {viewer.person.name}."))
 
 
 async def decision(session: AsyncSession, viewer: Viewer, result: Decision) -> None:

@@ -32,6 +32,8 @@ def row_detail(row: browse.GoalRow) -> str:
         parts.append(row.status)
     if row.private:
         parts.append("private")
+    if row.parent_archived and row.parent_number is not None:
+        parts.append(f"supports G-{row.parent_number}, archived: goals link {row.ref} G-<n>")
     return " · ".join(parts)
 
 
@@ -131,7 +133,10 @@ def detail(info: browse.GoalDetail) -> Reply:
         ("Category", goal.category),
     ]
     if info.ancestors:
-        fields.append(("Supports", " → ".join(f"{g.ref} {g.title}" for g in info.ancestors)))
+        fields.append(("Supports", " → ".join(f"{g.ref} {g.title}" + (" (archived)" if g.status == Status.ARCHIVED else "")
+                                              for g in info.ancestors)))
+        if info.ancestors[0].status == Status.ARCHIVED:
+            fields.append(("Relink", f"{info.ancestors[0].ref} is archived: goals link {goal.ref} G-<n>"))
     elif goal.level != "company":  # a company goal is the top: it supports nothing by nature
         fields.append(("Supports", "nothing yet (not aligned)"))
     if goal.private:
@@ -269,6 +274,52 @@ def edit_form(goal: Goal) -> Reply:
         Paragraph("Give the fields to change and leave out the rest; this one changes nothing yet:"),
         Paragraph(edit_command(goal)),
     ).build()
+
+
+def archived(goal: Goal, supporters: list[Goal]) -> Reply:
+    """The answer to archiving: and the goals that support it, which stay, to be linked elsewhere."""
+    text = f"{goal.ref} {goal.title} is archived."
+    if supporters:
+        refs = ", ".join(g.ref for g in supporters)
+        text += (f" {len(supporters)} {'goal supports' if len(supporters) == 1 else 'goals support'} it ({refs}): "
+                 f"they stay, marked as supporting an archived goal. Link them elsewhere: goals link {supporters[0].ref} "
+                 f"G-<n>; or bring {goal.ref} back: goals reopen {goal.ref}.")
+    return Reply.text(text)
+
+
+def reopened(goal: Goal) -> Reply:
+    waiting = " It waits for its decision again." if goal.status == Status.PROPOSED else ""
+    return Reply.text(f"{goal.ref} {goal.title} is {goal.status} again, at {number(goal.progress)}%.{waiting}")
+
+
+def resubmitted(result) -> Reply:
+    goal = result.goal
+    who = result.decider.name if result.decider is not None else "its decider"
+    changed = "; ".join(f"{field_name(f)} {_shown(f, a)} \u2192 {_shown(f, b)}" for f, a, b in result.changes)
+    text = f"Sent {goal.ref} {goal.title} to {who} again" + (f", with these changes: {changed}." if changed else
+                                                          ", unchanged (goals edit changes it first).")
+    return Reply.text(text)
+
+
+def resubmission(result, sender: Person, parent: Goal | None) -> Reply:
+    """The request a resubmitted goal brings its decider: what they said, what changed, the buttons."""
+    request = approval_request(result.goal, sender, parent)
+    changed = "; ".join(f"{field_name(f)} {_shown(f, a)} \u2192 {_shown(f, b)}" for f, a, b in result.changes)
+    lines = [f"Sent again after you returned it (\u201c{result.reason}\u201d)." if result.reason else "Sent again.",
+             f"Changed: {changed}." if changed else "Nothing changed since."]
+    if result.note:
+        lines.append(f"{sender.name} says: {result.note}")
+    blocks = list(request.blocks)
+    blocks[1:1] = [Paragraph(" ".join(lines))]
+    return Reply(blocks=tuple(blocks))
+
+
+def withdrawn(result) -> Reply:
+    goal = result.goal
+    if result.deleted:
+        return Reply.text(f"Withdrew {goal.ref} {goal.title}: it is deleted.")
+    return Reply.text(f"{goal.ref} {goal.title} had gone further than a proposal (approved, a key result moved, "
+                      f"or goals supporting it), so it is archived instead of deleted. goals reopen {goal.ref} brings it back.")
 
 
 def status_changed(goal: Goal) -> Reply:
@@ -552,7 +603,8 @@ def decision_notice(goal: Goal, outcome: str, decider: Person) -> Reply:
     """The proposer's (or assigner's) news."""
     if outcome == "returned":
         text = (f"{decider.name} returned your goal {goal.ref} {goal.title}: {goal.return_reason}. "
-                f"Propose it again with the change: goals add <title>")
+                f"Change it (goals edit {goal.ref} title:\"...\" due:...) and send it again: goals resubmit {goal.ref}; "
+                f"or take it back: goals withdraw {goal.ref}")
     else:
         text = f"{decider.name} {outcome} {goal.ref} {goal.title}. It is active."
     return ReplyBuilder().add(Paragraph(text)).build()

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, select
 
-from storage.models import Goal, OrgUnit, Person, Tenant
+from storage.models import Goal, GoalEvent, KeyResult, Kudos, Milestone, OrgUnit, OutboxMessage, Person, Tenant
 
 MAX_DEPTH = 64
 
@@ -231,3 +231,14 @@ async def update_many(session: AsyncSession, model: type, key: str, rows: list[d
         .values({name: sa.bindparam("_" + name) for name in columns})
     )
     await session.execute(statement, [{"_" + name: value for name, value in row.items()} for row in rows])
+
+
+async def delete_goal(session: AsyncSession, goal_id: int) -> None:
+    """Delete a goal and what is only its own (key results, milestones, history, likely duplicates); kudos
+    and messages that named it stay, no longer naming it. Whatever supports it must be moved first."""
+    for model in (KeyResult, Milestone, GoalEvent):
+        await session.execute(sa.delete(model).where(model.goal_id == goal_id).execution_options(synchronize_session=False))
+    for model in (Kudos, OutboxMessage):
+        await session.execute(sa.update(model).where(model.goal_id == goal_id).values(goal_id=None)
+                              .execution_options(synchronize_session=False))
+    await session.execute(sa.delete(Goal).where(Goal.id == goal_id).execution_options(synchronize_session=False))

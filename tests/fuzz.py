@@ -244,7 +244,7 @@ def _gen_list(c: Choices) -> list[str]:
 
 
 def _gen_single(c: Choices) -> list[str]:
-    verb = c.pick(("show", "tree", "unlink", "approve", "accept", "done", "archive"))
+    verb = c.pick(("show", "tree", "unlink", "approve", "accept", "done", "archive", "reopen", "withdraw"))
     words = [verb]
     if verb != "tree" or c.chance(0.7):
         words.append(_ref(c))
@@ -282,6 +282,10 @@ def _gen_link(c: Choices) -> list[str]:
 
 def _gen_return(c: Choices) -> list[str]:
     return [c.pick(("return", "decline")), _ref(c)] + (_words(c) if c.chance(0.9) else [])
+
+
+def _gen_resubmit(c: Choices) -> list[str]:
+    return ["resubmit", _ref(c)] + (_words(c) if c.chance(0.5) else [])
 
 
 def _gen_progress(c: Choices) -> list[str]:
@@ -419,7 +423,7 @@ def _gen_garbage(c: Choices) -> list[str]:
 GENERATORS: tuple[Callable[[Choices], list[str]], ...] = (
     _gen_add, _gen_add, _gen_assign, _gen_list, _gen_single, _gen_single, _gen_link, _gen_return,
     _gen_progress, _gen_progress, _gen_kr_add, _gen_kr_update, _gen_milestone, _gen_kudos, _gen_settings,
-    _gen_away, _gen_admin, _gen_help, _gen_digest, _gen_edit, _gen_garbage,
+    _gen_away, _gen_admin, _gen_help, _gen_digest, _gen_edit, _gen_resubmit, _gen_garbage,
 )
 
 
@@ -427,7 +431,7 @@ GENERATORS: tuple[Callable[[Choices], list[str]], ...] = (
 VERBS = frozenset({
     "add", "propose", "assign", "list", "ls", "show", "tree", "unlink", "approve", "accept", "done", "archive",
     "link", "return", "decline", "progress", "kr", "milestone", "kudos", "settings", "away", "back", "help", "checkin",
-    "admin", "digest", "nudge", "edit",
+    "admin", "digest", "nudge", "edit", "resubmit", "reopen", "withdraw",
 })
 
 
@@ -497,7 +501,8 @@ _NUMBER_SHAPE = re.compile(r"^[+-]?\d+(?:[.,]\d+)?(?:e[+-]?\d+)?%?$", re.IGNOREC
 _NOT_A_NUMBER = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 # A key result's `<start>-><target>` (or `→`, `to`), with any script's digits.
 _KR_RANGE = re.compile(r"(?:^|\s)([-+]?\d+(?:[.,]\d+)?)\S*?\s*(?:->|→|\bto\b)\s*([-+]?\d+(?:[.,]\d+)?)", re.IGNORECASE)
-_SINGLE_REF_VERBS = {"show", "tree", "unlink", "approve", "accept", "done", "archive", "return", "decline", "progress"}
+_SINGLE_REF_VERBS = {"show", "tree", "unlink", "approve", "accept", "done", "archive", "return", "decline", "progress",
+                     "reopen", "withdraw", "resubmit", "edit"}
 
 
 def _non_ascii_ref(token: str) -> bool:
