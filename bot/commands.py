@@ -41,8 +41,9 @@ USAGE: dict[str, str] = {
     "return": "goals return G-12 <reason>",
     "assign": "goals assign <title> owner:@ana [parent:G-3] [due:2027-03-31]",
     "progress": "goals progress G-12 60 [on-track|at-risk|off-track] [note]",
-    "kr": "goals kr add G-12 <metric> <start>-><target> [unit]   or   goals kr G-12.1 <current>",
-    "milestone": "goals milestone add G-12 <title> [due:2027-03-31]",
+    "kr": "goals kr add G-12 <metric> <start>-><target> [unit]   or   goals kr G-12.1 <current> (or 50%: half the way)"
+          "   or   goals kr edit G-12.1 [metric] [<start>-><target>] [unit]   or   goals kr remove G-12.1",
+    "milestone": "goals milestone add G-12 <title> [due:2027-03-31]   or   goals milestone done|remove G-12 <n>",
     "done": "goals done G-12   (goals done G-12 anyway, when its key results are short of their targets)",
     "archive": "goals archive G-12",
     "resubmit": "goals resubmit G-12 [what changed]   (a returned goal, asked again)",
@@ -83,8 +84,8 @@ SUMMARY: dict[str, str] = {
     "return": "send a proposed goal back with a reason",
     "assign": "cascade a goal to someone who reports to you",
     "progress": "update progress, health and a note",
-    "kr": "add or update a key result",
-    "milestone": "add a milestone",
+    "kr": "add, update, change or remove a key result",
+    "milestone": "add a milestone, tick it off or remove it",
     "done": "mark a goal achieved",
     "archive": "archive a goal",
     "resubmit": "send a returned goal again, once changed",
@@ -240,6 +241,33 @@ class KeyResultUpdate:
     goal: int
     position: int
     current: float
+    of_the_way: bool = False  # `50%`: the share of the way from start to target, not a value
+    writes = True
+
+
+@dataclass(frozen=True)
+class KeyResultEdit:
+    goal: int
+    position: int
+    metric: str | None = None
+    start: float | None = None
+    target: float | None = None
+    unit: str | None = None
+    writes = True
+
+
+@dataclass(frozen=True)
+class KeyResultRemove:
+    goal: int
+    position: int
+    writes = True
+
+
+@dataclass(frozen=True)
+class MilestoneChange:
+    goal: int
+    position: int
+    done: bool  # else removed
     writes = True
 
 
@@ -462,7 +490,7 @@ class CheckIn:
 
 Command = (
     AddFromForm | CheckIn | Help | Add | Assign | ListGoals | Show | Edit | EditForm | Tree | Link | Unlink | Approve | Return | Progress
-    | KeyResultAdd | KeyResultUpdate | MilestoneAdd | Done | Archive | Resubmit | Reopen | Withdraw | GiveKudos
+    | KeyResultAdd | KeyResultUpdate | KeyResultEdit | KeyResultRemove | MilestoneAdd | MilestoneChange | Done | Archive | Resubmit | Reopen | Withdraw | GiveKudos
     | CheckinSettings | TimezoneSetting | Away | CheckinDefault | ReminderSetting | HolidayCommand | OutboxCommand
     | SummaryAdd | SummaryList | SummaryRemove | NudgeSettings
 )
@@ -871,9 +899,52 @@ def _progress_with_note(goal: int, percent: float | None, health: str | None, re
     return Progress(goal, percent, health, note)
 
 
-def _parse_kr(words: list[str]) -> KeyResultAdd | KeyResultUpdate:
+KR_RANGE = re.compile(rf"(?:^|\s)(?P<start>{NUMBER})(?P<u1>[^\s0-9.,+-]*)\s*(?:->|→|\bto\b)\s*"
+                      rf"(?P<target>{NUMBER})(?P<u2>[^\s0-9]*)(?:\s+|$)", re.IGNORECASE)
+
+
+def _kr_ref(token: str) -> tuple[int, int]:
+    match = KR_REF.match(token)
+    if not match:
+        raise fail("kr", f"{quote(token)} is not a key result reference like G-12.1")
+    return int(match.group(1)), int(match.group(2))
+
+
+def _parse_kr_edit(words: list[str]) -> KeyResultEdit:
+    if not words:
+        raise fail("kr", "which key result? Like goals kr edit G-12.1 Weekly churn 5->2 %")
+    goal, position = _kr_ref(words[0])
+    rest = " ".join(words[1:]).strip()
+    if not rest:
+        raise fail("kr", f"say what changes: goals kr edit {words[0]} <metric> <start>-><target> <unit>")
+    found = KR_RANGE.search(rest)
+    if found is None:
+        return KeyResultEdit(goal, position, metric=_require_text(rest, "kr", "The metric", MAX_TITLE))
+    for suffix in (found["u1"], found["u2"]):
+        if suffix.lower() in MULTIPLIERS:
+            raise fail("kr", f"`{suffix}` after a number could be read more than one way; write the whole number, like 28000")
+    start = parse_number(found["start"], "kr", "the start")
+    target = parse_number(found["target"], "kr", "the target")
+    if start == target:
+        raise fail("kr", f"start and target are both {found['start']}; a key result must move")
+    metric = rest[:found.start()].strip() or None
+    unit = (rest[found.end():].strip() or found["u2"] or found["u1"] or None)
+    if unit is not None and len(unit) > 40:
+        raise fail("kr", "the unit is longer than 40 characters")
+    if metric is not None:
+        metric = _require_text(metric, "kr", "The metric", MAX_TITLE)
+    return KeyResultEdit(goal, position, metric, start, target, unit)
+
+
+def _parse_kr(words: list[str]) -> KeyResultAdd | KeyResultUpdate | KeyResultEdit | KeyResultRemove:
     if not words:
         raise fail("kr", "say `add` or name a key result")
+    if words[0].lower() == "edit":
+        return _parse_kr_edit(words[1:])
+    if words[0].lower() in ("remove", "delete"):
+        if len(words) != 2:
+            raise fail("kr", "name one key result to remove, like goals kr remove G-12.1")
+        return KeyResultRemove(*_kr_ref(words[1]))
     if words[0].lower() == "add":
         if len(words) < 2:
             raise fail("kr", "which goal?")
@@ -907,13 +978,20 @@ def _parse_kr(words: list[str]) -> KeyResultAdd | KeyResultUpdate:
         raise fail("kr", f"`{said}` could be one number or two; write the number without spaces")
     if value.group(2).lower() in (*MULTIPLIERS, "e"):
         raise fail("kr", f"{quote(words[1])} could be read more than one way; write the whole number, like 28000")
+    of_the_way = value.group(2) == "%" or (len(words) == 3 and words[2] == "%")
     current = parse_number(value.group(1), "kr", "the current value")
-    return KeyResultUpdate(int(match.group(1)), int(match.group(2)), current)
+    if of_the_way and not 0 <= current <= 100:
+        raise fail("kr", f"{values.excerpt(words[1])} of the way must be from 0% to 100%")
+    return KeyResultUpdate(int(match.group(1)), int(match.group(2)), current, of_the_way)
 
 
-def _parse_milestone(words: list[str]) -> MilestoneAdd:
+def _parse_milestone(words: list[str]) -> MilestoneAdd | MilestoneChange:
+    if words and words[0].lower() in ("done", "remove", "delete"):
+        if len(words) != 3 or not words[2].isdigit():
+            raise fail("milestone", f"name the goal and the milestone's number, like goals milestone {words[0].lower()} G-12 2")
+        return MilestoneChange(goal_ref(words[1], "milestone"), int(words[2]), done=words[0].lower() == "done")
     if not words or words[0].lower() != "add":
-        raise fail("milestone", "say `milestone add`")
+        raise fail("milestone", "say `milestone add`, `milestone done` or `milestone remove`")
     if len(words) < 2:
         raise fail("milestone", "which goal?")
     goal = goal_ref(words[1], "milestone")

@@ -340,12 +340,21 @@ class Bot:
             case commands.KeyResultAdd(number, metric, start, target, unit):
                 goal, kr = await goals.add_key_result(session, viewer, number, metric, start, target, unit)
                 return views.key_result_saved(goal, kr, added=True)
-            case commands.KeyResultUpdate(number, position, current):
-                goal, kr = await goals.update_key_result(session, viewer, number, position, current)
-                return views.key_result_saved(goal, kr, added=False)
+            case commands.KeyResultUpdate(number, position, current, share):
+                goal, kr = await goals.update_key_result(session, viewer, number, position, current, share)
+                return views.key_result_saved(goal, kr, added=False, share=current if share else None)
+            case commands.KeyResultEdit(number, position, metric, start, target, unit):
+                goal, kr = await goals.edit_key_result(session, viewer, number, position, metric, start, target, unit)
+                return views.key_result_saved(goal, kr, added=False, changed=True)
+            case commands.KeyResultRemove(number, position):
+                goal = await goals.remove_key_result(session, viewer, number, position)
+                return views.key_result_removed(goal, position)
             case commands.MilestoneAdd(number, title, due):
                 goal, milestone = await goals.add_milestone(session, viewer, number, title, due)
                 return views.milestone_saved(goal, milestone)
+            case commands.MilestoneChange(number, position, done):
+                goal, milestone = await goals.change_milestone(session, viewer, number, position, done)
+                return views.milestone_changed(goal, milestone, done)
             case commands.Done(number, anyway):
                 return views.status_changed(await goals.complete(session, viewer, number, anyway))
             case commands.Archive(number):

@@ -520,6 +520,7 @@ async def add_key_result(
     position = (
         await session.execute(select(sa.func.coalesce(sa.func.max(KeyResult.position), 0)).where(KeyResult.goal_id == goal.id))
     ).scalar_one() + 1
+    await _refuse_same_metric(session, goal, metric)
     key_result = KeyResult(goal_id=goal.id, position=position, metric=metric, start=start, target=target, current=start, unit=unit)
     session.add(key_result)
     record(session, goal, viewer.id, "key result added",
@@ -528,23 +529,115 @@ async def add_key_result(
     return goal, key_result
 
 
-async def update_key_result(
-    session: AsyncSession, viewer: Viewer, number: int, position: int, current: float
-) -> tuple[Goal, KeyResult]:
-    """A key result's current value; the goal's progress and its parents' follow."""
-    goal = await _open_goal_for_key_results(session, viewer, number)
-    await repository.lock_goals(session, [goal.id])
+def _same_metric(one: str, other: str) -> bool:
+    return " ".join(one.lower().split()) == " ".join(other.lower().split())
+
+
+async def _refuse_same_metric(session: AsyncSession, goal: Goal, metric: str, but: int | None = None) -> None:
+    for kr in (await session.execute(select(KeyResult).where(KeyResult.goal_id == goal.id))).scalars():
+        if kr.position != but and _same_metric(kr.metric, metric):
+            raise UserError(f"{goal.ref} measures {kr.metric} already: {goal.ref}.{kr.position}. "
+                            f"Change that one instead: goals kr edit {goal.ref}.{kr.position} ...")
+
+
+async def _key_result(session: AsyncSession, goal: Goal, position: int) -> KeyResult:
     key_result = (
         await session.execute(select(KeyResult).where(KeyResult.goal_id == goal.id, KeyResult.position == position))
     ).scalar_one_or_none()
     if key_result is None:
         raise UserError(f"{goal.ref} has no key result {goal.ref}.{position}.")
+    return key_result
+
+
+def _n(value: float) -> str:
+    return f"{value:g}"
+
+
+def of_the_way(kr: KeyResult, percent: float) -> float:
+    """The value `percent` of the way from a key result's start to its target."""
+    return round(kr.start + (kr.target - kr.start) * percent / 100, 6)
+
+
+async def update_key_result(
+    session: AsyncSession, viewer: Viewer, number: int, position: int, current: float, share: bool = False
+) -> tuple[Goal, KeyResult]:
+    """A key result's current value (with `share`, `current` % of the way from its start to its target);
+    the goal's progress and its parents' follow."""
+    goal = await _open_goal_for_key_results(session, viewer, number)
+    await repository.lock_goals(session, [goal.id])
+    key_result = await _key_result(session, goal, position)
+    if share:
+        value = of_the_way(key_result, current)
+        if key_result.unit.strip() == "%":
+            ref = f"{goal.ref}.{position}"
+            raise UserError(f"{ref} is measured in % itself: is it at {_n(current)} % (goals kr {ref} "
+                            f"{_n(current)}), or {_n(current)}% of the way from "
+                            f"{_n(key_result.start)} to {_n(key_result.target)}, which is "
+                            f"{_n(value)} % (goals kr {ref} {_n(value)})?")
+        current = value
     record(session, goal, viewer.id, "key result updated", part={"key_result": position, "current": current},
            part_before={"key_result": position, "current": key_result.current})
     key_result.current = current
     key_result.updated_at = utcnow()
     await _after_key_result_change(session, goal, viewer.id)
     return goal, key_result
+
+
+async def edit_key_result(session: AsyncSession, viewer: Viewer, number: int, position: int, metric: str | None,
+                          start: float | None, target: float | None, unit: str | None) -> tuple[Goal, KeyResult]:
+    """Change what a key result measures, its start and target, or its unit; its current value stays."""
+    goal = await _open_goal_for_key_results(session, viewer, number)
+    await repository.lock_goals(session, [goal.id])
+    key_result = await _key_result(session, goal, position)
+    if metric is not None:
+        await _refuse_same_metric(session, goal, metric, but=position)
+    fields = {"metric": metric, "start": start, "target": target, "unit": unit}
+    before = {name: getattr(key_result, name) for name, value in fields.items() if value is not None}
+    after = {name: value for name, value in fields.items() if value is not None}
+    if before == after:
+        raise UserError(f"{goal.ref}.{position} says that already; nothing changed.")
+    for name, value in after.items():
+        setattr(key_result, name, value)
+    key_result.updated_at = utcnow()
+    record(session, goal, viewer.id, "key result changed", part={"key_result": position, **after},
+           part_before={"key_result": position, **before})
+    await _after_key_result_change(session, goal, viewer.id)
+    return goal, key_result
+
+
+async def remove_key_result(session: AsyncSession, viewer: Viewer, number: int, position: int) -> Goal:
+    """A key result goes; the goal's progress comes from the others (or from its supporters, or by hand)."""
+    goal = await _open_goal_for_key_results(session, viewer, number)
+    await repository.lock_goals(session, [goal.id])
+    key_result = await _key_result(session, goal, position)
+    record(session, goal, viewer.id, "key result removed", part={"key_result": position},
+           part_before={"key_result": position, "metric": key_result.metric, "start": key_result.start,
+                        "target": key_result.target, "current": key_result.current, "unit": key_result.unit})
+    await session.delete(key_result)
+    await _after_key_result_change(session, goal, viewer.id)
+    return goal
+
+
+async def change_milestone(session: AsyncSession, viewer: Viewer, number: int, position: int, done: bool) -> tuple[Goal, Milestone]:
+    """A milestone is ticked off (`done`) or removed."""
+    goal = await get_goal(session, viewer, number)
+    await require_change(session, viewer, goal, "change the milestones of")
+    milestone = (await session.execute(select(Milestone).where(
+        Milestone.goal_id == goal.id, Milestone.position == position))).scalar_one_or_none()
+    if milestone is None:
+        raise UserError(f"{goal.ref} has no milestone {position}.")
+    if done:
+        if milestone.done_at is not None:
+            raise UserError(f"Milestone {position} of {goal.ref} is done already.")
+        milestone.done_at = utcnow()
+        record(session, goal, viewer.id, "milestone done", part={"milestone": position, "done": True},
+               part_before={"milestone": position, "done": False})
+    else:
+        record(session, goal, viewer.id, "milestone removed", part={"milestone": position},
+               part_before={"milestone": position, "title": milestone.title,
+                            "due_date": milestone.due_date.isoformat() if milestone.due_date else None})
+        await session.delete(milestone)
+    return goal, milestone
 
 
 async def add_milestone(session: AsyncSession, viewer: Viewer, number: int, title: str, due: date | None) -> tuple[Goal, Milestone]:

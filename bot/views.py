@@ -25,6 +25,11 @@ def number(value: float) -> str:
     return f"{value:g}"
 
 
+def percent(value: float) -> str:
+    """A percentage as a whole number, as everywhere goalbot shows one: 21, not 20.83."""
+    return f"{round(value):d}"
+
+
 def row_detail(row: browse.GoalRow) -> str:
     """A listed goal's small print: its owner, its status unless active, and whether it is private."""
     parts = [row.owner] if row.owner else []
@@ -198,7 +203,7 @@ def milestone_line(m: Milestone) -> str:
 
 def progress_update(goal: Goal, told: list[str] | None = None) -> Reply:
     """The answer to a progress update: the goal now, its health and its note, and who heard of a blocker."""
-    parts = [f"{goal.ref} {goal.title}: {number(goal.progress)}%, {health_word(goal.health)}."]
+    parts = [f"{goal.ref} {goal.title}: {percent(goal.progress)}%, {health_word(goal.health)}."]
     if goal.note:
         parts.append(f"Note: {goal.note}")
     builder = ReplyBuilder().add(
@@ -210,11 +215,22 @@ def progress_update(goal: Goal, told: list[str] | None = None) -> Reply:
     return builder.build()
 
 
-def key_result_saved(goal: Goal, kr: KeyResult, added: bool) -> Reply:
-    """The answer to adding or updating a key result."""
-    first = f"Added key result {goal.ref}.{kr.position} to {goal.ref}." if added else f"Updated {goal.ref}.{kr.position}."
+def key_result_saved(goal: Goal, kr: KeyResult, added: bool, *, changed: bool = False,
+                     share: float | None = None) -> Reply:
+    """The answer to adding, updating or changing a key result (`share`: set as that % of the way)."""
+    ref = f"{goal.ref}.{kr.position}"
+    if added:
+        first = f"Added key result {ref} to {goal.ref}."
+    elif changed:
+        first = f"Changed {ref}: {kr.metric}, from {number(kr.start)} to {number(kr.target)}{' ' + kr.unit if kr.unit else ''}."
+    elif share is not None:
+        unit = f" {kr.unit}" if kr.unit else ""
+        first = (f"Updated {ref} to {number(share)}% of the way from {number(kr.start)} to {number(kr.target)}: "
+                 f"{number(kr.current)}{unit}.")
+    else:
+        first = f"Updated {ref}."
     return ReplyBuilder().add(
-        Paragraph(f"{first} {goal.ref} is now at {number(goal.progress)}%."),
+        Paragraph(f"{first} {goal.ref} is now at {percent(goal.progress)}%."),
         key_result_line(goal, kr),
     ).build()
 
@@ -222,6 +238,19 @@ def key_result_saved(goal: Goal, kr: KeyResult, added: bool) -> Reply:
 def milestone_saved(goal: Goal, m: Milestone) -> Reply:
     """The answer to adding a milestone."""
     return Reply.text(f"Added milestone {m.position} to {goal.ref}: {milestone_line(m)}")
+
+
+def milestone_changed(goal: Goal, m: Milestone, done: bool) -> Reply:
+    if done:
+        return Reply.text(f"Milestone {m.position} of {goal.ref} is done: {milestone_line(m)}")
+    return Reply.text(f"Removed milestone {m.position} of {goal.ref}: {m.title}.")
+
+
+def key_result_removed(goal: Goal, position: int) -> Reply:
+    return ReplyBuilder().add(
+        Paragraph(f"Removed {goal.ref}.{position}. {goal.ref} is now at {percent(goal.progress)}%."),
+        ProgressLine(ref=goal.ref, label=goal.title, percent=goal.progress, health=goal.health),
+    ).build()
 
 
 FIELD_NAMES = {"due_date": "due", "start_date": "start", "private": "privacy", "owner_person_id": "owner", "owner_unit_id": "owner",
@@ -289,7 +318,7 @@ def archived(goal: Goal, supporters: list[Goal]) -> Reply:
 
 def reopened(goal: Goal) -> Reply:
     waiting = " It waits for its decision again." if goal.status == Status.PROPOSED else ""
-    return Reply.text(f"{goal.ref} {goal.title} is {goal.status} again, at {number(goal.progress)}%.{waiting}")
+    return Reply.text(f"{goal.ref} {goal.title} is {goal.status} again, at {percent(goal.progress)}%.{waiting}")
 
 
 def resubmitted(result) -> Reply:

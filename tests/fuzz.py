@@ -318,10 +318,22 @@ def _gen_kr_add(c: Choices) -> list[str]:
 
 def _gen_kr_update(c: Choices) -> list[str]:
     ref = c.pick(KR_REFS[:3]) if c.chance(0.7) else c.pick(KR_REFS)
-    return ["kr", ref, c.pick(NUMBERS)]
+    roll = c.number(0, 9)
+    if roll == 0:
+        return ["kr", c.pick(("remove", "delete")), ref]
+    if roll == 1:
+        words = ["kr", "edit", ref]
+        if c.chance(0.6):
+            words += _words(c)
+        if c.chance(0.6):
+            words.append(f"{c.pick(NUMBERS)}->{c.pick(NUMBERS)}")
+        return words
+    return ["kr", ref, c.pick(NUMBERS) + ("%" if c.chance(0.2) else "")]
 
 
 def _gen_milestone(c: Choices) -> list[str]:
+    if c.chance(0.25):
+        return ["milestone", c.pick(("done", "remove")), _ref(c), c.pick(("1", "2", "9", "x", "-1"))]
     words = ["milestone", "add", _ref(c)] + _words(c)
     if c.chance(0.3):
         words.insert(c.number(3, len(words)), "due:" + c.pick(DATES))

@@ -117,3 +117,48 @@ async def test_done_asks_before_it_overrules_key_results_short_of_their_targets(
     async with org.db.transaction(write=False) as session:
         (kr,) = (await session.execute(select(KeyResult))).scalars().all()
     assert kr.current == 15  # the key result says what it was
+
+
+async def key_results(db) -> list[tuple[int, str, float, float, float, str]]:
+    async with db.transaction(write=False) as session:
+        return [(kr.position, kr.metric, kr.start, kr.target, kr.current, kr.unit) for kr in (await session.execute(
+            select(KeyResult).order_by(KeyResult.position))).scalars()]
+
+
+async def test_key_results_are_changed_removed_and_set_as_a_share_of_the_way(org):
+    await org.say("ana@example.com", "goals add Halve pages")
+    await org.say("bo@example.com", "goals approve G-1")
+    await org.say("ana@example.com", "goals kr add G-1 Pages per week 20->10")
+    said = await org.say("ana@example.com", "goals kr add G-1 pages  per WEEK 30->5")
+    assert said.startswith("G-1 measures Pages per week already: G-1.1. Change that one instead: goals kr edit G-1.1"), said
+    said = await org.say("ana@example.com", "goals kr G-1.1 50%")
+    assert said.startswith("Updated G-1.1 to 50% of the way from 20 to 10: 15. G-1 is now at 50%."), said
+    await org.say("ana@example.com", "goals kr add G-1 Uptime 99->99.9 %")
+    said = await org.say("ana@example.com", "goals kr G-1.2 50%")  # a key result in % itself: two readings
+    assert ("is it at 50 % (goals kr G-1.2 50), or 50% of the way from 99 to 99.9, which is 99.45 % "
+            "(goals kr G-1.2 99.45)?") in said, said
+    said = await org.say("ana@example.com", "goals kr edit G-1.1 Weekly pages 20->8")
+    assert said.startswith("Changed G-1.1: Weekly pages, from 20 to 8. G-1 is now at 21%."), said  # whole numbers
+    assert "G-1 measures Uptime already: G-1.2" in await org.say("ana@example.com", "goals kr edit G-1.1 Uptime")
+    assert "nothing changed" in await org.say("ana@example.com", "goals kr edit G-1.1 Weekly pages 20->8")
+    assert "150% of the way must be from 0% to 100%" in await org.say("ana@example.com", "goals kr G-1.1 150%")
+    assert await key_results(org.db) == [(1, "Weekly pages", 20, 8, 15, ""), (2, "Uptime", 99, 99.9, 99, "%")]
+    said = await org.say("ana@example.com", "goals kr remove G-1.2")
+    assert said.startswith("Removed G-1.2. G-1 is now at 42%."), said
+    assert [row[0] for row in await key_results(org.db)] == [1]
+    assert "G-1 has no key result G-1.7" in await org.say("ana@example.com", "goals kr remove G-1.7")
+    assert (await org.say("ravi@example.com", "goals kr remove G-1.1")).startswith("Only Ana Silva")
+    shown = await org.say("ana@example.com", "goals show G-1")
+    assert "key result removed" in shown and "key result changed" in shown
+
+
+async def test_milestones_are_ticked_off_and_removed(org):
+    await org.say("ana@example.com", "goals add Halve pages")
+    await org.say("ana@example.com", "goals milestone add G-1 Alert audit")
+    assert await org.say("ana@example.com", "goals milestone done G-1 1") == (
+        "Milestone 1 of G-1 is done: 1. Alert audit (done)")
+    assert "is done already" in await org.say("ana@example.com", "goals milestone done G-1 1")
+    assert "G-1 has no milestone 4" in await org.say("ana@example.com", "goals milestone remove G-1 4")
+    assert "Name the goal and the milestone's number" in await org.say("ana@example.com", "goals milestone done G-1 x")
+    assert await org.say("ana@example.com", "goals milestone remove G-1 1") == "Removed milestone 1 of G-1: Alert audit."
+    assert "Milestones" not in await org.say("ana@example.com", "goals show G-1")

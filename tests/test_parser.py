@@ -79,7 +79,7 @@ def test_parses(text, expected):
         ("goals kr add G-1 churn 5->5", "Start and target are both 5; a key result must move"),
         ("goals kr G-1 5", "`G-1` is not a key result reference like G-12.1"),
         ("goals kr G-1.1 lots", "The current value must be a number, not `lots`"),
-        ("goals milestone G-1 x", "Say `milestone add`"),
+        ("goals milestone G-1 x", "Say `milestone add`, `milestone done` or `milestone remove`"),
         ("goals kudos ana thanks", "Start with the person, like @ana"),
         ("goals kudos @ana", "The message is missing"),
         ("goals settings checkin someday", "I don't understand `someday`"),
