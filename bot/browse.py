@@ -18,7 +18,7 @@ from bot.errors import UserError
 from bot.people import Viewer, find_person
 from storage import repository
 from storage.models import Goal, GoalEvent, KeyResult, Milestone, OrgUnit, Person
-from storage.vocabulary import Level, Status
+from storage.vocabulary import Awaiting, Level, Status
 
 PAGE_SIZE = 25
 TREE_LIMIT = 150
@@ -259,3 +259,27 @@ async def goal_choices(session: AsyncSession, viewer: Viewer, query: str) -> lis
         )
     ).all()
     return [(f"G-{number}", title) for number, title in rows]
+
+
+@dataclass
+class Pending:
+    """What waits for the viewer: proposals to decide (theirs as manager) and assignments to accept."""
+
+    to_decide: list[GoalRow]
+    to_accept: list[GoalRow]
+
+
+async def pending(session: AsyncSession, viewer: Viewer) -> Pending:
+    """The proposals waiting for the viewer's decision (their reports' goals, and the goals of units their
+    reports lead) and the goals assigned to them (or to a unit they lead) waiting for their acceptance."""
+    me = viewer.id
+    reports = select(Person.id).where(Person.manager_id == me)
+    led_by_reports = select(OrgUnit.id).where(OrgUnit.lead_id.in_(reports))
+    mine = select(OrgUnit.id).where(OrgUnit.lead_id == me)
+    waiting = (Goal.tenant_id == viewer.tenant.id, Goal.status == Status.PROPOSED)
+    decide = sa.and_(Goal.awaiting == Awaiting.MANAGER,
+                     sa.or_(Goal.owner_person_id.in_(reports), Goal.owner_unit_id.in_(led_by_reports)))
+    accept = sa.and_(Goal.awaiting == Awaiting.OWNER, sa.or_(Goal.owner_person_id == me, Goal.owner_unit_id.in_(mine)))
+    rows = (await session.execute(_row_query().add_columns(decide.label("to_decide"))
+                                  .where(*waiting, sa.or_(decide, accept)).order_by(Goal.number))).all()
+    return Pending([_to_row(row) for row in rows if row.to_decide], [_to_row(row) for row in rows if not row.to_decide])

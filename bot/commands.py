@@ -30,7 +30,7 @@ CATEGORIES = tuple(category.value for category in Category)
 USAGE: dict[str, str] = {
     "help": "goals help [command]",
     "add": "goals add <title> [parent:G-3] [due:2027-03-31] [level:team] [owner:@ana] [category:development] [private]",
-    "list": "goals list [mine|team|company|@person|unit:<name>] [all] [page:2]",
+    "list": "goals list [mine|team|company|pending|@person|unit:<name>] [all] [page:2]",
     "show": "goals show G-12",
     "edit": 'goals edit G-12 [title:"..."] [due:2027-06-30|none] [start:2027-01-04] [category:development] '
             '[level:team] [private|public] [description:"..."]   (goals edit G-12 alone opens the form)',
@@ -74,7 +74,7 @@ ADMIN_USAGE = {
 SUMMARY: dict[str, str] = {
     "help": "this list, or the details of one command",
     "add": "propose a goal; your manager approves it",
-    "list": "goals: yours, your team's, the company's or someone's",
+    "list": "goals: yours, your team's, the company's, someone's, or those waiting for you (pending)",
     "show": "one goal with its key results, milestones and history",
     "edit": "change a goal's title, dates, category, level, privacy or description",
     "tree": "how goals align, from the company down",
@@ -98,6 +98,44 @@ SUMMARY: dict[str, str] = {
     "nudge": "managers: ask someone who reports to you to check in",
     "checkin": "answer your check-in in one message (say `checkin` alone to see your goals)",
     "admin": "admins: check-in defaults, reminders, holidays, the outbox, alignment by department; channel summaries (a unit's lead too)",
+}
+
+# `goals help`: the commands by what a person wants to do, each in its short form.
+HELP_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Set goals", ("add", "assign", "edit", "link", "unlink", "kr", "milestone")),
+    ("Keep them moving", ("checkin", "progress", "done", "reopen", "archive")),
+    ("Decide on proposals", ("approve", "return", "resubmit", "withdraw")),
+    ("See where things stand", ("list", "show", "tree", "digest")),
+    ("People and your settings", ("kudos", "nudge", "away", "settings")),
+    ("Run the organisation, and this help", ("admin", "help")),
+)
+SHORT_USAGE = {
+    "add": "goals add <title> [parent:G-3] [due:...]",
+    "assign": "goals assign <title> owner:@ana",
+    "edit": 'goals edit G-12 title:"..." due:...',
+    "link": "goals link G-12 G-3",
+    "unlink": "goals unlink G-12",
+    "kr": "goals kr add|edit|remove ...",
+    "milestone": "goals milestone add|done|remove ...",
+    "checkin": "checkin G-12 60% at-risk <note>",
+    "progress": "goals progress G-12 60 [health] [note]",
+    "done": "goals done G-12",
+    "reopen": "goals reopen G-12",
+    "archive": "goals archive G-12",
+    "approve": "goals approve G-12",
+    "return": "goals return G-12 <reason>",
+    "resubmit": "goals resubmit G-12 [note]",
+    "withdraw": "goals withdraw G-12",
+    "list": "goals list [mine|team|pending|...]",
+    "show": "goals show G-12",
+    "tree": "goals tree [G-1]",
+    "digest": "goals digest",
+    "kudos": "goals kudos @ana [G-12] <message>",
+    "nudge": "goals nudge @ana",
+    "away": "goals away until <date>",
+    "settings": "goals settings [checkin|digest|nudges|timezone ...]",
+    "admin": "goals admin ...",
+    "help": "goals help [command]",
 }
 
 GOAL_REF = re.compile(r"^g-?([0-9]{1,9})$", re.IGNORECASE | re.ASCII)
@@ -647,7 +685,9 @@ def _parse_help(words: list[str]) -> Help:
     if not words:
         return Help()
     topic = words[0].lower().lstrip("/")
-    if topic == "goals" and len(words) > 1:
+    if topic in ("goals", "goal"):
+        if len(words) == 1:
+            return Help()  # `help goals`: the whole list
         topic = words[1].lower()
     topic = HELP_ALIASES.get(topic, topic)
     if topic not in USAGE:
@@ -678,6 +718,8 @@ def _parse_list(words: list[str]) -> ListGoals:
                 page = values.whole_number(word[5:], low=1, high=MAX_PAGE, what="page")
             except BadValue as error:
                 raise fail("list", error.problem) from None
+        elif not seen_scope and lowered in ("pending", "waiting") and len(words) == 1:
+            return ListGoals(scope="pending")
         elif not seen_scope and lowered in ("mine", "team", "company"):
             scope, seen_scope = lowered, True
         elif not seen_scope and (MENTION.match(word) or "@" in word):

@@ -304,6 +304,8 @@ class Bot:
                 return views.checkin_state(current, await checkins.key_results_of(session, current.goals))
             case _Home():
                 return await home.dashboard(session, viewer)
+            case commands.ListGoals(scope="pending"):
+                return views.pending(await browse.pending(session, viewer))
             case commands.ListGoals(scope, person, include_all, page):
                 result = await browse.list_goals(session, viewer, scope, person, include_all, page)
                 words = " ".join(w for w in (person or scope, "all" if include_all else "") if w)

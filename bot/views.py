@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot import browse, schedule
-from bot.commands import SUMMARY, USAGE
+from bot.commands import ADMIN_USAGE, HELP_GROUPS, SHORT_USAGE, SUMMARY, USAGE
 from bot.goals import Decision, Edited, Linked, Proposal, snapshot
 from bot.messages import (
     Do,
@@ -48,14 +48,17 @@ def goal_line(row: browse.GoalRow) -> ProgressLine:
 
 
 def help_reply(topic: str | None) -> Reply:
-    """The list of commands, or one command in full."""
+    """The commands by what a person wants to do, or one command with each of its forms on a line."""
     if topic:
-        return ReplyBuilder().add(Header(f"goals {topic}"), Paragraph(SUMMARY[topic]), Context(USAGE[topic])).build()
-    pairs = tuple((USAGE[name].split("   ")[0], SUMMARY[name]) for name in USAGE)
-    return ReplyBuilder().add(
-        Header("goalbot commands"),
-        Fields(pairs),
-        Context("Say `goals help <command>` for one command. Goals are named G-12; key results G-12.1."),
+        forms = ADMIN_USAGE.values() if topic == "admin" else USAGE[topic].split("   or   ")
+        lines = [line for form in forms for line in form.split("   or   ")]
+        return ReplyBuilder().add(Header(f"goals {topic}"), Paragraph(SUMMARY[topic]),
+                                  Paragraph("\n".join(lines))).build()
+    builder = ReplyBuilder().add(Header("goalbot commands"))
+    for title, names in HELP_GROUPS:
+        builder.add(Paragraph(title), Fields(tuple((SHORT_USAGE[name], SUMMARY[name]) for name in names)))
+    return builder.add(
+        Context("Say `goals help <command>` for one command in full. Goals are named G-12; key results G-12.1."),
     ).build()
 
 
@@ -107,6 +110,28 @@ def goal_page(page: browse.GoalPage, scope_words: str) -> Reply:
     if more > 0:
         footer += f" · and {more} more: goals list {scope_words} page:{page.page + 1}".replace("  ", " ")
     return builder.add(Context(footer)).build(more=max(more, 0))
+
+
+def pending(result: browse.Pending) -> Reply:
+    """What waits for the viewer, each with the buttons that settle it."""
+    builder = ReplyBuilder().add(Header("Waiting for you"))
+    if not result.to_decide and not result.to_accept:
+        return builder.add(Paragraph("Nothing is waiting for you.")).build()
+    if result.to_decide:
+        builder.add(Paragraph(f"To decide ({len(result.to_decide)}):"))
+        for row in result.to_decide:
+            builder.add(goal_line(row), Buttons((
+                Button("Approve", Do.APPROVE, row.ref, f"goals approve {row.ref}", "primary"),
+                Button("Return", Do.RETURN, row.ref, f"goals return {row.ref} <reason>", "danger"),
+            )))
+    if result.to_accept:
+        builder.add(Paragraph(f"To accept ({len(result.to_accept)}):"))
+        for row in result.to_accept:
+            builder.add(goal_line(row), Buttons((
+                Button("Accept", Do.APPROVE, row.ref, f"goals accept {row.ref}", "primary"),
+                Button("Decline", Do.RETURN, row.ref, f"goals decline {row.ref} <reason>", "danger"),
+            )))
+    return builder.build()
 
 
 def tree(result: browse.GoalTree) -> Reply:
