@@ -117,19 +117,14 @@ def pending(result: browse.Pending) -> Reply:
     builder = ReplyBuilder().add(Header("Waiting for you"))
     if not result.to_decide and not result.to_accept:
         return builder.add(Paragraph("Nothing is waiting for you.")).build()
-    if result.to_decide:
-        builder.add(Paragraph(f"To decide ({len(result.to_decide)}):"))
-        for row in result.to_decide:
+    for title, rows, (yes, no) in (("To decide", result.to_decide, ("approve", "return")),
+                                   ("To accept", result.to_accept, ("accept", "decline"))):
+        if rows:
+            builder.add(Paragraph(f"{title} ({len(rows)}):"))
+        for row in rows:
             builder.add(goal_line(row), Buttons((
-                Button("Approve", Do.APPROVE, row.ref, f"goals approve {row.ref}", "primary"),
-                Button("Return", Do.RETURN, row.ref, f"goals return {row.ref} <reason>", "danger"),
-            )))
-    if result.to_accept:
-        builder.add(Paragraph(f"To accept ({len(result.to_accept)}):"))
-        for row in result.to_accept:
-            builder.add(goal_line(row), Buttons((
-                Button("Accept", Do.APPROVE, row.ref, f"goals accept {row.ref}", "primary"),
-                Button("Decline", Do.RETURN, row.ref, f"goals decline {row.ref} <reason>", "danger"),
+                Button(yes.capitalize(), Do.APPROVE, row.ref, f"goals {yes} {row.ref}", "primary"),
+                Button(no.capitalize(), Do.RETURN, row.ref, f"goals {no} {row.ref} <reason>", "danger"),
             )))
     return builder.build()
 
