@@ -118,7 +118,7 @@ async def test_a_refusal_is_an_answer_and_closes_the_delivery(org):
 
     outcome = await turns.take("trigger:5", "{}", typed("goals show"), answer=answer)
     assert outcome.reply.error and answered == [outcome.reply]
-    assert outcome.reply.summary == "which goal?"  # the usage is its own block, not glued to the problem
+    assert outcome.reply.summary == "Which goal?"  # the usage is its own block, not glued to the problem
     assert any(getattr(block, "command", "") == "goals show G-12" for block in outcome.reply.blocks)
     (delivery,) = await rows(org.db, InboundDelivery)
     assert delivery.done_at is not None
