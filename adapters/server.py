@@ -109,7 +109,7 @@ async def build(
 
     async def stopped(_app: web.Application) -> None:
         if clock is not None:
-            clock.stop()
+            await clock.stop()
         if slack is not None:
             await slack.close()
         if teams is not None:

@@ -23,6 +23,8 @@ What is due:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -401,10 +403,13 @@ class Clock:
     INTERVAL_SECONDS = 60
     MISFIRE_GRACE_SECONDS = 30
 
+    STOP_WAITS_SECONDS = 20  # for a round under way to end, so its database connection is given back
+
     def __init__(self, db: Database, on_queued) -> None:
         self.db = db
         self.on_queued = on_queued
         self.scheduler = None
+        self._round: asyncio.Task | None = None
 
     def start(self) -> None:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -418,17 +423,36 @@ class Clock:
 
     async def tick(self) -> Tally | None:
         """One round now; a failure is logged and the next minute tries again."""
+        self._round = asyncio.current_task()
         try:
             tally = await run_round(self.db, utcnow())
         except Exception:  # noqa: BLE001 - the clock must outlive one bad round
             log.exception("clock round failed")
             return None
+        finally:
+            self._round = None
         if tally.prompts or tally.reminders or tally.escalations or tally.digests or tally.redrawn or tally.summaries \
                 or tally.nudges:
             self.on_queued()
         return tally
 
-    def stop(self) -> None:
+    @property
+    def busy(self) -> bool:
+        """Whether a round is under way."""
+        return self._round is not None and not self._round.done()
+
+    async def stop(self) -> None:
+        """No more rounds; one under way ends first (a round cut off would hold its database connection,
+        and SQLite's connection thread keeps the process from exiting)."""
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.scheduler = None
+        running = self._round
+        if running is not None and not running.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(running), self.STOP_WAITS_SECONDS)
+            except TimeoutError:
+                log.warning("the clock's round did not end within %s s; stopping it", self.STOP_WAITS_SECONDS)
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await running

@@ -561,6 +561,16 @@ def loose_answer(text: str) -> str | None:
     return text.strip() if _closest_verb(first) is None else None
 
 
+def loose_part(ref: str, text: str) -> CheckIn:
+    """A reply to a check-in prompt that named no goal, once its goal is known: progress and health when it
+    starts with them (`60% at risk ...`, `done`), else all of it is the note."""
+    first = text.split(None, 1)[0].lower().rstrip(",.!") if text.split() else ""
+    if values.looks_numeric(first) or first in HEALTH_WORDS or first in ("done", "achieved") or \
+            _health_word(text.split()) is not None or first.startswith("note:"):
+        return parse_checkin(f"{ref} {text}")
+    return parse_checkin(f"{ref} note: {text}")
+
+
 def chat_line(text: str) -> str:
     """A line typed to the bot in a one-to-one chat: one that starts with a goal reference answers the check-in."""
     text = text.strip()
@@ -627,11 +637,30 @@ def _require_text(text: str, command: str, what: str, limit: int) -> str:
     return text
 
 
+def _date_words(first: str, words: list[str], index: int) -> tuple[str, int]:
+    """A date option's value: `first` and as many of the words after it (up to four, none an option) as
+    still read as one date (`due:31 Dec 2027`, `due:next friday`); and the index of the next word."""
+    value, taken = first, index
+    for end in range(index + 1, min(index + 4, len(words)) + 1):
+        if any(":" in word for word in words[index:end]):
+            break
+        longer = " ".join([first, *words[index:end]])
+        try:
+            values.calendar_date(longer)
+        except BadValue:
+            continue
+        value, taken = longer, end
+    return value, taken
+
+
 def _parse_draft(words: list[str], command: str) -> GoalDraft:
     title_words: list[str] = []
     options: dict[str, str] = {}
     known = {"parent", "due", "start", "level", "owner", "category", "cat"}
-    for word in words:
+    index = 0
+    while index < len(words):
+        word = words[index]
+        index += 1
         key, sep, value = word.partition(":")
         key = key.lower()
         if sep and key in known:
@@ -639,6 +668,8 @@ def _parse_draft(words: list[str], command: str) -> GoalDraft:
                 raise fail(command, f"`{values.excerpt(key)}:` needs a value")
             if key in options or (key == "cat" and "category" in options):
                 raise fail(command, f"`{values.excerpt(key)}:` is given twice")
+            if key in ("due", "start"):
+                value, index = _date_words(value, words, index)
             options["category" if key == "cat" else key] = value
         else:
             title_words.append(word)
@@ -917,6 +948,12 @@ def _parse_progress(words: list[str]) -> Progress:
                                        f" (for a note that starts with {quote(again)}, write note: first)")
         if health == Health.BLOCKED and len(rest) > 1 and rest[0].lower() == "by":
             rest = rest[1:]  # "blocked by the vendor": the note is what blocks it
+        if percent is None and health is None and not rest[0].lower().startswith("note:") \
+                and not (GOAL_REF.match(rest[0]) or KR_REF.match(rest[0])):  # another goal: see _refuse_run_on
+            # `sixty`, `6o%`, `waiting on legal`: a mistyped number must not become a note.
+            raise fail("progress", f"after G-{goal} comes a percentage, a health or both, then a note; "
+                                   f"{quote(values.excerpt(rest[0], 20))} is neither. A note alone is written "
+                                   f"note: first, like G-{goal} note: {values.excerpt(' '.join(rest), 30)}")
     return _progress_with_note(goal, percent, health, rest)
 
 

@@ -287,7 +287,7 @@ class Bot:
                 pending = checkins.take_pending(current) if current is not None else None
                 if pending is None:
                     raise commands.fail("checkin", f"G-{number}: give a percentage, a health or a note")
-                return await self._answer(session, viewer, commands.parse_checkin(f"G-{number} {pending}"))
+                return await self._answer(session, viewer, commands.loose_part(f"G-{number}", pending))
             case commands.CheckIn(loose=text) if text:
                 current = await checkins.open_prompt(session, viewer)
                 if current is None or not current.goals:
@@ -296,7 +296,7 @@ class Bot:
                                    else commands.chat_line(line))  # not an answer after all: its own refusal
                     raise AssertionError("a loose reply that parses as a command")
                 if len(current.goals) == 1:
-                    return await self._answer(session, viewer, commands.parse_checkin(f"{current.goals[0].ref} {text}"))
+                    return await self._answer(session, viewer, commands.loose_part(current.goals[0].ref, text))
                 checkins.keep_pending(current, text)
                 return views.which_goal(current.goals, text)
             case commands.CheckIn():

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from bot import hints, similar
+from bot import hints, similar, values
 from bot.access import LEVEL_RANK, get_goal, require_change, responsible_person
 from bot.commands import GoalDraft
 from bot.errors import Forbidden, UserError
@@ -199,7 +199,9 @@ async def _hint(session: AsyncSession, goal: Goal, look_alikes: list[similar.Loo
 
 async def create(session: AsyncSession, viewer: Viewer, draft: GoalDraft) -> Proposal:
     """A new goal from `goals add` or `goals assign`: cascaded to its owner when that is someone else,
-    else proposed by the viewer."""
+    else proposed by the viewer. A new goal is never due in the past (where the viewer is)."""
+    if draft.due is not None and draft.due < values.today(viewer.person.timezone):
+        raise UserError(f"The due date {draft.due} has passed; a new goal is due today or later.")
     owner = await find_person(session, viewer, draft.owner) if draft.owner is not None else viewer.person
     if owner.id != viewer.id:
         return await assign(session, viewer, draft, owner)

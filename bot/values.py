@@ -8,13 +8,15 @@ one the goal fields can hold, and every time zone is a real IANA region zone.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import math
 import re
 import unicodedata
 import zoneinfo
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 from bot.errors import UserError
 from bot.messages import Actor
@@ -140,15 +142,77 @@ def whole_number(token: str, *, low: int, high: int, what: str) -> int:
     return int(token)
 
 
-def calendar_date(token: str) -> date:
-    """A date written 2027-03-31, within the years goals can hold. A problem reads after the field's name."""
-    match = _DATE.fullmatch(token)
-    try:
-        day = date(*(int(part) for part in match.groups())) if match else None
-    except ValueError:
-        raise BadValue(f"must be a day on the calendar, not {quote(token)}") from None
+TODAY: contextvars.ContextVar[date | None] = contextvars.ContextVar("goalbot_today", default=None)
+
+
+def today(zone: str | None = None) -> date:
+    """Today where `zone` is (default UTC), unless a caller (a test) pinned the day in `TODAY`. Relative
+    dates (`next friday`) count from it."""
+    pinned = TODAY.get()
+    if pinned is not None:
+        return pinned
+    return datetime.now(zoneinfo.ZoneInfo(zone) if zone else UTC).date()
+
+
+_NUMERIC_DATE = re.compile(r"([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{2}|[0-9]{4})", re.ASCII)
+_QUARTER = re.compile(r"q([1-4])(?:[\s/-]*([0-9]{4}))?|([0-9]{4})[\s/-]*q([1-4])", re.IGNORECASE | re.ASCII)
+_PERIOD_END = re.compile(r"(?:the\s+)?end\s+of\s+(?:the\s+|this\s+)?(month|quarter|year)|eo(m|q|y)", re.IGNORECASE)
+DATE_FORMS = "2027-03-31, 31 Dec 2027, Dec 31, next friday, in 2 weeks, end of month or Q2 2027"
+
+
+def _quarter_end(year: int, quarter: int) -> date:
+    return date(year + (quarter == 4), 1 if quarter == 4 else 3 * quarter + 1, 1) - timedelta(days=1)
+
+
+def calendar_date(token: str, base: date | None = None) -> date:
+    """A date as people write it (`DATE_FORMS`), counted from `base` (default `today()`) when relative,
+    within the years goals can hold. A numeric date that reads two ways (03/04/2027) is refused with
+    both. A problem reads after the field's name."""
+    text = " ".join(token.split())
+    base = base or today()
+    day = None
+    if match := _DATE.fullmatch(text):
+        try:
+            day = date(*(int(part) for part in match.groups()))
+        except ValueError:
+            raise BadValue(f"must be a day on the calendar, not {quote(token)}") from None
+    elif match := _NUMERIC_DATE.fullmatch(text):
+        first, second, year = int(match[1]), int(match[2]), int(match[3])
+        year += 2000 if year < 100 else 0
+        readings = []
+        for day_of_month, month in ((first, second), (second, first)):
+            with contextlib.suppress(ValueError):
+                readings.append(date(year, month, day_of_month))
+        readings = list(dict.fromkeys(readings))
+        if len(readings) > 1:
+            raise BadValue(f"{quote(token)} could be {readings[0]:%-d %B %Y} or {readings[1]:%-d %B %Y}; "
+                           f"write {readings[0]} or {readings[1]}")
+        if not readings:
+            raise BadValue(f"must be a day on the calendar, not {quote(token)}")
+        day = readings[0]
+    elif match := _QUARTER.fullmatch(text):
+        quarter = int(match[1] or match[4])
+        year = int(match[2] or match[3] or base.year)
+        day = _quarter_end(year, quarter)
+        if not (match[2] or match[3]) and day < base:
+            day = _quarter_end(year + 1, quarter)  # Q1 said in May: next year's
+    elif match := _PERIOD_END.fullmatch(text):
+        period = (match[1] or {"m": "month", "q": "quarter", "y": "year"}[match[2].lower()]).lower()
+        if period == "month":
+            day = (base.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        elif period == "quarter":
+            day = _quarter_end(base.year, (base.month - 1) // 3 + 1)
+        else:
+            day = date(base.year, 12, 31)
+    elif len(text) <= 40 and any(char.isalpha() for char in text):
+        import dateparser
+
+        found = dateparser.parse(text, languages=["en"], settings={
+            "PREFER_DATES_FROM": "future", "RELATIVE_BASE": datetime.combine(base, time()),
+            "RETURN_AS_TIMEZONE_AWARE": False, "PARSERS": ["relative-time", "absolute-time"]})
+        day = found.date() if found is not None else None
     if day is None:
-        raise BadValue(f"must be a date like 2027-03-31, not {quote(token)}")
+        raise BadValue(f"must be a date like {DATE_FORMS}, not {quote(token)}")
     if not EARLIEST <= day <= LATEST:
         raise BadValue(f"must be from {EARLIEST} to {LATEST}, not {day}")
     return day

@@ -273,3 +273,17 @@ async def test_settings_show_the_next_prompt_that_will_really_come(org):
     assert f"Monday {(first + timedelta(days=7)).isoformat()} 09:00" in after_holiday
     await org.say("ana@example.com", f"goals away until {(first + timedelta(days=7)).isoformat()}")
     assert f"Monday {(first + timedelta(days=14)).isoformat()} 09:00" in await org.say("ana@example.com", "goals settings")
+
+
+async def test_stopping_the_clock_lets_the_round_under_way_end_and_give_back_its_connection(org):
+    from bot.clock import Clock
+
+    clock = Clock(org.db, lambda: None)
+    clock.start()
+    for _ in range(1000):  # the first round starts as soon as the loop runs it
+        await asyncio.sleep(0)
+        if clock.busy:
+            break
+    assert clock.busy
+    await clock.stop()
+    assert not clock.busy and org.db.engine.pool.checkedout() == 0

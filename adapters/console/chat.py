@@ -118,7 +118,7 @@ async def converse(chat: ConsoleChat, *, interactive: bool, out=None, clock: boo
             prompt()
     finally:
         if ticking is not None:
-            ticking.stop()
+            await ticking.stop()
         if delivering is not None:
             outbox.stop()
             await delivering
