@@ -330,7 +330,8 @@ async def test_checking_in_by_command_by_dm_and_by_the_home_button(workspace, fa
     assert (await goal(org.db, 2)).status == "achieved"
 
     bad = await workspace.command("UANA", "G-1 sixty percent; G-9", command="/checkin")
-    assert "G-9" in text_of(bad) or "Try: checkin" in text_of(bad)
+    assert "Nothing was saved: fix `G-1 sixty percent`" in text_of(bad) and "is neither" in text_of(bad)
+    assert (await goal(org.db, 1)).note == "waiting on legal"  # the word never became a note
 
     # In the bot's DM a line starting with a goal is a check-in answer.
     event = {"type": "message", "channel_type": "im", "channel": "DANA", "user": "UANA", "text": "G-1 70% on-track legal said yes", "ts": "5.1"}
