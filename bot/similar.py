@@ -29,7 +29,7 @@ from storage.models import Goal, GoalLikeness, Tenant, utcnow
 from storage.vocabulary import Status
 
 LIKELY = 82  # the token-set score from which two titles look like one goal
-CANDIDATES = 40  # the index's best, scored here
+CANDIDATES = 100  # the index's best, scored here
 FIRST_LOOK = 200  # the index's best read first, before the filters; all it matched when too few pass
 KEPT = 10  # likely duplicates kept for a goal when it is looked at
 PER_ROUND = 300  # goals the clock's round looks at, at most
