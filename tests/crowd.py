@@ -34,7 +34,7 @@ async def populate(db: Database, count: int, *, tenant: str = "default", zone: s
         goals = [{"tenant_id": found.id, "number": first + n, "title": f"Goal {n} of its owner", "description": "",
                   "level": "individual", "owner_person_id": person, "category": "business", "private": False,
                   "status": "active", "progress": 40.0, "manual_progress": 40.0, "note": "on the way",
-                  "created_at": now, "updated_at": now}
+                  "created_at": now, "updated_at": now, "likeness_checked_at": now}  # compared already, as if made in chat
                  for n, person in enumerate(p for p in users.values() for _ in range(goals_each))]
         await session.execute(sa.insert(Goal.__table__), goals)
         found.last_goal_number = first + len(goals) - 1
