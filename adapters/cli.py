@@ -66,12 +66,15 @@ def main(verbose: bool) -> None:
 
 @main.command()
 @click.option("--as", "email", metavar="EMAIL", help="Who you are (default with --demo: ana@example.com).")
+@click.option("--new", "new", is_flag=True, help="Add EMAIL as a new person if nobody has it yet.")
 @click.option("--demo", is_flag=True, help="Load a demo organisation of 40 people first (once).")
+@click.option("--reset", is_flag=True, help="With --demo: start again from a fresh demo (the embedded database only).")
 @tenant_option
 @database_option
-def console(email: str | None, demo: bool, tenant: str, database_url: str | None) -> None:
-    """Chat with goalbot in this terminal. Pipe commands in to script a conversation."""
-    from adapters.console.chat import ConsoleChat, converse
+def console(email: str | None, new: bool, demo: bool, reset: bool, tenant: str, database_url: str | None) -> None:
+    """Chat with goalbot in this terminal. Pipe commands in to script a conversation; then the exit status
+    is 1 when any command was refused or failed."""
+    from adapters.console.chat import AS_USAGE, ConsoleChat, one_of, converse
     from bot.demo import load_demo
     from bot.dispatch import Bot
 
@@ -79,8 +82,12 @@ def console(email: str | None, demo: bool, tenant: str, database_url: str | None
         if not demo:
             raise click.UsageError("Say who you are: goalbot console --as you@example.com (or try --demo).")
         email = "ana@example.com"
+    if reset and not demo:
+        raise click.UsageError("--reset starts again from a fresh demo: use it with --demo.")
+    if reset:
+        _remove_embedded(database_url)
 
-    async def run() -> None:
+    async def run() -> int:
         db = await _open(database_url)
         try:
             if demo:
@@ -88,12 +95,31 @@ def console(email: str | None, demo: bool, tenant: str, database_url: str | None
                     loaded = await load_demo(session, tenant)
                 if loaded:
                     click.echo("Loaded the demo organisation (40 people at example.com).", err=True)
-            chat = ConsoleChat(Bot(db), email, tenant)
-            await converse(chat, interactive=sys.stdin.isatty())
+            bot = Bot(db)
+            known, closest = await bot.emails_like(tenant, email)
+            if not known and not new:
+                hint = f" Did you mean {one_of(closest)}?" if closest else ""
+                raise click.UsageError(f"Nobody here has the email {email}.{hint} Add --new to add them as a new "
+                                       f"person; inside the console, {AS_USAGE}.")
+            return await converse(ConsoleChat(bot, email, tenant), interactive=sys.stdin.isatty())
         finally:
             await db.dispose()
 
-    asyncio.run(run())
+    failed = asyncio.run(run())
+    if failed and not sys.stdin.isatty():
+        click.echo(f"{failed} command{'s' if failed != 1 else ''} refused or failed.", err=True)
+        sys.exit(1)
+
+
+def _remove_embedded(database_url: str | None) -> None:
+    """Delete the embedded (SQLite) database file, to start again; refuse for any other database."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(_database(database_url).url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        raise click.UsageError("--reset deletes the embedded SQLite database only; a PostgreSQL one is its operator's.")
+    for suffix in ("", "-wal", "-shm"):
+        Path(url.database + suffix).unlink(missing_ok=True)
 
 
 @main.command()

@@ -283,3 +283,30 @@ async def pending(session: AsyncSession, viewer: Viewer) -> Pending:
     rows = (await session.execute(_row_query().add_columns(decide.label("to_decide"))
                                   .where(*waiting, sa.or_(decide, accept)).order_by(Goal.number))).all()
     return Pending([_to_row(row) for row in rows if row.to_decide], [_to_row(row) for row in rows if not row.to_decide])
+
+
+@dataclass
+class Since:
+    """Goals returned to the viewer, and kudos they were given lately."""
+
+    returned: list[GoalRow]
+    kudos: list[tuple[str, str]]  # (giver's name, message), newest first
+
+
+KUDOS_LATELY_DAYS = 7
+
+
+async def returned_and_thanked(session: AsyncSession, viewer: Viewer) -> Since:
+    from datetime import timedelta
+
+    from storage.models import Kudos, utcnow
+
+    returned = (await session.execute(_row_query().where(
+        Goal.tenant_id == viewer.tenant.id, Goal.status == Status.RETURNED, Goal.owner_person_id == viewer.id)
+        .order_by(Goal.number))).all()
+    giver = aliased(Person)
+    kudos = (await session.execute(
+        select(giver.name, Kudos.message).join(giver, giver.id == Kudos.giver_id)
+        .where(Kudos.receiver_id == viewer.id, Kudos.created_at >= utcnow() - timedelta(days=KUDOS_LATELY_DAYS))
+        .order_by(Kudos.id.desc()).limit(5))).all()
+    return Since([_to_row(row) for row in returned], [(row[0], row[1]) for row in kudos])

@@ -13,7 +13,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import (
-    admin, browse, checkins, commands, digest, goals, home, inbox, notify, outbox, preferences, summaries, values, views,
+    admin, browse, checkins, commands, digest, goals, home, inbox, notify, outbox, people, preferences, summaries, values,
+    views,
 )
 from bot.commands import Command
 from bot.errors import UserError
@@ -191,6 +192,19 @@ class Bot:
                     raise
                 log.warning("retrying %s after a transient database error: %s", what, error.orig)
         raise RuntimeError("retries exhausted")
+
+    async def emails_like(self, tenant: str, email: str) -> tuple[bool, list[str]]:
+        """Whether the tenant has someone with this email; else the closest emails it has."""
+        async with self.db.transaction(write=False) as session:
+            return await people.emails_like(session, tenant, values.clean(email, lines=False)[:320])
+
+    async def waiting(self, actor: Actor) -> Reply | None:
+        """What waits for someone who just arrived (the console's `:as`): decisions, acceptances, goals
+        returned to them, kudos of the last week; None when nothing does."""
+        async def work(session: AsyncSession, viewer: Viewer) -> Reply | None:
+            return views.waiting(await browse.pending(session, viewer), await browse.returned_and_thanked(session, viewer))
+
+        return await self._as(values.actor(actor), False, work, what="what waits")
 
     async def goal_choices(self, actor: Actor, query: str) -> list[tuple[str, str]]:
         """Goals the actor may pick as a parent, matching what they typed."""

@@ -204,3 +204,18 @@ async def is_known(db: Database, tenant: str, platform: str, external_id: str) -
             )
         ).first()
     return found is not None
+
+
+async def emails_like(session: AsyncSession, tenant_key: str, email: str, *, limit: int = 3) -> tuple[bool, list[str]]:
+    """Whether someone in the tenant has this email, and else the closest emails there (for a mistyped one)."""
+    from rapidfuzz import fuzz, process
+
+    tenant = await tenant_by_key(session, tenant_key)
+    if tenant is None:
+        return False, []
+    emails = list((await session.execute(select(Person.email).where(Person.tenant_id == tenant.id))).scalars())
+    wanted = email.strip().lower()
+    if any(known.lower() == wanted for known in emails):
+        return True, []
+    return False, [match for match, _score, _index in process.extract(wanted, emails, scorer=fuzz.ratio, limit=limit,
+                                                                      score_cutoff=60)]

@@ -129,6 +129,21 @@ def pending(result: browse.Pending) -> Reply:
     return builder.build()
 
 
+def waiting(pending_: browse.Pending, since: browse.Since) -> Reply | None:
+    """What waits for someone arriving: to decide, to accept, returned to them, kudos lately; None if nothing."""
+    if not (pending_.to_decide or pending_.to_accept or since.returned or since.kudos):
+        return None
+    builder = ReplyBuilder()
+    if pending_.to_decide or pending_.to_accept:
+        builder.add(*pending(pending_).blocks)
+    if since.returned:
+        builder.add(Paragraph(f"Returned to you ({len(since.returned)}): change and resend, goals resubmit G-<n>:"),
+                    *(goal_line(row) for row in since.returned))
+    if since.kudos:
+        builder.add(Paragraph("Kudos this week: " + "; ".join(f"from {name}: {message}" for name, message in since.kudos)))
+    return builder.build()
+
+
 def tree(result: browse.GoalTree) -> Reply:
     """A goal and everything under it (or the whole tree), indented by depth."""
     builder = ReplyBuilder()

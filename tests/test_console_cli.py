@@ -157,3 +157,34 @@ def test_db_upgrade_and_current(tmp_path):
     current = goalbot(tmp_path, "db", "current").stdout
     revision = current.split(";")[0].split(": ")[1]
     assert current.strip() == f"database: {revision}; goalbot needs: {revision}"
+
+
+def test_switching_person_is_checked_and_shows_what_waits_for_them(imported):
+    blocks = [block for block in goalbot(imported, "console", "--as", "ana@example.com", stdin="\n".join([
+        "goals add Cut churn", ":as", ":as bo@exmple.com", ":as bo@example.com"]) + "\n").stdout.split("\n\n")
+        if not block.startswith("--- goalbot ")]
+    assert blocks[1].startswith("Say who: :as EMAIL switches to someone in the organisation")
+    assert blocks[2] == "Nobody here has the email bo@exmple.com. Did you mean bo@example.com?"
+    assert blocks[3].startswith("You are now bo@example.com.\nWaiting for you\nTo decide (1):") and "G-1" in blocks[3]
+
+
+def test_a_script_with_a_refused_command_exits_non_zero(imported):
+    done = goalbot(imported, "console", "--as", "ana@example.com", stdin="goals list mine\ngoals show G-99\n")
+    assert done.returncode == 1 and "1 command refused or failed." in done.stderr
+    assert goalbot(imported, "console", "--as", "ana@example.com", stdin="goals list mine\n").returncode == 0
+
+
+def test_an_unknown_person_is_refused_unless_added_on_purpose(imported):
+    refused = goalbot(imported, "console", "--as", "an@example.com", stdin="goals list mine\n")
+    assert refused.returncode == 2 and "Nobody here has the email an@example.com. Did you mean ana@example.com?" in \
+        refused.stderr
+    added = goalbot(imported, "console", "--as", "newcomer@example.com", "--new", stdin="goals list mine\n")
+    assert added.returncode == 0 and "You have no goals yet" in added.stdout
+
+
+def test_the_demo_starts_again_with_reset(tmp_path):
+    first = goalbot(tmp_path, "console", "--demo", stdin="goals add Something new\n")
+    assert first.returncode == 0 and "Proposed G-33" in first.stdout
+    again = goalbot(tmp_path, "console", "--demo", "--reset", stdin="goals add Something new\n")
+    assert again.returncode == 0 and "Loaded the demo organisation" in again.stderr and "Proposed G-33" in again.stdout
+    assert goalbot(tmp_path, "console", "--reset", "--as", "ana@example.com").returncode == 2

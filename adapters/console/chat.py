@@ -67,9 +67,33 @@ async def stdin_lines() -> AsyncIterator[str]:
         yield line
 
 
-async def converse(chat: ConsoleChat, *, interactive: bool, out=None, clock: bool | None = None) -> None:
-    """Read commands, print replies. `:as EMAIL` switches who is speaking, `:tick [INSTANT]` runs a round of
-    the clock (at that instant, e.g. 2027-03-08T09:00:00Z), `:quit` ends.
+AS_USAGE = ":as EMAIL switches to someone in the organisation (goalbot console --as EMAIL --new adds a new person)"
+
+
+def one_of(options: list[str]) -> str:
+    return options[0] if len(options) == 1 else ", ".join(options[:-1]) + " or " + options[-1]
+
+
+async def switch(chat: ConsoleChat, email: str) -> tuple[str, bool]:
+    """`:as EMAIL`: what to show, and whether it worked. Only someone the organisation has; what waits
+    for them is shown as they arrive."""
+    email = email.strip().lower()
+    if not email:
+        return "Say who: " + AS_USAGE + ".", False
+    known, closest = await chat.bot.emails_like(chat.tenant, email)
+    if not known:
+        hint = f" Did you mean {one_of(closest)}?" if closest else f" {AS_USAGE[0].upper()}{AS_USAGE[1:]}."
+        return f"Nobody here has the email {email}.{hint}", False
+    chat.email = email
+    shown = f"You are now {email}."
+    waiting = await chat.bot.waiting(chat.actor)
+    return shown + ("\n" + render(waiting) if waiting is not None else ""), True
+
+
+async def converse(chat: ConsoleChat, *, interactive: bool, out=None, clock: bool | None = None) -> int:
+    """Read commands, print replies; returns how many were refused or failed. `:as EMAIL` switches who is
+    speaking, `:tick [INSTANT]` runs a round of the clock (at that instant, e.g. 2027-03-08T09:00:00Z),
+    `:quit` ends.
 
     What the bot owes anyone reached in the console (approval requests, check-in prompts, ...) is printed
     after the reply that caused it. An interactive console also runs the clock every minute, as
@@ -97,19 +121,22 @@ async def converse(chat: ConsoleChat, *, interactive: bool, out=None, clock: boo
         show(f"You are {chat.email}. Say `help` for the commands, `:as EMAIL` to be someone else, "
              "`:tick` to run the clock now, `:quit` to leave.")
     prompt()
+    failed = 0
     try:
         async for line in stdin_lines():
             text = line.strip()
             if text in (":quit", ":q", "quit", "exit"):
                 break
-            if text.startswith(":as "):
-                chat.email = text[4:].strip().lower()
-                show(f"You are now {chat.email}.")
+            if text == ":as" or text.startswith(":as "):
+                shown, worked = await switch(chat, text[3:])
+                failed += not worked
+                show(shown + ("" if interactive or worked and "\n" not in shown else "\n"))
             elif text == ":tick" or text.startswith(":tick "):
                 show(await tick(chat, text[5:].strip()) + ("" if interactive else "\n"))
             elif text and not text.startswith("#"):
-                reply = await chat.say(text)
-                show(reply + ("" if interactive else "\n"))
+                reply = await chat.send(text)
+                failed += reply.error
+                show(render(reply) + ("" if interactive else "\n"))
             if delivering is None:
                 await outbox.deliver_due()
             else:
@@ -123,6 +150,7 @@ async def converse(chat: ConsoleChat, *, interactive: bool, out=None, clock: boo
             outbox.stop()
             await delivering
         chat.bot.outboxes.remove(outbox)
+    return failed
 
 
 async def tick(chat: ConsoleChat, when: str) -> str:
