@@ -23,7 +23,9 @@ def goalbot(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.Completed
 def session(tmp_path: Path, email: str, *lines: str) -> list[str]:
     """Everything a scripted console printed, block by block: replies, and what the bot sent people."""
     result = goalbot(tmp_path, "console", "--as", email, stdin="\n".join(lines) + "\n")
-    assert result.returncode == 0, result.stderr
+    # A refused line makes the script's exit status 1, and says so; anything else is a failure.
+    assert result.returncode == 0 or (result.returncode == 1 and result.stderr.endswith("refused or failed.\n")), \
+        result.stderr
     return result.stdout.rstrip("\n").split("\n\n")
 
 
@@ -85,10 +87,12 @@ def test_switching_people_inside_one_console(imported):
     assert shown[1].startswith("--- goalbot to bo@example.com (message 1) ---\nA goal to approve\n"
                                "Ana Silva proposed G-1 Learn Rust")
     assert "Approve: goals approve G-1   Return: goals return G-1 <reason>" in shown[1]
-    assert shown[2] == "You are now bo@example.com.\nApproved G-1 Learn Rust. It is active."
-    assert shown[3].startswith("--- goalbot updated message 1 to bo@example.com ---")
-    assert shown[4].startswith("--- goalbot to ana@example.com (message 2) ---")
-    assert "Bo Larsen approved G-1 Learn Rust. It is active." in shown[4]
+    # Bo arrives to what waits for him.
+    assert shown[2].startswith("You are now bo@example.com.\nWaiting for you\nTo decide (1):") and "G-1" in shown[2]
+    assert shown[3] == "Approved G-1 Learn Rust. It is active."
+    assert shown[4].startswith("--- goalbot updated message 1 to bo@example.com ---")
+    assert shown[5].startswith("--- goalbot to ana@example.com (message 2) ---")
+    assert "Bo Larsen approved G-1 Learn Rust. It is active." in shown[5]
 
 
 def test_a_check_in_comes_and_is_answered_in_the_console(imported):

@@ -130,7 +130,7 @@ async def converse(chat: ConsoleChat, *, interactive: bool, out=None, clock: boo
             if text == ":as" or text.startswith(":as "):
                 shown, worked = await switch(chat, text[3:])
                 failed += not worked
-                show(shown + ("" if interactive or worked and "\n" not in shown else "\n"))
+                show(shown + ("" if interactive else "\n"))
             elif text == ":tick" or text.startswith(":tick "):
                 show(await tick(chat, text[5:].strip()) + ("" if interactive else "\n"))
             elif text and not text.startswith("#"):
