@@ -8,6 +8,7 @@ one the goal fields can hold, and every time zone is a real IANA region zone.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import contextvars
 import functools
@@ -157,7 +158,10 @@ def today(zone: str | None = None) -> date:
 _NUMERIC_DATE = re.compile(r"([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{2}|[0-9]{4})", re.ASCII)
 _QUARTER = re.compile(r"q([1-4])(?:[\s/-]*([0-9]{4}))?|([0-9]{4})[\s/-]*q([1-4])", re.IGNORECASE | re.ASCII)
 _PERIOD_END = re.compile(r"(?:the\s+)?end\s+of\s+(?:the\s+|this\s+)?(month|quarter|year)|eo(m|q|y)", re.IGNORECASE)
-DATE_FORMS = "2027-03-31, 31 Dec 2027, Dec 31, next friday, in 2 weeks, end of month or Q2 2027"
+_MONTH_END = re.compile(r"(?:the\s+)?end\s+of\s+([a-z]{3,9})(?:\s+([0-9]{4}))?", re.IGNORECASE)
+_MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_name) if name} | {
+    name.lower(): number for number, name in enumerate(calendar.month_abbr) if name}
+DATE_FORMS = "2027-03-31, 31 Dec 2027, Dec 31, next friday, in 2 weeks, end of month, end of june or Q2 2027"
 
 
 def _quarter_end(year: int, quarter: int) -> date:
@@ -204,6 +208,11 @@ def calendar_date(token: str, base: date | None = None) -> date:
             day = _quarter_end(base.year, (base.month - 1) // 3 + 1)
         else:
             day = date(base.year, 12, 31)
+    elif (match := _MONTH_END.fullmatch(text)) and match[1].lower() in _MONTHS:
+        month, year = _MONTHS[match[1].lower()], int(match[2]) if match[2] else base.year
+        day = (date(year, month, 1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        if not match[2] and day < base:
+            day = (date(year + 1, month, 1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     elif len(text) <= 40 and any(char.isalpha() for char in text):
         import dateparser
 

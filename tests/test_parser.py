@@ -60,7 +60,7 @@ def test_parses(text, expected):
         ("goals lst", "Did you mean `goals list`?"),
         ("goals add", "The title is missing. Try: goals add <title>"),
         ("goals add parent:G-2", "The title is missing."),
-        ("goals add X due:next-week", "Due must be a date like 2027-03-31, 31 Dec 2027, Dec 31, next friday, in 2 weeks, end of month or Q2 2027, not `next-week`. Try: goals add"),
+        ("goals add X due:next-week", "Due must be a date like 2027-03-31, 31 Dec 2027, Dec 31, next friday, in 2 weeks, end of month, end of june or Q2 2027, not `next-week`. Try: goals add"),
         ("goals add X level:galaxy", "Level must be company, department, team or individual"),
         ("goals add X parent:12", "`12` is not a parent goal reference like G-12"),
         ("goals add X due:2027-01-01 start:2027-02-01", "The due date 2027-01-01 is before the start date 2027-02-01"),

@@ -1,0 +1,39 @@
+"""The README's tour runs as written: every line of it, in a fresh demo, as the person it says, and none
+answers with a refusal."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def tour_lines() -> list[str]:
+    """The tour's lines as a person types them: without the replies shown under them and the comments."""
+    text = README.read_text()
+    section = text[text.index("## A short tour"):]
+    block = section[section.index("```\n") + 4:]
+    block = block[:block.index("```")]
+    return [re.sub(r"\s{2,}#.*$", "", line) for line in block.splitlines() if line and not line.startswith(" ")]
+
+
+def test_the_tour_has_the_lines_it_is_about():
+    lines = tour_lines()
+    assert lines[0].startswith("goals add ") and ":as bo@example.com" in lines and len(lines) > 15
+    assert all(not line.endswith(" ") for line in lines)
+
+
+def test_every_line_of_the_tour_works_in_a_fresh_demo(tmp_path):
+    env = {**os.environ, "GOALBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'goalbot.db'}"}
+    done = subprocess.run([sys.executable, "-m", "adapters.cli", "console", "--demo"],
+                          input="\n".join(tour_lines()) + "\n", capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=180, check=False)
+    # A refused or failed line makes a script's exit status 1 and is counted on standard error.
+    assert done.returncode == 0, done.stderr + done.stdout
+    shown_first = README.read_text().split("## A short tour", 1)[1].split("```\n", 1)[1].splitlines()[1:4]
+    for line in shown_first:  # what the tour shows under its first line is what goalbot answers
+        assert line.strip() in done.stdout, line
