@@ -147,6 +147,19 @@ def serve(host: str, port: int, socket_mode: bool, no_scheduler: bool, database_
         pass
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def test(pytest_args: tuple[str, ...]) -> None:
+    """Run the test suite (ARGS go to pytest), on SQLite and on the PostgreSQL of GOALBOT_TEST_POSTGRES_URL."""
+    import os
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "tests").is_dir():
+        raise click.ClickException("The tests come with goalbot's source: run this from a checkout.")
+    os.chdir(root)
+    os.execv(sys.executable, [sys.executable, "-m", "pytest", *pytest_args])
+
+
 def _instant(value: str | None) -> datetime:
     from bot.clock import parse_instant
 

@@ -37,3 +37,36 @@ def test_every_line_of_the_tour_works_in_a_fresh_demo(tmp_path):
     shown_first = README.read_text().split("## A short tour", 1)[1].split("```\n", 1)[1].splitlines()[1:4]
     for line in shown_first:  # what the tour shows under its first line is what goalbot answers
         assert line.strip() in done.stdout, line
+
+
+def test_goalbot_help_lists_the_test_command_the_readme_gives():
+    from click.testing import CliRunner
+
+    from adapters.cli import main
+
+    shown = CliRunner().invoke(main, ["--help"]).output
+    assert re.search(r"^\s+test\s+Run the test suite", shown, re.MULTILINE), shown
+    assert "./goalbot test" in README.read_text()
+
+
+async def test_the_documented_health_answer_is_what_healthz_says(db):
+    import json
+
+    import aiohttp
+    from aiohttp.test_utils import TestServer
+
+    from adapters.server import build
+    from adapters.settings import Settings
+
+    documented = re.search(r"`/healthz`\s+answers `(\{.*?\})`", README.read_text(), re.DOTALL)
+    assert documented is not None
+    settings = Settings(GOALBOT_DATABASE_URL="sqlite+aiosqlite:///unused.db", SLACK_BOT_TOKEN="xoxb-1",
+                        SLACK_SIGNING_SECRET="s" * 32)
+    app, _ = await build(settings, db=db)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http, http.get(str(server.make_url("/healthz"))) as response:
+            assert await response.json() == json.loads(" ".join(documented.group(1).split()))
+    finally:
+        await server.close()

@@ -125,6 +125,21 @@ def test_the_package_refuses_what_teams_would_refuse(tmp_path):
         result = CliRunner().invoke(main, ["teams", "package", "--app-id", app_id, "--host", host, "--out", str(out)])
         assert result.exit_code != 0 and problem in result.output
         assert not out.exists()
+    # A name longer than Teams shows is refused, never cut.
+    result, out = build(tmp_path, "--name", "Goals and check-ins for everyone at Acme")
+    assert result.exit_code != 0 and "--name is 40 characters; Teams shows at most 30" in result.output
+    assert not out.exists()
+
+
+def test_goalbot_served_under_a_path_keeps_it_in_the_package(tmp_path):
+    out = tmp_path / "goalbot-teams.zip"
+    result = CliRunner().invoke(main, ["teams", "package", "--app-id", APP_ID, "--host", "https://example.com/goalbot/",
+                                       "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(out) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["developer"]["privacyUrl"] == "https://example.com/goalbot/privacy"
+    assert manifest["validDomains"] == ["example.com"]
 
 
 async def test_the_privacy_and_terms_pages_the_manifest_names_are_served(db, tmp_path):

@@ -43,6 +43,10 @@ def bot_commands() -> list[dict]:
     return [{"title": name, "description": SUMMARY[name][:128]} for name in SUGGESTED]
 
 
+NAME_LIMIT = 30  # the manifest's name.short
+DEVELOPER_LIMIT = 32  # developer.name
+
+
 def manifest(app_id: str, host: str, *, name: str = "goalbot", developer: str = "goalbot") -> dict:
     if not GUID.match(app_id or ""):
         raise PackageError(f"--app-id must be the bot's Microsoft App ID, a GUID like 00000000-0000-0000-0000-000000000000, "
@@ -50,19 +54,23 @@ def manifest(app_id: str, host: str, *, name: str = "goalbot", developer: str = 
     parts = urlsplit(host)
     if parts.scheme != "https" or not parts.hostname:
         raise PackageError(f"--host must be the https address goalbot serves, like https://bot.example.com, not `{host}`.")
-    base = f"https://{parts.netloc}"
+    if len(name) > NAME_LIMIT:
+        raise PackageError(f"--name is {len(name)} characters; Teams shows at most {NAME_LIMIT}: say it shorter.")
+    if len(developer) > DEVELOPER_LIMIT:
+        raise PackageError(f"--developer is {len(developer)} characters; Teams allows at most {DEVELOPER_LIMIT}.")
+    base = f"https://{parts.netloc}{parts.path.rstrip('/')}"  # goalbot may be served under a path
     return {
         "$schema": SCHEMA,
         "manifestVersion": MANIFEST_VERSION,
         "version": app_version(),
         "id": app_id.lower(),
         "developer": {
-            "name": developer[:32],
+            "name": developer,
             "websiteUrl": base + "/",
             "privacyUrl": base + "/privacy",
             "termsOfUseUrl": base + "/terms",
         },
-        "name": {"short": name[:30], "full": f"{name}: goals and check-ins"[:100]},
+        "name": {"short": name, "full": f"{name}: goals and check-ins"},
         "description": {
             "short": "Goals aligned from the company down to you, kept alive with check-ins."[:80],
             "full": (
