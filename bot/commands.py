@@ -849,9 +849,9 @@ def _parse_edit(words: list[str]) -> Edit | EditForm:
         if name == "title":
             changes["title"] = _require_text(value, "edit", "The title", MAX_TITLE)
         elif name == "description":
-            changes["description"] = value.strip()[:MAX_NOTE + 1]
-            if len(changes["description"]) > MAX_NOTE:
-                raise fail("edit", f"the description is over {MAX_NOTE} characters")
+            changes["description"] = value.strip()
+            if len(value.strip()) > MAX_DESCRIPTION:
+                raise fail("edit", f"the description is over {MAX_DESCRIPTION} characters")
         elif name in ("due", "start"):
             if name == "due" and value.lower() in ("none", "never", "-"):
                 changes["due"] = None
@@ -1386,6 +1386,45 @@ def parse_goal_form(form: dict[str, str]) -> AddFromForm:
         private=form.get("private", "").lower() in ("true", "yes", "private", "1"), description=description,
     )
     return AddFromForm(draft, tuple(key_results))
+
+
+EDIT_FORM_FIELDS = ("title", "due", "start", "category", "level", "private", "description")
+
+
+def parse_edit_form(value: str, form: dict[str, str]) -> Edit:
+    """The edit form (every field, as filled in) as an edit of goal `value`; what did not change stays."""
+
+    def field(name: str, parse):
+        try:
+            return parse()
+        except ParseError as error:
+            raise FormError(name, error.problem) from None
+
+    number = goal_ref(value, "edit")
+    changes: dict[str, object] = {
+        "title": field("title", lambda: _require_text(form.get("title", ""), "edit", "The title", MAX_TITLE))}
+    description = form.get("description", "").strip()
+    if len(description) > MAX_DESCRIPTION:
+        raise FormError("description", f"The description is {len(description)} characters; the limit is {MAX_DESCRIPTION}.")
+    changes["description"] = description
+    for name in ("start", "due"):
+        text = form.get(name, "").strip()
+        if text or name == "due":
+            changes[name] = field(name, lambda text=text, name=name: parse_date(text, "edit", name)) if text else None
+    if isinstance(changes.get("due"), date) and isinstance(changes.get("start"), date) and changes["due"] < changes["start"]:
+        raise FormError("due", f"The due date {changes['due']} is before the start date {changes['start']}.")
+    level = LEVEL_WORDS.get(form.get("level", "").strip().lower())
+    if form.get("level", "").strip() and level is None:
+        raise FormError("level", "Level must be company, department, team or individual.")
+    if level is not None:
+        changes["level"] = level
+    category = form.get("category", "").strip().lower()
+    if category and category not in CATEGORIES:
+        raise FormError("category", f"Category must be one of {', '.join(CATEGORIES)}.")
+    if category:
+        changes["category"] = category
+    changes["private"] = form.get("private", "").lower() in ("true", "yes", "private", "1")
+    return Edit(number, tuple(changes.items()))
 
 
 def parse_health_button(value: str) -> CheckIn:

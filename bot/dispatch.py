@@ -121,6 +121,10 @@ class Bot:
             return commands.CheckIn(pick=commands.goal_ref(action.value, "checkin"), text=action.value)
         if action.name == Do.NUDGE:
             return commands.Nudge("@" + action.value)  # who may nudge is decided from the presser, not the value
+        if action.name == Do.EDIT:
+            if not form:
+                return commands.EditForm(commands.goal_ref(action.value, "edit"))
+            return commands.parse_edit_form(action.value, form)
         if action.name == Do.LINK:
             words = action.value.split()
             if len(words) != 2:
@@ -205,6 +209,26 @@ class Bot:
             return views.waiting(await browse.pending(session, viewer), await browse.returned_and_thanked(session, viewer))
 
         return await self._as(values.actor(actor), False, work, what="what waits")
+
+    async def edit_form(self, actor: Actor, ref: str) -> dict[str, str] | Reply:
+        """A goal's fields as its edit form shows them, when the actor may change it; else the refusal."""
+        try:
+            number = commands.goal_ref(values.clean(ref, lines=False).strip(), "edit")
+        except UserError as error:
+            return Reply.refusal(error)
+
+        async def work(session: AsyncSession, viewer: Viewer) -> dict[str, str]:
+            goal = await get_goal(session, viewer, number)
+            await require_change(session, viewer, goal, "edit")
+            if goal.status not in goals.EDITABLE:
+                raise UserError(f"{goal.ref} is {goal.status}; bring it back first with goals reopen {goal.ref}.")
+            return views.edit_values(goal)
+
+        try:
+            found = await self._as(values.actor(actor), False, work, what="an edit form")
+        except UserError as error:
+            return Reply.refusal(error)
+        return found if found is not None else Reply.text("Say hello to goalbot first.")
 
     async def goal_choices(self, actor: Actor, query: str) -> list[tuple[str, str]]:
         """Goals the actor may pick as a parent, matching what they typed."""

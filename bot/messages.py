@@ -26,6 +26,7 @@ class Do(StrEnum):
     PICK_GOAL = "checkin.pick"  # "which goal is that about?": value "G-12"
     SHOW = "goal.show"  # open a goal: value "G-12"
     NUDGE = "person.nudge"  # ask a report to check in: value their email (the presser must be their manager)
+    EDIT = "goal.edit"  # open a goal's edit form, and submit it: value "G-12" (the presser must be allowed to change it)
     LINK = "goal.link"  # link a goal to a suggested parent: value "G-12 G-3" (the presser must be allowed to change G-12)
 
 

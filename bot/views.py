@@ -206,6 +206,8 @@ def detail(info: browse.GoalDetail) -> Reply:
             " " + ", ".join(dict.fromkeys(field_name(field) for field in event.after)) if event.action == "edited" else "")
             for event, name in info.history]
         builder.add(Divider(), Context("History: " + "; ".join(lines)))
+    if info.may_change and goal.status in (Status.PROPOSED, Status.ACTIVE, Status.RETURNED):
+        builder.add(Buttons((Button("Edit", Do.EDIT, goal.ref, f"goals edit {goal.ref}"),)))
     if goal.status == Status.PROPOSED:
         builder.add(
             Buttons((
@@ -329,6 +331,13 @@ def edit_command(goal: Goal) -> str:
     if goal.description:
         parts.append(f'description:"{goal.description}"')
     return " ".join(parts)
+
+
+def edit_values(goal: Goal) -> dict[str, str]:
+    """A goal's edit form, filled in: each field as text."""
+    return {"ref": goal.ref, "title": goal.title, "due": goal.due_date.isoformat() if goal.due_date else "",
+            "start": goal.start_date.isoformat() if goal.start_date else "", "category": goal.category,
+            "level": goal.level, "private": "true" if goal.private else "", "description": goal.description or ""}
 
 
 def edit_form(goal: Goal) -> Reply:

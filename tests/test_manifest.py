@@ -52,8 +52,8 @@ async def test_commands_and_events_match_what_the_code_registers(registered):
 
 async def test_interactivity_is_on_exactly_because_the_code_has_buttons_forms_and_pickers(registered):
     assert registered["action"] == {"goal.approve", "goal.return", "checkin.open", "checkin.health", "checkin.pick",
-                                    "goal.show", "person.nudge", "goal.link"}
-    assert registered["view"] == {"goal.add", "goal.return", "checkin.answer"}
+                                    "goal.show", "person.nudge", "goal.link", "goal.edit"}
+    assert registered["view"] == {"goal.add", "goal.return", "checkin.answer", "goal.edit"}
     assert registered["options"] == {"parent"}
     assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
 
@@ -75,5 +75,5 @@ async def test_every_button_the_core_can_show_has_a_listener(registered):
                     f"{path.name}:{node.lineno}: a button names its action with bot.messages.Do")
                 core_actions.add(Do[action.attr].value)
     assert core_actions == {"goal.approve", "goal.return", "checkin.open", "checkin.health", "checkin.pick", "goal.show",
-                            "person.nudge", "goal.link"}
+                            "person.nudge", "goal.link", "goal.edit"}
     assert core_actions <= registered["action"]

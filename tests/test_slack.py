@@ -516,3 +516,59 @@ async def test_a_message_owed_to_a_channel_is_posted_there(workspace, fake, org)
     assert call.args["channel"] == "CPLATFORM"
     assert "&lt;!channel&gt;" in call.args["text"]  # a channel post escapes like any other
     assert fake.called("users.lookupByEmail") == []
+
+
+def submitted(view: dict, **changed: str) -> dict:
+    """What Slack sends back for a view as it was opened, with some fields changed by the person."""
+    values = {}
+    for block in view["blocks"]:
+        element = block.get("element") or {}
+        kind, action, value = element.get("type"), element.get("action_id"), changed.get(block.get("block_id"))
+        if kind == "plain_text_input":
+            values[block["block_id"]] = {action: {"type": kind, "value": value if value is not None else element.get("initial_value")}}
+        elif kind == "datepicker":
+            values[block["block_id"]] = {action: {"type": kind, "selected_date": value if value is not None else element.get("initial_date")}}
+        elif kind == "static_select":
+            chosen = {"value": value} if value is not None else element.get("initial_option")
+            values[block["block_id"]] = {action: {"type": kind, "selected_option": chosen}}
+        elif kind == "checkboxes":
+            ticked = [{"value": "true"}] if (value == "true" if value is not None else element.get("initial_options")) else []
+            values[block["block_id"]] = {action: {"type": kind, "selected_options": ticked}}
+    return values
+
+
+async def test_the_edit_button_opens_the_goal_filled_in_and_saves_it_for_whoever_may_change_it(workspace, fake, org):
+    await org.say("ana@example.com", "goals add Cut churn to 3% due:2027-06-30")
+    await workspace.press("UANA", "goal.edit", "G-1")
+    (opened,) = await fake.wait_calls("views.open")
+    view = opened.args["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert view["callback_id"] == "goal.edit" and json.loads(view["private_metadata"]) == {"goal": "G-1"}
+    fields = {block["block_id"]: block["element"] for block in view["blocks"]}
+    assert fields["title"]["initial_value"] == "Cut churn to 3%" and fields["due"]["initial_date"] == "2027-06-30"
+    assert fields["level"]["initial_option"]["value"] == "individual"
+
+    # A bad field is shown next to it, and nothing changes.
+    status, body = await workspace.submit("UANA", "goal.edit", submitted(view, due="2027-02-30"), view["private_metadata"])
+    assert json.loads(body)["errors"].keys() == {"due"}
+    status, body = await workspace.submit("UANA", "goal.edit", submitted(view, title="Cut churn to 2%", private="true"),
+                                          view["private_metadata"])
+    assert (status, body) == (200, "")
+    dm = await fake.wait_for(lambda: [c for c in fake.called("chat.postMessage") if c.args["channel"] == "UANA"])
+    assert "Changed G-1: title “Cut churn to 3%” → “Cut churn to 2%”; privacy public → private" in text_of(dm[-1].args)
+    edited = await goal(org.db, 1)
+    assert (edited.title, edited.private, str(edited.due_date)) == ("Cut churn to 2%", True, "2027-06-30")
+
+    # Ravi's press opens nothing (he may not change it), and a forged submission changes nothing.
+    def to_ravi():
+        return [c for method in ("chat.postEphemeral", "chat.postMessage") for c in fake.called(method)
+                if c.args.get("user") == "URAVI" or c.args.get("channel") == "URAVI"]
+
+    await workspace.press("URAVI", "goal.edit", "G-1")
+    told = await fake.wait_for(to_ravi)
+    assert "No goal G-1" in text_of(told[-1].args)  # private now, and not his to see
+    await workspace.submit("URAVI", "goal.edit", submitted(view, title="Mine now"), view["private_metadata"])
+    told = await fake.wait_for(lambda: to_ravi()[1:])
+    assert "No goal G-1" in text_of(told[-1].args)
+    assert (await goal(org.db, 1)).title == "Cut churn to 2%"
+    assert len(fake.called("views.open")) == 1

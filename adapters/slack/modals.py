@@ -7,12 +7,14 @@ import json
 from adapters.slack import render
 from bot.commands import FORM_KEY_RESULTS, MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE
 from bot.messages import Do, Reply
-from storage.vocabulary import Level
+from storage.vocabulary import Category, Level
 
 # A modal's callback id is the action its submission stands for.
 ADD_GOAL = Do.ADD_GOAL.value
 RETURN_GOAL = Do.RETURN.value
 CHECK_IN = Do.ANSWER_CHECKIN.value
+EDIT_GOAL = Do.EDIT.value
+CATEGORIES = tuple((category.value, category.value.capitalize()) for category in Category)
 LEVELS = tuple((level.value, level.label) for level in reversed(Level))
 
 
@@ -67,6 +69,39 @@ def add_goal() -> dict:
             "options": [{"text": render.plain("Private: only me, my managers and admins", 75), "value": "true"}],
         }, optional=True),
     ])
+
+
+def _options(pairs) -> list[dict]:
+    return [{"text": render.plain(label, 75), "value": value} for value, label in pairs]
+
+
+def edit_goal(values: dict[str, str]) -> dict:
+    """The edit form, filled in with the goal as it is (`bot.views.edit_values`)."""
+    levels, categories = _options(LEVELS), _options(CATEGORIES)
+
+    def chosen(options: list[dict], value: str) -> dict:
+        return next((option for option in options if option["value"] == value), options[0])
+
+    def dated(action_id: str, value: str) -> dict:
+        return {"type": "datepicker", "action_id": action_id, **({"initial_date": value} if value else {})}
+
+    privacy = {"text": render.plain("Private: only the owner, their managers and admins", 75), "value": "true"}
+    return _modal(EDIT_GOAL, f"Edit {values['ref']}"[:24], "Save", [
+        _input("title", "Title", {**_text_input("title", max_length=MAX_TITLE), "initial_value": values["title"]}),
+        _input("description", "Description", {**_text_input("description", multiline=True, max_length=MAX_DESCRIPTION),
+                                              **({"initial_value": values["description"]} if values["description"] else {})},
+               optional=True),
+        _input("start", "Start", dated("start", values["start"]), optional=True),
+        _input("due", "Due", dated("due", values["due"]), optional=True),
+        _input("level", "Level", {"type": "static_select", "action_id": "level", "options": levels,
+                                  "initial_option": chosen(levels, values["level"])},
+               hint="Up only: a goal goes down a level by being cascaded (goals assign)."),
+        _input("category", "Category", {"type": "static_select", "action_id": "category", "options": categories,
+                                        "initial_option": chosen(categories, values["category"])}),
+        _input("private", "Visibility", {"type": "checkboxes", "action_id": "private", "options": [privacy],
+                                         **({"initial_options": [privacy]} if values["private"] else {})},
+               optional=True),
+    ], {"goal": values["ref"]})
 
 
 def return_goal(ref: str) -> dict:

@@ -1,4 +1,4 @@
-"""Buttons: Approve, Return (asks for a reason first), Check in, a prompt's health buttons, a digest's
+"""Buttons: Approve, Return (asks for a reason first), Edit (opens the goal's form, filled in), Check in, a prompt's health buttons, a digest's
 Open and Nudge, and a nudge's Link. The verified user acts, never the button."""
 
 from __future__ import annotations
@@ -46,6 +46,23 @@ def register(slack: SlackApp) -> None:
         await ack()
         value = (body.get("actions") or [{}])[0].get("value", "")
         await client.views_open(trigger_id=body["trigger_id"], view=modals.return_goal(value[:20]))
+
+    @slack.listen("action", Do.EDIT)
+    async def edit_goal(ack, body, client, context):
+        # The form is filled in by the core for the verified user, who must be allowed to change the goal.
+        await ack()
+        user_id = body["user"]["id"]
+        value = (body.get("actions") or [{}])[0].get("value", "")
+        try:
+            actor = await slack.actor(client, context.team_id, user_id)
+        except UserError as error:
+            await _tell(slack, client, body, user_id, Reply.refusal(error))
+            return
+        found = await slack.bot.edit_form(actor, value[:20])
+        if isinstance(found, Reply):
+            await _tell(slack, client, body, user_id, found)
+            return
+        await client.views_open(trigger_id=body["trigger_id"], view=modals.edit_goal(found))
 
     @slack.listen("action", Do.OPEN_CHECKIN)
     async def open_checkin(ack, body, client, context):

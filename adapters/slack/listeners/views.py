@@ -46,6 +46,11 @@ def register(slack: SlackApp) -> None:
         # The goal named in the modal is only a hint: the core checks the verified user may return it.
         await submit(ack, body, client, context, request, Do.RETURN, str(modals.metadata(body["view"]).get("goal", "")))
 
+    @slack.listen("view", modals.EDIT_GOAL)
+    async def edit_goal(ack, body, client, context, request):
+        # As with a return, the goal named is a hint: the core checks the verified user may change it.
+        await submit(ack, body, client, context, request, Do.EDIT, str(modals.metadata(body["view"]).get("goal", "")))
+
     @slack.listen("view", modals.CHECK_IN)
     async def check_in(ack, body, client, context, request):
         await submit(ack, body, client, context, request, Do.ANSWER_CHECKIN, "")
