@@ -490,3 +490,38 @@ async def test_a_message_owed_to_a_channel_is_posted_there(teams, fake, org, db)
     async with db.transaction(write=False) as session:
         row = (await session.execute(select(OutboxMessage).where(OutboxMessage.dedupe_key == "summary:1"))).scalar_one()
     assert row.state == "sent" and row.channel == channel and row.person_id is None
+
+
+async def test_the_edit_button_brings_the_goal_as_a_card_and_saving_it_edits_the_goal(teams, org, fake, db):
+    await org.say("ana@example.com", "goals add Cut churn to 3% due:2027-06-30")
+    ana = teams.client("ana")
+    [shown] = await teams.say(ana, "show G-1")
+    edit = submit_data(card_of(shown), "Edit")
+    assert edit == {"goalbot": "goal.edit", "value": "G-1"}
+    [form] = await teams.send(ana, ana.submit(edit, {}))
+    card = card_of(form)
+    inputs = {element["id"]: element for element in card["body"] if element["type"].startswith("Input.")}
+    assert inputs["title"]["value"] == "Cut churn to 3%" and inputs["due"]["value"] == "2027-06-30"
+    assert inputs["level"]["value"] == "individual" and inputs["private"]["value"] == ""
+    save = submit_data(card, "Save")
+    typed = {name: element.get("value", "") for name, element in inputs.items()}
+
+    # A wrong field: the card again, in place, with the error under the field; nothing changes.
+    await teams.send(ana, ana.submit(save, {**typed, "due": "2027-02-30"}, reply_to=form.result_id), expect=0)
+    await teams.wait(lambda f: len(f.updates(ana.conversation)) == 1)
+    again = card_of(fake.updates(ana.conversation)[-1])
+    due_at = next(i for i, e in enumerate(again["body"]) if e.get("id") == "due")
+    assert "⚠️" in again["body"][due_at + 1]["text"]
+    await teams.send(ana, ana.submit(save, {**typed, "title": "Cut churn to 2%", "private": "true"},
+                                     reply_to=form.result_id), expect=0)
+    await teams.wait(lambda f: len(f.updates(ana.conversation)) == 2)
+    assert "Changed G-1: title" in text(fake.updates(ana.conversation)[-1]).replace("\\", "")
+    edited = await goal(db, 1)
+    assert (edited.title, edited.private) == ("Cut churn to 2%", True)
+
+    # Ravi may not: no form opens, and a forged save changes nothing.
+    ravi = teams.client("ravi")
+    [refused] = await teams.send(ravi, ravi.submit(edit, {}))
+    assert "No goal G-1" in text(refused)
+    await teams.send(ravi, ravi.submit(save, {**typed, "title": "Mine now"}))
+    assert (await goal(db, 1)).title == "Cut churn to 2%"

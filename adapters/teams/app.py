@@ -44,7 +44,7 @@ RECOVER_WITHIN = timedelta(hours=12)  # a reply can reach a personal chat at any
 SEARCH_RESULTS = 15
 REFERENCE_RECHECK = 3600.0
 KEPT_REFERENCES = 50_000
-FORMS = (Do.ADD_GOAL, Do.ANSWER_CHECKIN)  # actions submitted from a form card, shown again on a wrong field
+FORMS = (Do.ADD_GOAL, Do.ANSWER_CHECKIN, Do.EDIT)  # actions submitted from a form card, shown again on a wrong field
 DECISIONS = (Do.APPROVE, Do.RETURN)
 PERSONAL_ONLY = "I work in a personal chat: open goalbot from Apps and write to me there."
 
@@ -66,6 +66,7 @@ class _Turn:
     reference: ConversationReference
     actor: Actor | None = None
     action: str | None = None  # the card action submitted, if any
+    value: str = ""  # what the action names (a goal), a hint only
     form: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -160,10 +161,19 @@ class TeamsApp:
         if isinstance(value, dict) and value.get(cards.ACTION):
             turn.action = str(value.get(cards.ACTION))[:40]
             turn.form = cards.form_values(value)
+            turn.value = str(value.get("value") or "")[:320]
             if turn.action == Do.OPEN_CHECKIN:
                 await self.open_checkin(turn.reference, actor)
                 return None
-            action = Action(actor, turn.action, str(value.get("value") or "")[:320], address, tuple(turn.form.items()))
+            if turn.action == Do.EDIT and not turn.form:
+                # The Edit button: the form, filled in by the core for the verified sender.
+                found = await self.bot.edit_form(actor, turn.value[:20])
+                if isinstance(found, Reply):
+                    await self.say(turn.reference, found)
+                else:
+                    await self.send(turn.reference, cards.edit_goal_form(found), f"Edit {found['ref']}")
+                return None
+            action = Action(actor, turn.action, turn.value, address, tuple(turn.form.items()))
             try:
                 Bot.command_for(action)
             except commands.FormError as error:
@@ -219,6 +229,8 @@ class TeamsApp:
         elif turn.action == Do.ANSWER_CHECKIN:
             prompt = await self.bot.run(turn.actor, commands.CheckIn())
             content = cards.checkin_form(prompt, turn.form.get("answer", ""), error.message)
+        elif turn.action == Do.EDIT:
+            content = cards.edit_goal_form({**turn.form, "ref": turn.value[:20]}, {error.field: error.message})
         else:
             await self.say(turn.reference, Reply.failure(error.message))
             return

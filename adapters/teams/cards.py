@@ -13,7 +13,7 @@ import re
 
 from bot.commands import FORM_KEY_RESULTS, MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE
 from bot.messages import Button, Buttons, Context, Divider, Do, Fields, Header, Paragraph, ProgressLine, Reply, Usage
-from storage.vocabulary import Health, Level
+from storage.vocabulary import Category, Health, Level
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERSION = "1.5"
@@ -216,6 +216,36 @@ def add_goal_form(choices: list[tuple[str, str]], values: dict[str, str] | None 
          "valueOn": "true", "valueOff": "", "value": "true" if values.get("private") else ""},
     ]
     return card(elements, [submit("Propose", Do.ADD_GOAL.value, style="primary")])
+
+
+def edit_goal_form(values: dict[str, str], errors: dict[str, str] | None = None) -> dict:
+    """Edit a goal: its fields filled in (`bot.views.edit_values`, or what was typed when a field was wrong)."""
+    errors = errors or {}
+    elements = [
+        _text(escape(f"Edit {values.get('ref', '')}"), size="Medium", weight="Bolder"),
+        *_field_error(errors, FORM_ERROR),
+        {"type": "Input.Text", "id": "title", "label": "Title", "isRequired": True, "maxLength": MAX_TITLE,
+         "errorMessage": "A goal needs a title.", "value": values.get("title", "")},
+        *_field_error(errors, "title"),
+        {"type": "Input.Text", "id": "description", "label": "Description", "isMultiline": True,
+         "maxLength": MAX_DESCRIPTION, "value": values.get("description", "")},
+        *_field_error(errors, "description"),
+        {"type": "Input.Date", "id": "start", "label": "Start", "value": values.get("start", "")},
+        *_field_error(errors, "start"),
+        {"type": "Input.Date", "id": "due", "label": "Due", "value": values.get("due", "")},
+        *_field_error(errors, "due"),
+        {"type": "Input.ChoiceSet", "id": "level", "label": "Level (up only: a lower goal is cascaded)",
+         "style": "compact", "value": values.get("level") or "individual",
+         "choices": [{"title": label, "value": value} for value, label in LEVELS]},
+        *_field_error(errors, "level"),
+        {"type": "Input.ChoiceSet", "id": "category", "label": "Category", "style": "compact",
+         "value": values.get("category") or Category.BUSINESS.value,
+         "choices": [{"title": category.value.capitalize(), "value": category.value} for category in Category]},
+        *_field_error(errors, "category"),
+        {"type": "Input.Toggle", "id": "private", "title": "Private: only the owner, their managers and admins",
+         "valueOn": "true", "valueOff": "", "value": "true" if values.get("private") else ""},
+    ]
+    return card(elements, [submit("Save", Do.EDIT.value, values.get("ref", ""), style="primary")])
 
 
 def checkin_form(prompt: Reply, answer: str = "", error: str | None = None) -> dict:
