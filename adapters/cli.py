@@ -315,6 +315,71 @@ def db_current(database_url: str | None) -> None:
 
 
 @main.group()
+def person() -> None:
+    """A person's data on request: everything goalbot holds about them, or their erasure."""
+
+
+@person.command("export")
+@click.argument("email")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The JSON file to write (default: standard output).")
+@tenant_option
+@database_option
+def person_export(email: str, out: Path | None, tenant: str, database_url: str | None) -> None:
+    """Write everything goalbot holds about the person with EMAIL, as one JSON document."""
+    import json
+
+    from bot import privacy
+    from bot.errors import UserError
+
+    async def run() -> dict:
+        database = await _open(database_url)
+        try:
+            async with database.transaction(write=False) as session:
+                return await privacy.export(session, tenant, email)
+        except UserError as error:
+            raise click.ClickException(error.message) from None
+        finally:
+            await database.dispose()
+
+    text = json.dumps(asyncio.run(run()), ensure_ascii=False, indent=1, default=str) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"Wrote everything goalbot holds about {email} to {out}.", err=True)
+
+
+@person.command("erase")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Erase without asking (it cannot be undone).")
+@tenant_option
+@database_option
+def person_erase(email: str, yes: bool, tenant: str, database_url: str | None) -> None:
+    """Erase the person with EMAIL: their chat accounts, profile and check-in answers go; their goals and
+    history stay, under the name "Erased person"."""
+    from bot import privacy
+    from bot.errors import UserError
+
+    if not yes:
+        raise click.UsageError(f"Erasing {email} cannot be undone; say so with --yes (goalbot person export "
+                               f"{email} first keeps a copy).")
+
+    async def run() -> None:
+        database = await _open(database_url)
+        try:
+            async with database.transaction() as session:
+                await privacy.erase(session, tenant, email)
+        except UserError as error:
+            raise click.ClickException(error.message) from None
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+    click.echo(f"Erased {email}: their goals and history now name \"{privacy.PLACEHOLDER}\".")
+
+
+@main.group()
 def org() -> None:
     """People, managers, departments and teams."""
 

@@ -70,6 +70,7 @@ ADMIN_USAGE = {
     "alignment": "goals admin alignment   or   goals admin alignment <unit>",
     "summary": "goals admin summary add #channel <unit|company> weekly|biweekly <weekday> <HH:MM>   or   "
                "goals admin summary list   or   goals admin summary remove S-1",
+    "person": "goals admin person export <email>   or   goals admin person erase <email> [confirm]",
 }
 SUMMARY: dict[str, str] = {
     "help": "this list, or the details of one command",
@@ -221,6 +222,16 @@ class EditForm:
 
     goal: int
     writes = False
+
+
+@dataclass(frozen=True)
+class PersonData:
+    """`goals admin person export|erase <email>`: what goalbot holds about someone, or their erasure."""
+
+    action: str  # export | erase
+    email: str
+    confirmed: bool = False
+    writes = True
 
 
 @dataclass(frozen=True)
@@ -530,7 +541,7 @@ Command = (
     AddFromForm | CheckIn | Help | Add | Assign | ListGoals | Show | Edit | EditForm | Tree | Link | Unlink | Approve | Return | Progress
     | KeyResultAdd | KeyResultUpdate | KeyResultEdit | KeyResultRemove | MilestoneAdd | MilestoneChange | Done | Archive | Resubmit | Reopen | Withdraw | GiveKudos
     | CheckinSettings | TimezoneSetting | Away | CheckinDefault | ReminderSetting | HolidayCommand | OutboxCommand
-    | SummaryAdd | SummaryList | SummaryRemove | NudgeSettings
+    | SummaryAdd | SummaryList | SummaryRemove | NudgeSettings | PersonData
 )
 
 
@@ -1236,6 +1247,13 @@ def _parse_admin(words: list[str]) -> Help | CheckinDefault | ReminderSetting | 
         return AlignmentReport(name.strip('"') or None)
     if topic in ("summary", "summaries"):
         return _parse_summary(rest)
+    if topic == "person":
+        if len(rest) < 2 or rest[0].lower() not in ("export", "erase") or len(rest) > 3 or \
+                (len(rest) == 3 and (rest[0].lower() != "erase" or rest[2].lower() != "confirm")):
+            raise _admin_fail("person", "say person export <email>, or person erase <email> (then confirm)")
+        email = MENTION.match(rest[1])
+        address = (email.group(1) or email.group(2)) if email else rest[1]
+        return PersonData(rest[0].lower(), address.strip("<>").lower(), confirmed=len(rest) == 3)
     if topic == "outbox":
         if not rest:
             return OutboxCommand()

@@ -13,7 +13,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import (
-    admin, browse, checkins, commands, digest, goals, home, inbox, notify, outbox, people, preferences, summaries, values,
+    admin, browse, checkins, commands, digest, goals, home, inbox, notify, outbox, people, preferences, privacy, summaries,
+    values,
     views,
 )
 from bot.commands import Command
@@ -442,6 +443,17 @@ class Bot:
                 return views.reminder_setting(await admin.set_reminder(session, viewer, minutes))
             case commands.HolidayCommand(op, day, name):
                 return views.holidays(op, day, *await admin.holidays(session, viewer, op, day, name))
+            case commands.PersonData(action, email, confirmed):
+                admin.require_admin(viewer, f"{action} a person's data")
+                if action == "export":
+                    return views.person_export(email, await privacy.export(session, viewer.tenant.key, email))
+                if not confirmed:
+                    await privacy.find(session, viewer.tenant.key, email)  # refused now if nobody has it
+                    return views.erase_confirm(email)
+                if email == viewer.person.email.lower():
+                    raise UserError("You cannot erase yourself; another admin can.")
+                await privacy.erase(session, viewer.tenant.key, email)
+                return views.erased(email)
             case commands.AlignmentReport(unit):
                 return views.alignment_report(*await admin.alignment_report(session, viewer, unit))
             case commands.OutboxCommand(None):

@@ -144,6 +144,34 @@ def waiting(pending_: browse.Pending, since: browse.Since) -> Reply | None:
     return builder.build()
 
 
+CHAT_EXPORT_LIMIT = 2500  # characters of JSON a chat message carries; more is written by the command line
+
+
+def person_export(email: str, document: dict) -> Reply:
+    """What goalbot holds about someone, in chat: what there is, table by table, and the document when short."""
+    import json
+
+    counts = [(name, f"{len(rows)} row{'s' if len(rows) != 1 else ''}") for name, rows in document.items()
+              if isinstance(rows, list)]
+    builder = ReplyBuilder().add(Header(f"What goalbot holds about {email}"), Fields((("profile", "1"), *counts)))
+    text = json.dumps(document, ensure_ascii=False, default=str)
+    if len(text) <= CHAT_EXPORT_LIMIT:
+        builder.add(Paragraph(text))
+    else:
+        builder.add(Context(f"Too long for a chat message: goalbot person export {email} --out {email}.json writes it whole."))
+    return builder.build()
+
+
+def erase_confirm(email: str) -> Reply:
+    return Reply.text(f"This erases {email}: their chat accounts, profile and check-in answers go, and their goals and "
+                      f"history stay under the name \u201cErased person\u201d. It cannot be undone. "
+                      f"Say goals admin person erase {email} confirm.")
+
+
+def erased(email: str) -> Reply:
+    return Reply.text(f"Erased {email}: their goals and history now name \u201cErased person\u201d.")
+
+
 def tree(result: browse.GoalTree) -> Reply:
     """A goal and everything under it (or the whole tree), indented by depth."""
     builder = ReplyBuilder()
