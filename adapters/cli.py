@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from adapters.settings import Settings
-from storage.database import Database
+from storage.database import Database, describe_url
 from storage.migrate import SchemaOutOfDate, current_revision, ensure_schema, head_revision, upgrade
 
 
@@ -43,6 +44,10 @@ async def _open(url: str | None) -> Database:
     except SchemaOutOfDate as error:
         await db.dispose()
         raise click.ClickException(str(error)) from None
+    except (OSError, DBAPIError) as error:  # no such folder, no server, no right to it: one line
+        await db.dispose()
+        reason = getattr(error, "orig", None) or error
+        raise click.ClickException(f"Could not open the database {describe_url(db.url)}: {reason}.") from None
     return db
 
 

@@ -719,7 +719,8 @@ def _parse_draft(words: list[str], command: str) -> GoalDraft:
     )
 
 
-HELP_ALIASES = {"summary": "admin", "summaries": "admin", "alignment": "admin", "holiday": "admin",
+HELP_ALIASES = {"summary": "admin", "summaries": "admin", "alignment": "admin", "holiday": "admin", "person": "admin",
+                "accept": "approve", "decline": "return", "propose": "add", "ls": "list",
                 "nudges": "settings", "timezone": "settings"}
 
 
@@ -1087,9 +1088,15 @@ def _parse_milestone(words: list[str]) -> MilestoneAdd | MilestoneChange:
     goal = goal_ref(words[1], "milestone")
     due = None
     title_words = []
-    for word in words[2:]:
+    rest, index = words[2:], 0
+    while index < len(rest):
+        word = rest[index]
+        index += 1
         if word.lower().startswith("due:"):
-            due = parse_date(word[4:], "milestone", "due")
+            if due is not None:
+                raise fail("milestone", "`due:` is given twice")
+            text, index = _date_words(word[4:], rest, index)  # due:31 Dec 2027, due:in 2 weeks
+            due = parse_date(text, "milestone", "due")
         else:
             title_words.append(word)
     return MilestoneAdd(goal, _require_text(" ".join(title_words), "milestone", "The title", MAX_TITLE), due)
@@ -1353,9 +1360,9 @@ def _parse_nudge(words: list[str]) -> Nudge:
 def _parse_away(words: list[str]) -> Away:
     if len(words) == 1 and words[0].lower() in ("off", "back", "none"):
         return Away(None)
-    if len(words) != 2 or words[0].lower() != "until":
+    if len(words) < 2 or words[0].lower() != "until":
         raise fail("away", "say until when")
-    return Away(parse_date(words[1], "away", "the date"))
+    return Away(parse_date(" ".join(words[1:]), "away", "the date"))  # until 2027-01-05, until next friday
 
 
 class FormError(ParseError):

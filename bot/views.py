@@ -117,15 +117,11 @@ def pending(result: browse.Pending) -> Reply:
     builder = ReplyBuilder().add(Header("Waiting for you"))
     if not result.to_decide and not result.to_accept:
         return builder.add(Paragraph("Nothing is waiting for you.")).build()
-    for title, rows, (yes, no) in (("To decide", result.to_decide, ("approve", "return")),
-                                   ("To accept", result.to_accept, ("accept", "decline"))):
+    for title, rows, assigned in (("To decide", result.to_decide, False), ("To accept", result.to_accept, True)):
         if rows:
             builder.add(Paragraph(f"{title} ({len(rows)}):"))
         for row in rows:
-            builder.add(goal_line(row), Buttons((
-                Button(yes.capitalize(), Do.APPROVE, row.ref, f"goals {yes} {row.ref}", "primary"),
-                Button(no.capitalize(), Do.RETURN, row.ref, f"goals {no} {row.ref} <reason>", "danger"),
-            )))
+            builder.add(goal_line(row), decision_buttons(row, assigned=assigned))
     return builder.build()
 
 
@@ -237,15 +233,17 @@ def detail(info: browse.GoalDetail) -> Reply:
     if info.may_change and goal.status in (Status.PROPOSED, Status.ACTIVE, Status.RETURNED):
         builder.add(Buttons((Button("Edit", Do.EDIT, goal.ref, f"goals edit {goal.ref}"),)))
     if goal.status == Status.PROPOSED:
-        builder.add(
-            Buttons((
-                Button("Approve" if goal.awaiting == Awaiting.MANAGER else "Accept", Do.APPROVE, goal.ref,
-                       f"goals approve {goal.ref}", "primary"),
-                Button("Return" if goal.awaiting == Awaiting.MANAGER else "Decline", Do.RETURN, goal.ref,
-                       f"goals return {goal.ref} <reason>", "danger"),
-            ))
-        )
+        builder.add(decision_buttons(goal, assigned=goal.awaiting == Awaiting.OWNER))
     return builder.build()
+
+
+def decision_buttons(goal: Goal | browse.GoalRow, *, assigned: bool) -> Buttons:
+    """Approve and Return for a proposal; Accept and Decline, in those words, for a goal assigned."""
+    yes, no = ("accept", "decline") if assigned else ("approve", "return")
+    return Buttons((
+        Button(yes.capitalize(), Do.APPROVE, goal.ref, f"goals {yes} {goal.ref}", "primary"),
+        Button(no.capitalize(), Do.RETURN, goal.ref, f"goals {no} {goal.ref} <reason>", "danger"),
+    ))
 
 
 def key_result_line(goal: Goal, kr: KeyResult) -> ProgressLine:
@@ -684,10 +682,7 @@ def approval_request(goal: Goal, proposer: Person, parent: Goal | None) -> Reply
         Header("A goal for you to accept" if assigned else "A goal to approve"),
         Paragraph(f"{proposer.name} {verb} {goal.ref} {goal.title}"),
         Fields(tuple(fields)),
-        Buttons((
-            Button("Accept" if assigned else "Approve", Do.APPROVE, goal.ref, f"goals approve {goal.ref}", "primary"),
-            Button("Decline" if assigned else "Return", Do.RETURN, goal.ref, f"goals return {goal.ref} <reason>", "danger"),
-        )),
+        decision_buttons(goal, assigned=assigned),
     ).build()
 
 

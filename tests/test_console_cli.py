@@ -192,3 +192,10 @@ def test_the_demo_starts_again_with_reset(tmp_path):
     again = goalbot(tmp_path, "console", "--demo", "--reset", stdin="goals add Something new\n")
     assert again.returncode == 0 and "Loaded the demo organisation" in again.stderr and "Proposed G-33" in again.stdout
     assert goalbot(tmp_path, "console", "--reset", "--as", "ana@example.com").returncode == 2
+
+
+def test_two_spaces_and_a_hash_start_a_comment_in_the_console(imported):
+    replies = converse(imported, "ana@example.com", "goals add Cut churn   # the first goal",
+                       "goals add Fix PR #12 soon", "goals list mine  # mine only")
+    assert replies[0].startswith("Proposed G-1 Cut churn.") and replies[1].startswith("Proposed G-2 Fix PR #12 soon.")
+    assert "# mine only" not in replies[2] and "G-1" in replies[2]

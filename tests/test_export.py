@@ -109,6 +109,8 @@ def test_the_command_writes_the_files_and_refuses_what_it_cannot_do(tmp_path):
     # The database: a plain file name is an SQLite file; a malformed URL is one line, without its password.
     done = goalbot("console", "--demo", "--as", "maya@example.com", "--database-url", "plain.db")
     assert done.returncode == 0 and (tmp_path / "plain.db").is_file(), done.stderr
+    refused = goalbot("export", "--format", "json", "--out", "o.json", "--database-url", "no/such/folder/x.db")
+    assert refused.returncode == 1 and "Could not open the database" in refused.stderr and "Traceback" not in refused.stderr
     refused = goalbot("export", "--format", "json", "--out", "o.json", "--database-url", "postgresql://u:hunter2@:::x")
     assert refused.returncode != 0 and "is not a database URL; give a file name like goalbot.db" in refused.stderr
     assert "hunter2" not in refused.stderr and "Traceback" not in refused.stderr

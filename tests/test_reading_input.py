@@ -59,6 +59,10 @@ def test_a_date_option_takes_the_words_that_make_the_date():
         draft = commands.parse("goals add Launch the beta due:next friday private").draft
         assert (draft.title, draft.due, draft.private) == ("Launch the beta", date(2027, 3, 12), True)
         assert commands.parse("goals edit G-1 due:end of month").changes == (("due", date(2027, 3, 31)),)
+        assert commands.parse("goals milestone add G-1 Contract signed due:in 2 weeks") == commands.MilestoneAdd(
+            1, "Contract signed", date(2027, 3, 24))
+        assert commands.parse("goals milestone add G-1 Audit due:Dec 31 done").due == date(2027, 12, 31)
+        assert commands.parse("goals away until next friday").until == date(2027, 3, 12)
         with pytest.raises(ParseError) as refused:
             commands.parse("goals add Launch due:03/04/2027")
         assert refused.value.problem.startswith("Due `03/04/2027` could be 3 April 2027 or 4 March 2027")

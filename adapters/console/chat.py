@@ -17,6 +17,9 @@ from bot.messages import Actor, Address, ChannelMention, IncomingMessage, Reply
 from bot.outbox import Outbox
 
 PROMPT = "goalbot> "
+# In the console, as in the README's examples, two spaces and a # start a comment to the end of the line
+# (a single space does not: `waiting on PR #12` keeps its number).
+COMMENT = re.compile(r"\s{2,}#.*$")
 
 
 class ConsoleChat:
@@ -124,7 +127,7 @@ async def converse(chat: ConsoleChat, *, interactive: bool, out=None, clock: boo
     failed = 0
     try:
         async for line in stdin_lines():
-            text = line.strip()
+            text = COMMENT.sub("", line).strip()
             if text in (":quit", ":q", "quit", "exit"):
                 break
             if text == ":as" or text.startswith(":as "):
