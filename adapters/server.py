@@ -44,7 +44,9 @@ PAGES = {
     "/privacy": (
         "goalbot privacy\n\ngoalbot is run by your organisation on its own servers. It keeps what you tell it (goals, "
         "progress, check-ins, kudos) and what the chat platform tells it about you (name, email, time zone) in your "
-        "organisation's database, and sends nothing anywhere else. Ask your administrator to export or delete it.\n"
+        "organisation's database, and sends nothing anywhere else. Ask your administrator to export it (goalbot "
+        "person export) or delete it (goalbot person erase): your goals and history then stay under a placeholder "
+        "name, without your name, email or chat accounts.\n"
     ),
     "/terms": (
         "goalbot terms of use\n\ngoalbot is open-source software run by your organisation; your organisation's own "
