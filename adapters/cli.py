@@ -106,7 +106,8 @@ def console(email: str | None, new: bool, demo: bool, reset: bool, tenant: str, 
                 hint = f" Did you mean {one_of(closest)}?" if closest else ""
                 raise click.UsageError(f"Nobody here has the email {email}.{hint} Add --new to add them as a new "
                                        f"person; inside the console, {AS_USAGE}.")
-            return await converse(ConsoleChat(bot, email, tenant), interactive=sys.stdin.isatty())
+            terminal = sys.stdin.isatty() and sys.stdout.isatty()
+            return await converse(ConsoleChat(bot, email, tenant), interactive=sys.stdin.isatty(), editing=terminal)
         finally:
             await db.dispose()
 

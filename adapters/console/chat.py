@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sys
 import threading
@@ -93,7 +94,8 @@ async def switch(chat: ConsoleChat, email: str) -> tuple[str, bool]:
     return shown + ("\n" + render(waiting) if waiting is not None else ""), True
 
 
-async def converse(chat: ConsoleChat, *, interactive: bool, out=None, clock: bool | None = None) -> int:
+async def converse(chat: ConsoleChat, *, interactive: bool, out=None, clock: bool | None = None,
+                   editing: bool = False) -> int:
     """Read commands, print replies; returns how many were refused or failed. `:as EMAIL` switches who is
     speaking, `:tick [INSTANT]` runs a round of the clock (at that instant, e.g. 2027-03-08T09:00:00Z),
     `:quit` ends.
@@ -108,10 +110,24 @@ async def converse(chat: ConsoleChat, *, interactive: bool, out=None, clock: boo
         out.write(text + "\n")
         out.flush()
 
+    completer = None
+    if editing:  # a terminal: prompt_toolkit shows the prompt, keeps the history and completes on Tab
+        from adapters.console.editing import CommandCompleter, prompted_lines, session
+
+        completer = CommandCompleter()
+        lines = prompted_lines(session(completer), PROMPT)
+    else:
+        lines = stdin_lines()
+
     def prompt() -> None:
-        if interactive:
+        if interactive and not editing:
             out.write(PROMPT)
             out.flush()
+
+    async def refresh_goals() -> None:
+        if completer is not None:
+            with contextlib.suppress(Exception):  # completion is a help, never a reason to stop
+                completer.goals = await chat.bot.goal_choices(chat.actor, "")
 
     outbox = Outbox(chat.bot.db, ConsoleSender(show), worker="console")
     chat.bot.outboxes.append(outbox)
@@ -125,8 +141,9 @@ async def converse(chat: ConsoleChat, *, interactive: bool, out=None, clock: boo
              "`:tick` to run the clock now, `:quit` to leave.")
     prompt()
     failed = 0
+    await refresh_goals()
     try:
-        async for line in stdin_lines():
+        async for line in lines:
             text = COMMENT.sub("", line).strip()
             if text in (":quit", ":q", "quit", "exit"):
                 break
@@ -145,6 +162,7 @@ async def converse(chat: ConsoleChat, *, interactive: bool, out=None, clock: boo
             else:
                 outbox.wake()
                 await asyncio.sleep(0)
+            await refresh_goals()
             prompt()
     finally:
         if ticking is not None:
