@@ -9,11 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from sqlalchemy.exc import DBAPIError
 
 from adapters.settings import Settings
-from storage.database import Database, describe_url
-from storage.migrate import SchemaOutOfDate, current_revision, ensure_schema, head_revision, upgrade
+from storage.database import Database
+from storage.migrate import DatabaseUnreachable, SchemaOutOfDate, current_revision, ensure_schema, head_revision, upgrade
 
 
 def load_settings() -> Settings:
@@ -41,13 +40,9 @@ async def _open(url: str | None) -> Database:
     db = _database(url)
     try:
         await ensure_schema(db)
-    except SchemaOutOfDate as error:
+    except (SchemaOutOfDate, DatabaseUnreachable) as error:
         await db.dispose()
         raise click.ClickException(str(error)) from None
-    except (OSError, DBAPIError) as error:  # no such folder, no server, no right to it: one line
-        await db.dispose()
-        reason = getattr(error, "orig", None) or error
-        raise click.ClickException(f"Could not open the database {describe_url(db.url)}: {reason}.") from None
     return db
 
 
@@ -119,13 +114,11 @@ def console(email: str | None, new: bool, demo: bool, reset: bool, tenant: str, 
 
 def _remove_embedded(database_url: str | None) -> None:
     """Delete the embedded (SQLite) database file, to start again; refuse for any other database."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(_database(database_url).url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+    embedded = _database(database_url).embedded_file
+    if embedded is None:
         raise click.UsageError("--reset deletes the embedded SQLite database only; a PostgreSQL one is its operator's.")
     for suffix in ("", "-wal", "-shm"):
-        Path(url.database + suffix).unlink(missing_ok=True)
+        Path(str(embedded) + suffix).unlink(missing_ok=True)
 
 
 @main.command()

@@ -100,6 +100,14 @@ class Database:
             self.engine.execution_options(goalbot_read_only=True), expire_on_commit=False
         )
 
+    @property
+    def embedded_file(self) -> Path | None:
+        """The SQLite file this database is, or None (PostgreSQL, or SQLite in memory)."""
+        parsed = make_url(self.url)
+        if not self.is_sqlite or parsed.database in (None, "", ":memory:"):
+            return None
+        return Path(parsed.database)
+
     def another(self) -> Database:
         """A second engine on the same database, as another process would have (its own pool and locks)."""
         return Database(self.url, **self._options)

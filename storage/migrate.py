@@ -8,8 +8,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.exc import DBAPIError
 
-from storage.database import Database
+from storage.database import Database, describe_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -49,7 +50,11 @@ async def ensure_schema(db: Database) -> None:
     database behind the head revision is left alone and reported, because its
     operator decides when to migrate.
     """
-    current = await current_revision(db)
+    try:
+        current = await current_revision(db)
+    except (OSError, DBAPIError) as error:  # no such folder, no server, no right to it
+        raise DatabaseUnreachable(f"Could not open the database {describe_url(db.url)}: "
+                                  f"{getattr(error, 'orig', None) or error}.") from None
     head = head_revision()
     if current == head:
         return
@@ -59,6 +64,10 @@ async def ensure_schema(db: Database) -> None:
     raise SchemaOutOfDate(
         f"The database is at revision {current or 'none'}, goalbot needs {head}: run `goalbot db upgrade`."
     )
+
+
+class DatabaseUnreachable(RuntimeError):
+    """The database could not be opened: said in one line."""
 
 
 class SchemaOutOfDate(RuntimeError):
