@@ -615,6 +615,10 @@ async def remove_key_result(session: AsyncSession, viewer: Viewer, number: int, 
     record(session, goal, viewer.id, "key result removed", part={"key_result": position},
            part_before={"key_result": position, "metric": key_result.metric, "start": key_result.start,
                         "target": key_result.target, "current": key_result.current, "unit": key_result.unit})
+    others = (await session.execute(select(sa.func.count()).select_from(KeyResult).where(
+        KeyResult.goal_id == goal.id, KeyResult.id != key_result.id))).scalar_one()
+    if not others:
+        goal.manual_progress = goal.progress  # the last one: its progress stays, set by hand from now on
     await session.delete(key_result)
     await _after_key_result_change(session, goal, viewer.id)
     return goal

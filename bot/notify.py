@@ -83,7 +83,9 @@ async def proposal_changed(session: AsyncSession, goal: Goal) -> None:
         return
     proposer = await session.get(Person, goal.created_by_id)
     parent = await session.get(Goal, goal.parent_id) if goal.parent_id else None
-    await outbox.replace_in_place(session, goal, outbox.Kind.APPROVAL, views.approval_request(goal, proposer, parent))
+    # Only the request waiting now: one decided earlier (before a return and a resubmission) says what was decided.
+    await outbox.replace_in_place(session, goal, outbox.Kind.APPROVAL, views.approval_request(goal, proposer, parent),
+                                  latest_only=True)
 
 
 async def resubmitted(session: AsyncSession, viewer: Viewer, result) -> None:

@@ -210,11 +210,13 @@ async def enqueue(
     return created
 
 
-async def replace_in_place(session: AsyncSession, goal: Goal, kind: str, reply: Reply) -> None:
-    """Every message of this kind about the goal now says `reply`: rewritten if not sent yet, else updated in place."""
-    rows = (
-        await session.execute(select(OutboxMessage).where(OutboxMessage.goal_id == goal.id, OutboxMessage.kind == kind))
-    ).scalars().all()
+async def replace_in_place(session: AsyncSession, goal: Goal, kind: str, reply: Reply, *, latest_only: bool = False) -> None:
+    """Every message of this kind about the goal (with `latest_only`, the latest one) now says `reply`:
+    rewritten if not sent yet, else updated in place."""
+    query = select(OutboxMessage).where(OutboxMessage.goal_id == goal.id, OutboxMessage.kind == kind)
+    if latest_only:
+        query = query.order_by(OutboxMessage.id.desc()).limit(1)
+    rows = (await session.execute(query)).scalars().all()
     for row in rows:
         if row.state == State.PENDING:
             row.body = reply_to_dict(reply)

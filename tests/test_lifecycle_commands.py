@@ -145,11 +145,16 @@ async def test_key_results_are_changed_removed_and_set_as_a_share_of_the_way(org
     assert await key_results(org.db) == [(1, "Weekly pages", 20, 8, 15, ""), (2, "Uptime", 99, 99.9, 99, "%")]
     said = await org.say("ana@example.com", "goals kr remove G-1.2")
     assert said.startswith("Removed G-1.2. G-1 is now at 42%."), said
+    said = await org.say("ana@example.com", "goals kr remove G-1.1")  # the last one: its progress stays
+    assert said.startswith("Removed G-1.1. G-1 is now at 42%."), said
+    await org.say("ana@example.com", "goals kr add G-1 Weekly pages 20->8")
+    await org.say("ana@example.com", "goals kr G-1.1 15")
     assert [row[0] for row in await key_results(org.db)] == [1]
     assert "G-1 has no key result G-1.7" in await org.say("ana@example.com", "goals kr remove G-1.7")
     assert (await org.say("ravi@example.com", "goals kr remove G-1.1")).startswith("Only Ana Silva")
-    shown = await org.say("ana@example.com", "goals show G-1")
-    assert "key result removed" in shown and "key result changed" in shown
+    async with org.db.transaction(write=False) as session:
+        actions = set((await session.execute(select(GoalEvent.action))).scalars())
+    assert {"key result removed", "key result changed"} <= actions
 
 
 async def test_milestones_are_ticked_off_and_removed(org):
@@ -162,3 +167,15 @@ async def test_milestones_are_ticked_off_and_removed(org):
     assert "Name the goal and the milestone's number" in await org.say("ana@example.com", "goals milestone done G-1 x")
     assert await org.say("ana@example.com", "goals milestone remove G-1 1") == "Removed milestone 1 of G-1: Alert audit."
     assert "Milestones" not in await org.say("ana@example.com", "goals show G-1")
+
+
+async def test_editing_a_resent_goal_rewrites_only_the_request_waiting_now(org):
+    await org.say("bo@example.com", "goals assign Write the runbook owner:@ravi")
+    await org.say("ravi@example.com", "goals decline G-1 which services?")
+    await org.say("bo@example.com", 'goals edit G-1 title:"Write the tier-1 runbooks"')
+    await org.say("bo@example.com", "goals resubmit G-1 the tier-1 ones")
+    await org.say("bo@example.com", 'goals edit G-1 title:"Write the tier-1 service runbooks"')
+    requests = await requests_to_decide(org.db)
+    first, again = requests[0], requests[-1]
+    assert "was returned by Ravi Patel" in str(first.body) or "declined" in str(first.body).lower(), first.body
+    assert "Write the tier-1 service runbooks" in str(again.body)
