@@ -74,7 +74,7 @@ def main(verbose: bool) -> None:
 def console(email: str | None, new: bool, demo: bool, reset: bool, tenant: str, database_url: str | None) -> None:
     """Chat with goalbot in this terminal. Pipe commands in to script a conversation; then the exit status
     is 1 when any command was refused or failed."""
-    from adapters.console.chat import AS_USAGE, ConsoleChat, one_of, converse
+    from adapters.console.chat import ConsoleChat, converse, one_of
     from bot.demo import load_demo
     from bot.dispatch import Bot
 
@@ -99,8 +99,7 @@ def console(email: str | None, new: bool, demo: bool, reset: bool, tenant: str, 
             known, closest = await bot.emails_like(tenant, email)
             if not known and not new:
                 hint = f" Did you mean {one_of(closest)}?" if closest else ""
-                raise click.UsageError(f"Nobody here has the email {email}.{hint} Add --new to add them as a new "
-                                       f"person; inside the console, {AS_USAGE}.")
+                raise click.UsageError(f"Nobody here has the email {email}.{hint} Add --new to add them as a new person.")
             terminal = sys.stdin.isatty() and sys.stdout.isatty()
             return await converse(ConsoleChat(bot, email, tenant), interactive=sys.stdin.isatty(), editing=terminal)
         finally:

@@ -40,7 +40,8 @@ USAGE: dict[str, str] = {
     "approve": "goals approve G-12",
     "return": "goals return G-12 <reason>",
     "assign": "goals assign <title> owner:@ana [parent:G-3] [due:2027-03-31]",
-    "progress": "goals progress G-12 60 [on-track|at-risk|off-track] [note]",
+    "progress": "goals progress G-12 60 [on-track|at-risk|off-track|blocked] [note]   or   goals progress G-12 note: <note>"
+                "   (green = on track, amber or yellow = at risk, red = off track)",
     "kr": "goals kr add G-12 <metric> <start>-><target> [unit]   or   goals kr G-12.1 <current> (or 50%: half the way)"
           "   or   goals kr edit G-12.1 [metric] [<start>-><target>] [unit]   or   goals kr remove G-12.1",
     "milestone": "goals milestone add G-12 <title> [due:2027-03-31]   or   goals milestone done|remove G-12 <n>",

@@ -217,6 +217,10 @@ async def emails_like(session: AsyncSession, tenant_key: str, email: str, *, lim
     wanted = email.strip().lower()
     if any(known.lower() == wanted for known in emails):
         return True, []
+    if "@" not in wanted:  # `bo`: the emails whose name part it is
+        named = [known for known in emails if known.lower().split("@")[0] == wanted]
+        if named:
+            return False, named[:limit]
     found = process.extract(wanted, emails, scorer=fuzz.ratio, limit=limit, score_cutoff=70)
     best = found[0][1] if found else 0
     return False, [match for match, score, _index in found if score >= best - 8]  # the close ones, not the also-rans
