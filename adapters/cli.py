@@ -42,6 +42,10 @@ async def _open(url: str | None) -> Database:
         await ensure_schema(db)
     except (SchemaOutOfDate, DatabaseUnreachable) as error:
         await db.dispose()
+        if isinstance(error, DatabaseUnreachable):
+            # A connection that failed to open still stops its driver thread; let it before the loop
+            # closes, or the thread reports the closed loop on standard error.
+            await asyncio.sleep(0.2)
         raise click.ClickException(str(error)) from None
     return db
 
