@@ -1378,33 +1378,35 @@ MAX_DESCRIPTION = 3000
 FORM_KEY_RESULTS = 5
 
 
+def _form_field(name: str, parse):
+    """A form field's value, read by `parse`; a ParseError becomes a FormError shown next to the field."""
+    try:
+        return parse()
+    except ParseError as error:
+        raise FormError(name, error.problem) from None
+
+
 def parse_goal_form(form: dict[str, str]) -> AddFromForm:
     """The add form's fields (title, description, parent, level, due, key_results, private) as a command."""
 
-    def field(name: str, parse):
-        try:
-            return parse()
-        except ParseError as error:
-            raise FormError(name, error.problem) from None
-
-    title = field("title", lambda: _require_text(form.get("title", ""), "add", "The title", MAX_TITLE))
+    title = _form_field("title", lambda: _require_text(form.get("title", ""), "add", "The title", MAX_TITLE))
     description = form.get("description", "").strip()
     if len(description) > MAX_DESCRIPTION:
         raise FormError("description", f"The description is {len(description)} characters; the limit is {MAX_DESCRIPTION}.")
     parent_text = form.get("parent", "").strip()
-    parent = field("parent", lambda: goal_ref(parent_text, "add", "parent goal")) if parent_text else None
+    parent = _form_field("parent", lambda: goal_ref(parent_text, "add", "parent goal")) if parent_text else None
     level_text = form.get("level", "").strip().lower()
     level = LEVEL_WORDS.get(level_text) if level_text else None
     if level_text and level is None:
         raise FormError("level", f"Level must be company, department, team or individual, not {quote(level_text)}.")
     due_text = form.get("due", "").strip()
-    due = field("due", lambda: parse_date(due_text, "add", "due")) if due_text else None
+    due = _form_field("due", lambda: parse_date(due_text, "add", "due")) if due_text else None
     key_results = []
     lines = [line for line in form.get("key_results", "").splitlines() if line.strip()]
     if len(lines) > FORM_KEY_RESULTS:
         raise FormError("key_results", f"Up to {FORM_KEY_RESULTS} key results here; add more later with goals kr add.")
     for line in lines:
-        parsed = field("key_results", lambda line=line: _parse_kr(["add", "G-1", *line.split()]))
+        parsed = _form_field("key_results", lambda line=line: _parse_kr(["add", "G-1", *line.split()]))
         assert isinstance(parsed, KeyResultAdd)
         key_results.append(parsed)
     draft = GoalDraft(
@@ -1420,15 +1422,9 @@ EDIT_FORM_FIELDS = ("title", "due", "start", "category", "level", "private", "de
 def parse_edit_form(value: str, form: dict[str, str]) -> Edit:
     """The edit form (every field, as filled in) as an edit of goal `value`; what did not change stays."""
 
-    def field(name: str, parse):
-        try:
-            return parse()
-        except ParseError as error:
-            raise FormError(name, error.problem) from None
-
     number = goal_ref(value, "edit")
     changes: dict[str, object] = {
-        "title": field("title", lambda: _require_text(form.get("title", ""), "edit", "The title", MAX_TITLE))}
+        "title": _form_field("title", lambda: _require_text(form.get("title", ""), "edit", "The title", MAX_TITLE))}
     description = form.get("description", "").strip()
     if len(description) > MAX_DESCRIPTION:
         raise FormError("description", f"The description is {len(description)} characters; the limit is {MAX_DESCRIPTION}.")
@@ -1436,7 +1432,7 @@ def parse_edit_form(value: str, form: dict[str, str]) -> Edit:
     for name in ("start", "due"):
         text = form.get(name, "").strip()
         if text or name == "due":
-            changes[name] = field(name, lambda text=text, name=name: parse_date(text, "edit", name)) if text else None
+            changes[name] = _form_field(name, lambda text=text, name=name: parse_date(text, "edit", name)) if text else None
     if isinstance(changes.get("due"), date) and isinstance(changes.get("start"), date) and changes["due"] < changes["start"]:
         raise FormError("due", f"The due date {changes['due']} is before the start date {changes['start']}.")
     level = LEVEL_WORDS.get(form.get("level", "").strip().lower())

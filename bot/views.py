@@ -334,11 +334,17 @@ def _shown(field: str, value) -> str:
     return str(value)
 
 
+def _changes(changes) -> str:
+    """Fields that changed, each as `title “A” → “B”`, separated by `; `."""
+    return "; ".join(f"{field_name(field)} {_shown(field, before)} \u2192 {_shown(field, after)}"
+                     for field, before, after in changes)
+
+
 def edited(result: Edited) -> Reply:
     """The answer to an edit: each field that changed, from what to what."""
     goal = result.goal
     after = snapshot(goal)
-    changes = [f"{field_name(field)} {_shown(field, result.before[field])} \u2192 {_shown(field, after[field])}"
+    changes = [_changes([(field, result.before[field], after[field])])
                for field in result.changed if field not in ("owner_person_id", "owner_unit_id")]
     if "owner_unit_id" in result.changed:
         changes.append("now owned by its unit")
@@ -394,7 +400,7 @@ def reopened(goal: Goal) -> Reply:
 def resubmitted(result) -> Reply:
     goal = result.goal
     who = result.decider.name if result.decider is not None else "its decider"
-    changed = "; ".join(f"{field_name(f)} {_shown(f, a)} \u2192 {_shown(f, b)}" for f, a, b in result.changes)
+    changed = _changes(result.changes)
     text = f"Sent {goal.ref} {goal.title} to {who} again" + (f", with these changes: {changed}." if changed else
                                                           ", unchanged (goals edit changes it first).")
     return Reply.text(text)
@@ -403,7 +409,7 @@ def resubmitted(result) -> Reply:
 def resubmission(result, sender: Person, parent: Goal | None) -> Reply:
     """The request a resubmitted goal brings its decider: what they said, what changed, the buttons."""
     request = approval_request(result.goal, sender, parent)
-    changed = "; ".join(f"{field_name(f)} {_shown(f, a)} \u2192 {_shown(f, b)}" for f, a, b in result.changes)
+    changed = _changes(result.changes)
     lines = [f"Sent again after you returned it (\u201c{result.reason}\u201d)." if result.reason else "Sent again.",
              f"Changed: {changed}." if changed else "Nothing changed since."]
     if result.note:
