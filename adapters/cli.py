@@ -99,7 +99,7 @@ def console(email: str | None, new: bool, demo: bool, reset: bool, tenant: str, 
                     loaded = await load_demo(session, tenant)
                 if loaded:
                     click.echo("Loaded the demo organisation (40 people at example.com).", err=True)
-            bot = Bot(db)
+            bot = Bot(db, load_settings().map_links())
             known, closest = await bot.emails_like(tenant, email)
             if not known and not new:
                 hint = f" Did you mean {one_of(closest)}?" if closest else ""
@@ -188,7 +188,7 @@ def tick(now: str | None, tenant: str | None, database_url: str | None) -> None:
     async def run():
         database = await _open(database_url)
         try:
-            return await run_round(database, instant, tenant=tenant)
+            return await run_round(database, instant, tenant=tenant, links=load_settings().map_links())
         except LookupError as error:
             raise click.ClickException(str(error).capitalize() + ".") from None
         finally:

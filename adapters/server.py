@@ -15,6 +15,7 @@ from adapters.connections import Guard, GuardedRunner
 from adapters.settings import Settings
 from bot.clock import Clock
 from bot.dispatch import Bot
+from bot.maps import MapLinks
 from storage.database import Database
 from storage.migrate import ensure_schema
 
@@ -61,13 +62,17 @@ async def page(request: web.Request) -> web.Response:
 
 async def build(
     settings: Settings, *, socket_mode: bool = False, db: Database | None = None, scheduler: bool = False,
+    links: MapLinks | None = None, now=None,
 ) -> tuple[web.Application, object | None]:
     """The web application, and the Slack app when Slack is configured (the Teams app is at `app[TEAMS_KEY]`).
-    With `scheduler`, the clock runs its round every minute (else an external `goalbot tick` does)."""
+    With `scheduler`, the clock runs its round every minute (else an external `goalbot tick` does). `links`
+    says where the goal map is reached (else GOALBOT_PUBLIC_URL, else 127.0.0.1:3000); `now` is the clock the map's
+    links are checked by (tests move it)."""
     owns_db = db is None
     db = db or Database(settings.database_url)
     await ensure_schema(db)
-    bot = Bot(db)
+    links = links or settings.map_links()
+    bot = Bot(db, links)
     app = web.Application(client_max_size=MAX_BODY)
     app[DB_KEY] = db
     app[BODY_TIMEOUT_KEY] = settings.body_timeout
@@ -99,7 +104,10 @@ async def build(
         app[TEAMS_KEY] = teams
         app.router.add_routes(teams_routes(teams))
 
-    clock = Clock(db, bot.wake_outboxes) if scheduler else None
+    from adapters.web.routes import routes as map_routes
+
+    app.router.add_routes(map_routes(bot, now=now))
+    clock = Clock(db, bot.wake_outboxes, links) if scheduler else None
 
     async def started(_app: web.Application) -> None:
         if slack is not None:
@@ -124,6 +132,13 @@ async def build(
     return app, slack
 
 
+def listening_address(host: str, port: int) -> str:
+    """The address a browser on this machine reaches `goalbot serve` at."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def guard(settings: Settings) -> Guard:
     """The limits every connection to the server is held to."""
     return Guard(settings.header_timeout, settings.connections_per_client)
@@ -144,7 +159,11 @@ async def serve(settings: Settings, host: str, port: int, *, socket_mode: bool =
     """Run until cancelled (Ctrl-C)."""
     if socket_mode and not (settings.slack_app_token and settings.slack_bot_token):
         raise SystemExit("Socket Mode needs SLACK_APP_TOKEN and SLACK_BOT_TOKEN.")
-    app, slack = await build(settings, socket_mode=socket_mode, scheduler=scheduler)
+    links = settings.map_links(listening_address(host, port))
+    if settings.public_url is None and host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("GOALBOT_PUBLIC_URL is not set: links to the goal map point at %s; set it to the address "
+                    "people's browsers reach goalbot at.", links.base_url)
+    app, slack = await build(settings, socket_mode=socket_mode, scheduler=scheduler, links=links)
     if slack is None and TEAMS_KEY not in app:
         log.warning("No platform credentials are set (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or SLACK_CLIENT_ID "
                     "and SLACK_CLIENT_SECRET; MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD): serving only /healthz.")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import socket
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.maps import MapLinks
 from storage.database import default_url, describe_url
 
 SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_ADDRESS = "http://127.0.0.1:3000"  # where `goalbot serve` listens unless told otherwise
 
 
 class Settings(BaseSettings):
@@ -53,10 +56,29 @@ class Settings(BaseSettings):
     # Requests goalbot makes per second to Teams for one tenant, evenly spaced (Teams allows about 50 per app
     # and tenant in all; the default leaves room for other replicas and for member lookups).
     teams_requests_per_second: float = Field(default=40.0, gt=0, le=1_000, alias="GOALBOT_TEAMS_REQUESTS_PER_SECOND")
+    # The address people's browsers reach goalbot at, for links to the goal map (https://goals.example.com,
+    # or with a path when a proxy serves goalbot under one); unset, the address `goalbot serve` listens on.
+    public_url: str | None = Field(default=None, alias="GOALBOT_PUBLIC_URL")
+    # How long a map link handed out in chat works (the weekly digest's works for a day).
+    map_link_minutes: int = Field(default=60, ge=1, le=24 * 60, alias="GOALBOT_MAP_LINK_MINUTES")
     # This process's name for the outbox claims it holds; keep it the same across restarts of one replica
     # (it takes its own unfinished claims back at once) and different between replicas.
     worker_name: str = Field(default_factory=socket.gethostname, max_length=100,
                              alias="GOALBOT_WORKER_NAME")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("must be the http(s) address goalbot is reached at, like https://goals.example.com")
+        return value.strip().rstrip("/")
+
+    def map_links(self, listening: str = DEFAULT_ADDRESS) -> MapLinks:
+        """Where links to the goal map point: GOALBOT_PUBLIC_URL, else the address goalbot listens on."""
+        return MapLinks(self.public_url or listening, self.map_link_minutes)
 
     @field_validator("teams_insecure_local", mode="before")
     @classmethod

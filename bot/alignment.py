@@ -291,17 +291,8 @@ class Reading:
         return [g for g in chosen if not (public_only and g.private)]
 
 
-SCOPED_UP_TO = 2_000  # a manager with fewer people below is read alone; above, the whole tenant is read
-
-
-async def read(session: AsyncSession, tenant_id: int, now: datetime | None = None,
-               since: datetime | None = None, *, manager: int | None = None) -> Reading:
-    """Read what the figures need of one tenant, in a fixed number of queries. With `manager`, only what
-    that manager's figures need (the people and units whole; the goals, periods, wins, kudos and likely
-    duplicates of those below them, the goals theirs support or look like, and how many departments
-    support each)."""
-    now = now or utcnow()
-    since = since or now - timedelta(days=7)
+async def people_and_units(session: AsyncSession, tenant_id: int) -> tuple[dict[int, PersonRow], dict[int, UnitRow]]:
+    """A tenant's people (with the length of their check-in period) and org units, in three queries."""
     defaults = await checkins.load_defaults(session, [tenant_id])
     # The big reads go straight to the connection: plain rows, without the ORM's per-row work.
     connection = await session.connection()
@@ -317,6 +308,22 @@ async def read(session: AsyncSession, tenant_id: int, now: datetime | None = Non
         select(OrgUnit.id, OrgUnit.name, OrgUnit.kind, OrgUnit.parent_id, OrgUnit.lead_id)
         .where(OrgUnit.tenant_id == tenant_id)
     )).all()}
+    return people, units
+
+
+SCOPED_UP_TO = 2_000  # a manager with fewer people below is read alone; above, the whole tenant is read
+
+
+async def read(session: AsyncSession, tenant_id: int, now: datetime | None = None,
+               since: datetime | None = None, *, manager: int | None = None) -> Reading:
+    """Read what the figures need of one tenant, in a fixed number of queries. With `manager`, only what
+    that manager's figures need (the people and units whole; the goals, periods, wins, kudos and likely
+    duplicates of those below them, the goals theirs support or look like, and how many departments
+    support each)."""
+    now = now or utcnow()
+    since = since or now - timedelta(days=7)
+    people, units = await people_and_units(session, tenant_id)
+    connection = await session.connection()
     below = None
     if manager is not None:
         below = _below(people, manager)

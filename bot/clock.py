@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from bot import digest, nudges, schedule, similar, summaries, views
+from bot.maps import MapLinks
 from bot.notify import DELIVERABLE, preferred
 from bot.checkins import Defaults, load_defaults, own_schedule
 from bot.messages import reply_to_dict
@@ -92,8 +93,9 @@ class Tally:
                 f"{self.compared} goals compared for duplicates")
 
 
-async def run_round(db: Database, now: datetime, *, tenant: str | None = None) -> Tally:
-    """One round of the clock at `now` (any instant: it only decides what is due), for every tenant or one."""
+async def run_round(db: Database, now: datetime, *, tenant: str | None = None, links: MapLinks = MapLinks()) -> Tally:
+    """One round of the clock at `now` (any instant: it only decides what is due), for every tenant or one;
+    `links` says where the goal map its digests link to is served."""
     now = now.astimezone(UTC)
     tally = Tally()
     async with db.transaction(write=True) as session:
@@ -105,8 +107,8 @@ async def run_round(db: Database, now: datetime, *, tenant: str | None = None) -
         tally.scheduled = await _schedule_new(session, now, tenant_id, db.is_sqlite)
         await _prompts(session, now, tenant_id, db.is_sqlite, tally)
         tally.reminders = await _reminders(session, now, tenant_id, db.is_sqlite)
-        tally.digests = await digest.queue_due(session, now, tenant_id, db.is_sqlite)
-        tally.redrawn = await digest.redraw_changed(session, now, tenant_id, db.is_sqlite)
+        tally.digests = await digest.queue_due(session, now, tenant_id, db.is_sqlite, links)
+        tally.redrawn = await digest.redraw_changed(session, now, tenant_id, db.is_sqlite, links)
         await digest.keep_closed_week(session, now, tenant_id)
         tally.summaries = await summaries.queue_due(session, now, tenant_id, db.is_sqlite)
     await similar.count_common_words(db, now, tenant_id)
@@ -405,9 +407,10 @@ class Clock:
 
     STOP_WAITS_SECONDS = 20  # for a round under way to end, so its database connection is given back
 
-    def __init__(self, db: Database, on_queued) -> None:
+    def __init__(self, db: Database, on_queued, links: MapLinks = MapLinks()) -> None:
         self.db = db
         self.on_queued = on_queued
+        self.links = links
         self.scheduler = None
         self._round: asyncio.Task | None = None
 
@@ -425,7 +428,7 @@ class Clock:
         """One round now; a failure is logged and the next minute tries again."""
         self._round = asyncio.current_task()
         try:
-            tally = await run_round(self.db, utcnow())
+            tally = await run_round(self.db, utcnow(), links=self.links)
         except Exception:  # noqa: BLE001 - the clock must outlive one bad round
             log.exception("clock round failed")
             return None

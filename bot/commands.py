@@ -57,6 +57,7 @@ USAGE: dict[str, str] = {
     "away": "goals away until 2027-01-05   or   goals back",
     "digest": "goals digest   or   goals digest pending|blocked|at-risk|missing|stale|unaligned|overdue|duplicates",
     "nudge": "goals nudge @ana",
+    "map": "goals map [G-12|mine|team|<unit>]   (a link to the goal map, for you only; goals map revoke ends every link you were given)",
     "checkin": "checkin G-12 60% at-risk waiting on legal; G-14 done",
     "admin": "goals admin checkin default <weekday> <HH:MM> [weekly|biweekly] [unit:<name>]   or   goals admin checkin reminder 4h|off"
              "   or   goals admin holiday add|list|remove 2027-12-25 [name]   or   goals admin outbox [retry <id>]"
@@ -98,6 +99,7 @@ SUMMARY: dict[str, str] = {
     "away": "skip check-ins while you are away",
     "digest": "managers: where your team's alignment stands, now (all of one part: goals digest at-risk)",
     "nudge": "managers: ask someone who reports to you to check in",
+    "map": "a link to the goal map in your browser: the whole tree, a goal's, a unit's or yours",
     "checkin": "answer your check-in in one message (say `checkin` alone to see your goals)",
     "admin": "admins: check-in defaults, reminders, holidays, the outbox, alignment by department; channel summaries (a unit's lead too)",
 }
@@ -107,7 +109,7 @@ HELP_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Set goals", ("add", "assign", "edit", "link", "unlink", "kr", "milestone")),
     ("Keep them moving", ("checkin", "progress", "done", "reopen", "archive")),
     ("Decide on proposals", ("approve", "return", "resubmit", "withdraw")),
-    ("See where things stand", ("list", "show", "tree", "digest")),
+    ("See where things stand", ("list", "show", "tree", "map", "digest")),
     ("People and your settings", ("kudos", "nudge", "away", "settings")),
     ("Run the organisation, and this help", ("admin", "help")),
 )
@@ -131,6 +133,7 @@ SHORT_USAGE = {
     "list": "goals list [mine|team|pending|...]",
     "show": "goals show G-12",
     "tree": "goals tree [G-1]",
+    "map": "goals map [G-12|mine|<unit>]",
     "digest": "goals digest",
     "kudos": "goals kudos @ana [G-12] <message>",
     "nudge": "goals nudge @ana",
@@ -245,6 +248,23 @@ class Tree:
 class Link:
     goal: int
     parent: int
+    writes = True
+
+
+@dataclass(frozen=True)
+class MapOpen:
+    """`goals map [G-n|mine|<unit>]`: a link to the goal map, the whole of it or one part."""
+
+    goal: int | None = None
+    unit: str | None = None
+    part: str = "all"  # all | mine | team
+    writes = False
+
+
+@dataclass(frozen=True)
+class MapRevoke:
+    """`goals map revoke`: every map link the person was given stops working."""
+
     writes = True
 
 
@@ -542,7 +562,7 @@ Command = (
     AddFromForm | CheckIn | Help | Add | Assign | ListGoals | Show | Edit | EditForm | Tree | Link | Unlink | Approve | Return | Progress
     | KeyResultAdd | KeyResultUpdate | KeyResultEdit | KeyResultRemove | MilestoneAdd | MilestoneChange | Done | Archive | Resubmit | Reopen | Withdraw | GiveKudos
     | CheckinSettings | TimezoneSetting | Away | CheckinDefault | ReminderSetting | HolidayCommand | OutboxCommand
-    | SummaryAdd | SummaryList | SummaryRemove | NudgeSettings | PersonData
+    | SummaryAdd | SummaryList | SummaryRemove | NudgeSettings | PersonData | MapOpen | MapRevoke
 )
 
 
@@ -888,6 +908,28 @@ def _parse_tree(words: list[str]) -> Tree:
     if not words:
         return Tree()
     return Tree(_single_goal("tree")(words))
+
+
+def _parse_map(words: list[str]) -> MapOpen | MapRevoke:
+    if not words:
+        return MapOpen()
+    first = words[0].lower()
+    if len(words) == 1 and first == "revoke":
+        return MapRevoke()
+    if len(words) == 1 and first in ("mine", "me", "my"):
+        return MapOpen(part="mine")
+    if len(words) == 1 and first == "team":
+        return MapOpen(part="team")
+    if len(words) == 1 and GOAL_REF.match(words[0]):
+        return MapOpen(goal=goal_ref(words[0], "map"))
+    if GOAL_REF.match(words[0]):
+        raise fail("map", "name one goal, or one unit")
+    name = _unquote(" ".join(words))
+    if name.lower().startswith("unit:"):
+        name = _unquote(name[5:])
+    if not name:
+        raise fail("map", "Name the unit after unit:, like unit:Platform")
+    return MapOpen(unit=name)
 
 
 def _parse_link(words: list[str]) -> Link:
@@ -1554,6 +1596,7 @@ _PARSERS = {
     "show": _parse_show,
     "edit": _parse_edit,
     "tree": _parse_tree,
+    "map": _parse_map,
     "link": _parse_link,
     "unlink": _parse_unlink,
     "approve": _parse_approve,

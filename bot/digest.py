@@ -12,12 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from bot import alignment
+from bot.maps import DIGEST_LINK, MapLinks, MapScope
+from bot.maps import ScopeKind as MapScopeKind
 from bot.checkins import parse_at
 from bot.alignment import Figures, Scope, ScopeKind
 from bot.errors import UserError
 from bot.goals import TOUCHED
 from bot.messages import (
-    Button, Buttons, Context, Do, Fields, Header, Paragraph, ProgressLine, Reply, ReplyBuilder, reply_to_dict,
+    Button, Buttons, Context, Do, Fields, Header, Link, Paragraph, ProgressLine, Reply, ReplyBuilder, reply_to_dict,
 )
 from bot.notify import DELIVERABLE, preferred
 from bot.outbox import QUEUED, Kind, State, direct_row
@@ -38,6 +40,7 @@ class Digest:
     figures: Figures
     last: dict | None  # the counts kept for the period before, if any
     names: dict[int, str]  # people by id, for owners
+    map: Link | None = None  # opens the map of the manager's team
 
 
 def period_of(zone: str, now: datetime, plan: Schedule = DEFAULT) -> date:
@@ -86,7 +89,8 @@ def _has_reports():
     return sa.exists().where(reports.manager_id == Person.id)
 
 
-async def queue_due(session: AsyncSession, now: datetime, tenant_id: int | None, is_sqlite: bool) -> int:
+async def queue_due(session: AsyncSession, now: datetime, tenant_id: int | None, is_sqlite: bool,
+                    links: MapLinks = MapLinks()) -> int:
     """The clock's round: managers with no next digest yet get one worked out; each whose digest is due
     now gets it queued, once per period (its local date), with the period's counts kept as a snapshot.
     A digest whose local day passed while the clock was stopped is not sent late. Returns how many were queued."""
@@ -124,6 +128,7 @@ async def queue_due(session: AsyncSession, now: datetime, tenant_id: int | None,
         mine = [(row, day, at) for row, day, at in sending if row.tenant_id == tenant]
         reading = await alignment.read(session, tenant, now)
         names = {person.id: person.name for person in reading.people.values()}
+        team_map = _team_map(await session.get(Tenant, tenant), links, now)
         for day in sorted({day for _, day, _ in mine}):
             managers = [(row, at) for row, d, at in mine if d == day]
             scopes = {row.id: Scope(ScopeKind.MANAGER, row.id) for row, _ in managers}
@@ -138,7 +143,7 @@ async def queue_due(session: AsyncSession, now: datetime, tenant_id: int | None,
                 platform = row.last_platform if row.last_platform in DELIVERABLE else platforms.get(row.id)
                 if platform is None:
                     continue
-                body = render(Digest(row.name, day, found[row.id], lasts.get(scopes[row.id]), names))
+                body = render(Digest(row.name, day, found[row.id], lasts.get(scopes[row.id]), names, team_map(row.id)))
                 following = next_prompt(plan_of(row), zone_of(row.timezone), at)[1]
                 rows.append(direct_row(tenant, row.id, platform, Kind.DIGEST, f"digest:{row.id}:{day.isoformat()}",
                                        reply_to_dict(body), wall, wall + (following - now)))
@@ -192,7 +197,8 @@ async def mark_changed(session: AsyncSession) -> None:
     )
 
 
-async def redraw_changed(session: AsyncSession, now: datetime, tenant_id: int | None, is_sqlite: bool) -> int:
+async def redraw_changed(session: AsyncSession, now: datetime, tenant_id: int | None, is_sqlite: bool,
+                         links: MapLinks = MapLinks()) -> int:
     """The clock's round: each current digest whose figures changed since it was drawn is drawn again, at
     most once a minute: rewritten if not sent yet, else updated in place (Slack chat.update, a Teams
     activity update) through the outbox. Returns how many were redrawn."""
@@ -220,6 +226,7 @@ async def redraw_changed(session: AsyncSession, now: datetime, tenant_id: int | 
             continue
         reading = await alignment.read(session, tenant, now)
         names = {person.id: person.name for person in reading.people.values()}
+        team_map = _team_map(await session.get(Tenant, tenant), links, now)
         kept: dict[date, list[Figures]] = {}
         days = {row.id: date.fromisoformat(current[row.id].dedupe_key.rsplit(":", 1)[1]) for row in mine}
         lasts: dict[date, dict] = {}
@@ -230,7 +237,7 @@ async def redraw_changed(session: AsyncSession, now: datetime, tenant_id: int | 
             message, day = current[row.id], days[row.id]
             scope = Scope(ScopeKind.MANAGER, row.id)
             found = alignment.figures(reading, scope, until=day + WEEK)
-            body = reply_to_dict(render(Digest(row.name, day, found, lasts[day].get(scope), names)))
+            body = reply_to_dict(render(Digest(row.name, day, found, lasts[day].get(scope), names, team_map(row.id))))
             kept.setdefault(day, []).append(found)
             if message.state == State.PENDING:
                 message.body = body
@@ -249,6 +256,15 @@ async def redraw_changed(session: AsyncSession, now: datetime, tenant_id: int | 
     if redrawn:
         session.info[QUEUED] = True
     return redrawn
+
+
+def _team_map(tenant: Tenant, links: MapLinks, now: datetime):
+    """Each manager's link to the map of their team, made at `now` to last as long as a digest is read."""
+    def made(person_id: int) -> Link:
+        link = links.make(tenant, person_id, MapScope(MapScopeKind.TEAM), now, DIGEST_LINK)
+        return Link("Open your team's map", link.url, link.token)
+
+    return made
 
 
 async def _platforms(session: AsyncSession, people: list[int]) -> dict[int, str]:
@@ -337,6 +353,8 @@ def render(d: Digest, part: str | None = None) -> Reply:
     if part is not None:
         return _render_part(d, part, builder)
     builder.add(Header(f"Your team's alignment, period of {d.period:%A} {d.period}"))
+    if d.map is not None:
+        builder.add(d.map)
     health = " · ".join(f"{count} {Health.words_of(name) if name != 'none' else 'not set'}"
                         for name, count in f.health.items() if count)
     builder.add(Fields((

@@ -13,17 +13,16 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import (
-    admin, browse, checkins, commands, digest, goals, home, inbox, notify, outbox, people, preferences, privacy, summaries,
-    values,
-    views,
+    admin, browse, checkins, commands, digest, goals, home, inbox, maps, notify, outbox, people, preferences, privacy,
+    summaries, values, views,
 )
 from bot.commands import Command
 from bot.errors import UserError
-from bot.messages import Action, Actor, Address, Dashboard, Do, IncomingMessage, Inbound, Reply
+from bot.messages import Action, Actor, Address, Dashboard, Do, IncomingMessage, Inbound, Link, Reply
 from bot.access import get_goal, require_change
 from bot.people import Viewer, find_viewer, join, refresh_profile
 from storage.database import Database
-from storage.models import Person, as_utc
+from storage.models import Person, as_utc, utcnow
 
 log = logging.getLogger("goalbot.core")
 T = TypeVar("T")
@@ -68,8 +67,9 @@ class Bot:
     need no delivery record (the console, tests).
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, links: maps.MapLinks | None = None) -> None:
         self.db = db
+        self.links = links or maps.MapLinks()  # where the goal map is served, for the links to it
         self.outboxes: list = []  # every platform's outbox worker, woken when a command queues messages
 
     def wake_outboxes(self) -> None:
@@ -285,6 +285,33 @@ class Bot:
         )
         return Reply.failure(f"Something went wrong on our side and nothing was changed (incident {incident}).")
 
+    def _map_link(self, viewer: Viewer, scope: maps.MapScope) -> Link:
+        """A link for the viewer to open the map of the scope (in Teams, in the app's map tab)."""
+        made = self.links.make(viewer.tenant, viewer.id, scope, utcnow())
+        return Link(views.MAP_LABELS[scope.kind], made.url, made.token)
+
+    # The goal map's pages: opened with a link, whoever holds it; the link says who it is for.
+
+    async def open_map(self, token: str, now: datetime) -> maps.MapPage:
+        """The map a link opens, as its person may see it now (with their dashboard when it opens theirs).
+        Raises maps.LinkRefused when the link opens nothing."""
+        async with self.db.transaction(write=False) as session:
+            viewer, found = await maps.open_link(session, token, now)
+            goal_map = await maps.read(session, viewer, found.scope, now)
+            mine = await home.dashboard(session, viewer) if found.scope.kind == maps.ScopeKind.MINE else None
+            return maps.MapPage(goal_map, found, mine)
+
+    async def map_goal(self, token: str, number: int, now: datetime) -> Reply:
+        """One goal in full for the map's panel, as the link's person may see it; a refusal when they may not.
+        Raises maps.LinkRefused when the link opens nothing."""
+        async with self.db.transaction(write=False) as session:
+            viewer, _ = await maps.open_link(session, token, now)
+            try:
+                info = await browse.goal_detail(session, viewer, number)
+            except UserError as error:
+                return Reply.refusal(error)
+            return views.map_panel(info, await maps.recent_checkins(session, info.goal.id))
+
     @staticmethod
     async def _settings(session: AsyncSession, viewer: Viewer, changed: bool = False) -> Reply:
         person = viewer.person
@@ -342,7 +369,7 @@ class Bot:
                 current = await checkins.state(session, viewer)
                 return views.checkin_state(current, await checkins.key_results_of(session, current.goals))
             case _Home():
-                return await home.dashboard(session, viewer)
+                return await home.dashboard(session, viewer, self._map_link(viewer, maps.MapScope()))
             case commands.ListGoals(scope="pending"):
                 return views.pending(await browse.pending(session, viewer))
             case commands.ListGoals(scope, person, include_all, page):
@@ -350,7 +377,15 @@ class Bot:
                 words = " ".join(w for w in (person or scope, "all" if include_all else "") if w)
                 return views.goal_page(result, words)
             case commands.Show(number):
-                return views.detail(await browse.goal_detail(session, viewer, number))
+                return views.detail(await browse.goal_detail(session, viewer, number),
+                                    self._map_link(viewer, maps.MapScope(maps.ScopeKind.GOAL, number)))
+            case commands.MapOpen(number, unit, part):
+                scope, words = await maps.scope_for(session, viewer, number, unit, maps.ScopeKind(part))
+                return views.map_link(self._map_link(viewer, scope), words, self.links.minutes_words)
+            case commands.MapRevoke():
+                maps.revoke(viewer, utcnow())
+                return Reply.text("Done: the goal map links you were given before now open nothing. goals map gives "
+                                  "you a new one.")
             case commands.Edit(number, changes):
                 result = await goals.edit(session, viewer, number, dict(changes))
                 await notify.proposal_changed(session, result.goal)
@@ -469,7 +504,9 @@ class Bot:
             case commands.Away(until):
                 return views.away(*preferences.away(viewer, until))
             case commands.Digest(part):
-                return digest.render(await digest.digest(session, viewer), part)
+                found = await digest.digest(session, viewer)
+                found.map = self._map_link(viewer, maps.MapScope(maps.ScopeKind.TEAM))
+                return digest.render(found, part)
             case commands.Nudge(who):
                 return views.nudged(await notify.nudge(session, viewer, who))
         raise AssertionError(f"unhandled command {command!r}")

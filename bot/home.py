@@ -8,7 +8,9 @@ from sqlmodel import select
 
 from bot import checkins, views
 from bot.access import can_see
-from bot.messages import Button, Buttons, Context, Divider, Do, Fields, Header, Paragraph, ProgressLine, Reply, ReplyBuilder
+from bot.messages import (
+    Button, Buttons, Context, Divider, Do, Fields, Header, Link, Paragraph, ProgressLine, Reply, ReplyBuilder,
+)
 from bot.people import Viewer
 from storage import repository
 from storage.models import Goal, Person
@@ -62,9 +64,11 @@ async def _supports(session: AsyncSession, viewer: Viewer, ancestors: list[Goal]
     return "supports " + " ← ".join(chain) if chain else "supports nothing yet: link it with goals link"
 
 
-async def dashboard(session: AsyncSession, viewer: Viewer) -> Reply:
-    """Everything a person looks at first, for a home tab or a `home` command."""
+async def dashboard(session: AsyncSession, viewer: Viewer, link: Link | None = None) -> Reply:
+    """Everything a person looks at first, for a home tab or a `home` command; `link` opens the goal map."""
     builder = ReplyBuilder().add(Header(f"{viewer.person.name}'s goals"))
+    if link is not None:
+        builder.add(link)
     open_goals = (
         Goal.tenant_id == viewer.tenant.id,
         Goal.owner_person_id == viewer.id,

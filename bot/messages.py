@@ -205,7 +205,17 @@ class Divider:
     pass
 
 
-Block = Header | Paragraph | Context | Fields | ProgressLine | Buttons | Divider | Usage
+@dataclass(frozen=True)
+class Link:
+    """A link to open in a browser; `tab` is what the platform's own tab opens with instead, when it has
+    one (the Teams app's map tab takes the link's token), so the page opens inside the chat app."""
+
+    label: str
+    url: str
+    tab: str = ""
+
+
+Block = Header | Paragraph | Context | Fields | ProgressLine | Buttons | Divider | Usage | Link
 
 
 @dataclass(frozen=True)
@@ -258,7 +268,7 @@ class ReplyBuilder:
 
 _BLOCK_KINDS: dict[str, type] = {
     "header": Header, "paragraph": Paragraph, "context": Context, "fields": Fields,
-    "progress": ProgressLine, "buttons": Buttons, "divider": Divider, "usage": Usage,
+    "progress": ProgressLine, "buttons": Buttons, "divider": Divider, "usage": Usage, "link": Link,
 }
 _KIND_OF = {kind: name for name, kind in _BLOCK_KINDS.items()}
 

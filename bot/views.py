@@ -10,7 +10,7 @@ from bot.commands import ADMIN_USAGE, HELP_GROUPS, SHORT_USAGE, SUMMARY, USAGE
 from bot.goals import Decision, Edited, Linked, Proposal, snapshot
 from bot.messages import (
     Do,
-    Button, Buttons, Context, Divider, Fields, Header, Paragraph, ProgressLine, Reply, ReplyBuilder,
+    Button, Buttons, Context, Divider, Fields, Header, Link, Paragraph, ProgressLine, Reply, ReplyBuilder,
 )
 from storage.models import Goal, KeyResult, Kudos, Milestone, Person, as_utc
 from storage.vocabulary import Awaiting, Health, Status
@@ -185,8 +185,67 @@ def tree(result: browse.GoalTree) -> Reply:
     return builder.build(more=max(more, 0))
 
 
-def detail(info: browse.GoalDetail) -> Reply:
-    """Everything `goals show` says about one goal."""
+def detail(info: browse.GoalDetail, link: Link | None = None) -> Reply:
+    """Everything `goals show` says about one goal, with a link to it on the goal map."""
+    builder = _detail(info)
+    goal = info.goal
+    if info.may_change and goal.status in (Status.PROPOSED, Status.ACTIVE, Status.RETURNED):
+        builder.add(Buttons((Button("Edit", Do.EDIT, goal.ref, f"goals edit {goal.ref}"),)))
+    if goal.status == Status.PROPOSED:
+        builder.add(decision_buttons(goal, assigned=goal.awaiting == Awaiting.OWNER))
+    if link is not None:
+        builder.add(link)
+    return builder.build()
+
+
+def map_panel(info: browse.GoalDetail, checkins: list) -> Reply:
+    """A goal in full as the goal map's panel shows it: what `goals show` says, and its latest check-ins."""
+    builder = _detail(info)
+    if checkins:
+        builder.add(Divider(), Header("Latest check-ins"))
+        builder.add(Paragraph("\n".join(checkin_line(line) for line in checkins)))
+    if info.may_change and info.goal.status in (Status.PROPOSED, Status.ACTIVE, Status.RETURNED):
+        builder.add(Context(f"Change it in chat: goals progress {info.goal.ref} <percent> [health] [note], "
+                            f"goals edit {info.goal.ref}"))
+    return builder.build()
+
+
+def checkin_line(line) -> str:
+    """One update from a check-in or a progress report: `2026-12-01 Ana Ruiz: 60%, at risk, "waiting on legal"`."""
+    after = line.after
+    if line.action == "achieved":
+        said = ["achieved"]
+    elif line.action == "key result updated":
+        said = [f"key result {after.get('key_result')} now {number(after['current'])}" if "current" in after
+                else "key result updated"]
+    else:
+        said = []
+        if after.get("progress") is not None:
+            said.append(f"{percent(after['progress'])}%")
+        if "health" in after:
+            said.append(health_word(after["health"]))
+        if after.get("note"):
+            said.append(f"note: {after['note']}")
+        said = said or ["no change"]
+    return f"{line.at:%Y-%m-%d} {line.who}: {', '.join(said)}"
+
+
+MAP_LABELS = {
+    "all": "Open the goal map", "goal": "Open it on the goal map", "unit": "Open the unit's map",
+    "mine": "Open my goals", "team": "Open your team's map",
+}
+
+
+def map_link(link: Link, words: str, lifetime: str) -> Reply:
+    """The answer to `goals map`: the link, whose it is and how long it works."""
+    return Reply(blocks=(
+        Paragraph(f"The goal map of {words}, showing what you may see. The link is for you alone and works for "
+                  f"{lifetime}; goals map gives you a new one."),
+        link,
+    ))
+
+
+def _detail(info: browse.GoalDetail) -> ReplyBuilder:
     goal = info.goal
     fields = [
         ("Status", goal.status + (f" (waiting for the {goal.awaiting})" if goal.awaiting else "")),
@@ -230,11 +289,7 @@ def detail(info: browse.GoalDetail) -> Reply:
             " " + ", ".join(dict.fromkeys(field_name(field) for field in event.after)) if event.action == "edited" else "")
             for event, name in info.history]
         builder.add(Divider(), Context("History: " + "; ".join(lines)))
-    if info.may_change and goal.status in (Status.PROPOSED, Status.ACTIVE, Status.RETURNED):
-        builder.add(Buttons((Button("Edit", Do.EDIT, goal.ref, f"goals edit {goal.ref}"),)))
-    if goal.status == Status.PROPOSED:
-        builder.add(decision_buttons(goal, assigned=goal.awaiting == Awaiting.OWNER))
-    return builder.build()
+    return builder
 
 
 def decision_buttons(goal: Goal | browse.GoalRow, *, assigned: bool) -> Buttons:

@@ -5,6 +5,7 @@ Timestamps are timezone-aware UTC; dates (due, away) are calendar dates.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -53,6 +54,8 @@ class Tenant(SQLModel, table=True):
     common_title_words: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False,
                                                                                 server_default="[]"))
     title_words_counted_at: datetime | None = None
+    # The key that signs this tenant's links to the goal map: a link made for one tenant opens nothing in another.
+    link_key: str = Field(default_factory=lambda: secrets.token_urlsafe(32), max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -115,6 +118,8 @@ class Person(SQLModel, table=True):
     # Nudges about their own unaligned or stale goals, sent with their check-in prompt's round.
     nudges_off: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     away_until: date | None = None
+    # Map links made for the person before this instant open nothing (`goals map revoke`; erasure).
+    map_links_after: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -403,6 +403,20 @@ def _gen_digest(c: Choices) -> list[str]:
     return ["digest", *([c.pick(parts)] if c.chance(0.6) else [])]
 
 
+def _gen_map(c: Choices) -> list[str]:
+    """`goals map [G-n|mine|team|<unit>|revoke]`: a link, or the end of every link given so far."""
+    roll = c.number(0, 5)
+    if roll == 0:
+        return ["map"]
+    if roll == 1:
+        return ["map", c.pick(("mine", "team", "revoke", "my", "me"))]
+    if roll == 2:
+        return ["map", _ref(c)]
+    if roll == 3:
+        return ["map", c.pick(("Platform", "Engineering", "unit:Sales", '"EMEA"', "Nowhere"))]
+    return ["map", *_words(c, 1, 3)]
+
+
 def _checkin_parts(c: Choices) -> list[str]:
     words: list[str] = []
     for i in range(c.number(1, 3)):
@@ -435,7 +449,7 @@ def _gen_garbage(c: Choices) -> list[str]:
 GENERATORS: tuple[Callable[[Choices], list[str]], ...] = (
     _gen_add, _gen_add, _gen_assign, _gen_list, _gen_single, _gen_single, _gen_link, _gen_return,
     _gen_progress, _gen_progress, _gen_kr_add, _gen_kr_update, _gen_milestone, _gen_kudos, _gen_settings,
-    _gen_away, _gen_admin, _gen_help, _gen_digest, _gen_edit, _gen_resubmit, _gen_garbage,
+    _gen_away, _gen_admin, _gen_help, _gen_digest, _gen_edit, _gen_resubmit, _gen_map, _gen_garbage,
 )
 
 
@@ -443,7 +457,7 @@ GENERATORS: tuple[Callable[[Choices], list[str]], ...] = (
 VERBS = frozenset({
     "add", "propose", "assign", "list", "ls", "show", "tree", "unlink", "approve", "accept", "done", "archive",
     "link", "return", "decline", "progress", "kr", "milestone", "kudos", "settings", "away", "back", "help", "checkin",
-    "admin", "digest", "nudge", "edit", "resubmit", "reopen", "withdraw",
+    "admin", "digest", "nudge", "edit", "resubmit", "reopen", "withdraw", "map",
 })
 
 

@@ -29,13 +29,14 @@ class Served:
 
     path = "/"
 
-    def __init__(self, db, settings: Settings) -> None:
+    def __init__(self, db, settings: Settings, *, now=None) -> None:
         self.db = db
         self.settings = settings
+        self.now = now  # the clock the goal map's links are checked by (None: the real one)
 
     async def start(self, prepare=None) -> None:
         """Build and serve the app; `prepare(self)` runs in between (to shorten a lease, say)."""
-        self.app, self.slack = await build(self.settings, db=self.db)
+        self.app, self.slack = await build(self.settings, db=self.db, now=self.now)
         self.teams = self.app.get(TEAMS_KEY)
         if prepare is not None:
             prepare(self)

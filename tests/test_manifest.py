@@ -52,7 +52,7 @@ async def test_commands_and_events_match_what_the_code_registers(registered):
 
 async def test_interactivity_is_on_exactly_because_the_code_has_buttons_forms_and_pickers(registered):
     assert registered["action"] == {"goal.approve", "goal.return", "checkin.open", "checkin.health", "checkin.pick",
-                                    "goal.show", "person.nudge", "goal.link", "goal.edit"}
+                                    "goal.show", "person.nudge", "goal.link", "goal.edit", "map.open"}
     assert registered["view"] == {"goal.add", "goal.return", "checkin.answer", "goal.edit"}
     assert registered["options"] == {"parent"}
     assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True

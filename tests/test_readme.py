@@ -72,3 +72,26 @@ async def test_the_documented_health_answer_is_what_healthz_says(db):
             assert await response.json() == json.loads(" ".join(documented.group(1).split()))
     finally:
         await server.close()
+
+
+def test_the_goal_map_section_works_as_written(tmp_path):
+    """`goals map` in the console gives a link; `./goalbot serve`, run beside it, opens it."""
+    import urllib.request
+
+    from browser import free_port, serving
+
+    section = README.read_text().split("## The goal map", 1)[1].split("\n## ", 1)[0]
+    assert "./goalbot serve" in section and "goals map" in section
+    port = free_port()
+    url = f"sqlite:///{tmp_path / 'goalbot.db'}"
+    # The port is the test's own (the README's is 3000); the links point where serve listens either way.
+    env = {**os.environ, "GOALBOT_DATABASE_URL": url, "GOALBOT_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    done = subprocess.run([sys.executable, "-m", "adapters.cli", "console", "--demo"], input="goals map\n",
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    link = re.search(r"Open the goal map: (http://\S+)", done.stdout).group(1)
+    with serving(url, port) as base:
+        assert link.startswith(base + "/map?t=")
+        with urllib.request.urlopen(link, timeout=10) as page:
+            html = page.read().decode()
+    assert "Shown to Ana Silva" in html and "Grow ARR to $12M" in html

@@ -131,7 +131,7 @@ async def converse(chat: ConsoleChat, *, interactive: bool, out=None, clock: boo
 
     outbox = Outbox(chat.bot.db, ConsoleSender(show), worker="console")
     chat.bot.outboxes.append(outbox)
-    ticking = Clock(chat.bot.db, outbox.wake) if (interactive if clock is None else clock) else None
+    ticking = Clock(chat.bot.db, outbox.wake, chat.bot.links) if (interactive if clock is None else clock) else None
     delivering = None
     if ticking is not None:
         ticking.start()
@@ -181,7 +181,7 @@ async def tick(chat: ConsoleChat, when: str) -> str:
     except ValueError as error:
         return f"{error}. Try: :tick 2027-03-08T09:00:00Z"
     try:
-        tally = await run_round(chat.bot.db, instant, tenant=chat.tenant)
+        tally = await run_round(chat.bot.db, instant, tenant=chat.tenant, links=chat.bot.links)
     except LookupError as error:
         return str(error).capitalize() + "."
     return f"{tally.line()}\n  ({tally.details()})"

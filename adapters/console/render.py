@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.messages import Buttons, Context, Divider, Fields, Header, Paragraph, ProgressLine, Reply, Usage
+from bot.messages import Buttons, Context, Divider, Fields, Header, Link, Paragraph, ProgressLine, Reply, Usage
 from storage.vocabulary import Health
 
 # C0/C1 controls (but newline and tab) and bidirectional overrides: a goal title
@@ -51,4 +51,6 @@ def render(reply: Reply) -> str:
                 lines.append("  " + "   ".join(f"{b.label}: {clean(b.command)}" for b in buttons))
             case Divider():
                 lines.append("")
+            case Link(label, url):
+                lines.append(f"  {clean(label)}: {clean(url)}")
     return "\n".join(lines)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.messages import Buttons, Context, Divider, Fields, Header, Paragraph, ProgressLine, Reply, Usage
+from bot.messages import Buttons, Context, Divider, Fields, Header, Link, Paragraph, ProgressLine, Reply, Usage
 from storage.vocabulary import Health
 
 MESSAGE_BLOCKS = 50
@@ -12,6 +12,8 @@ FIELD_TEXT = 2000
 FIELDS_PER_SECTION = 10
 HEADER_TEXT = 150
 BUTTON_TEXT = 75
+URL_LIMIT = 3000
+OPEN_LINK = "map.open"  # the action id of a link button: Slack reports the press, which needs only an ack
 HEALTH_MARKS = {Health.ON_TRACK: ":large_green_circle:", Health.AT_RISK: ":large_yellow_circle:",
                 Health.OFF_TRACK: ":red_circle:", Health.BLOCKED: ":no_entry:"}
 
@@ -93,6 +95,10 @@ def _block(block, error: bool) -> list[dict]:
             return [{"type": "actions", "elements": elements}]
         case Divider():
             return [{"type": "divider"}]
+        case Link(label, url):
+            # A link button: Slack opens the address, and still tells the app it was pressed (acknowledged only).
+            return [{"type": "actions", "elements": [
+                {"type": "button", "text": plain(label, BUTTON_TEXT), "url": url[:URL_LIMIT], "action_id": OPEN_LINK}]}]
     raise AssertionError(f"unknown block {block!r}")
 
 

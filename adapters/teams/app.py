@@ -333,13 +333,13 @@ class TeamsApp:
     # Sending --------------------------------------------------------------------------
 
     async def say(self, reference: ConversationReference, reply: Reply) -> str | None:
-        return await self.send(reference, cards.render(reply), cards.summary(reply))
+        return await self.send(reference, cards.render(reply, app_id=self.app_id), cards.summary(reply))
 
     async def answer(self, reference: ConversationReference, actor: Actor, key: str, reply: Reply) -> None:
         """The answer to what someone wrote. If Teams keeps it out for long (a long Retry-After), the outbox
         owes it to them instead, so it arrives later rather than never."""
         try:
-            await self.sender.send(reference, cards.render(reply), cards.summary(reply))
+            await self.sender.send(reference, cards.render(reply, app_id=self.app_id), cards.summary(reply))
             return
         except Exception as error:  # noqa: BLE001 - sorted below
             if not retryable(error):
@@ -358,7 +358,7 @@ class TeamsApp:
 
     async def update(self, reference: ConversationReference, card_id: str, reply: Reply) -> None:
         try:
-            await self.sender.update(reference, card_id, cards.render(reply), cards.summary(reply))
+            await self.sender.update(reference, card_id, cards.render(reply, app_id=self.app_id), cards.summary(reply))
         except Exception as error:  # noqa: BLE001 - fall back to a new message
             log.warning("updating card %s failed (%s); sending the outcome instead", card_id, type(error).__name__)
             await self.say(reference, reply)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import quote, urlencode
 
 from bot.commands import FORM_KEY_RESULTS, MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE
-from bot.messages import Button, Buttons, Context, Divider, Do, Fields, Header, Paragraph, ProgressLine, Reply, Usage
+from bot.messages import Button, Buttons, Context, Divider, Do, Fields, Header, Link, Paragraph, ProgressLine, Reply, Usage
 from storage.vocabulary import Category, Health, Level
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -92,7 +93,27 @@ def action_for(button: Button) -> dict:
     return submit(button.label, button.action, button.value, style=button.style)
 
 
-def _elements(block, error: bool) -> list[dict]:
+MAP_TAB = "goalmap"  # the entityId of the app's map tab (adapters.teams.package)
+
+
+def tab_link(app_id: str, link: Link) -> str:
+    """A Teams deep link that opens the app's map tab with the link's token, so the map opens inside Teams."""
+    context = json.dumps({"subEntityId": link.tab}, separators=(",", ":"))
+    query = urlencode({"webUrl": link.url, "label": link.label, "context": context}, quote_via=quote)
+    return f"https://teams.microsoft.com/l/entity/{quote(app_id.lower(), safe='')}/{MAP_TAB}?{query}"
+
+
+def link_actions(link: Link, app_id: str) -> dict:
+    """A link as buttons: in the app's tab, when the app is known, and in the browser."""
+    actions = []
+    if app_id and link.tab:
+        actions.append({"type": "Action.OpenUrl", "title": link.label[:80], "url": tab_link(app_id, link)})
+    actions.append({"type": "Action.OpenUrl", "title": "Open in the browser" if actions else link.label[:80],
+                    "url": link.url})
+    return {"type": "ActionSet", "actions": actions}
+
+
+def _elements(block, error: bool, app_id: str = "") -> list[dict]:
     match block:
         case Header(text):
             return [_text(escape(text), size="Medium", weight="Bolder")]
@@ -112,10 +133,12 @@ def _elements(block, error: bool) -> list[dict]:
             return [{"type": "ActionSet", "actions": [action_for(b) for b in buttons[:MAX_ACTIONS]]}]
         case Divider():
             return []
+        case Link():
+            return [link_actions(block, app_id)]
     raise AssertionError(f"unknown block {block!r}")
 
 
-def body(reply: Reply) -> tuple[list[dict], list[int]]:
+def body(reply: Reply, app_id: str = "") -> tuple[list[dict], list[int]]:
     """The card body, and for each element the index of the block it came from."""
     elements: list[dict] = []
     sources: list[int] = []
@@ -124,7 +147,7 @@ def body(reply: Reply) -> tuple[list[dict], list[int]]:
         if isinstance(block, Divider):
             separate = True
             continue
-        for element in _elements(block, reply.error):
+        for element in _elements(block, reply.error, app_id):
             if separate:
                 element["separator"] = True
                 separate = False
@@ -145,9 +168,10 @@ def size(content: dict) -> int:
     return len(json.dumps(content, ensure_ascii=False))
 
 
-def render(reply: Reply, *, limit: int = MAX_CARD_CHARS) -> dict:
-    """An Adaptive Card for a reply; past the size limit the rest is counted in an "and N more" line."""
-    elements, sources = body(reply)
+def render(reply: Reply, *, limit: int = MAX_CARD_CHARS, app_id: str = "") -> dict:
+    """An Adaptive Card for a reply; past the size limit the rest is counted in an "and N more" line.
+    `app_id` (the Teams app's) lets a link open in the app's own tab."""
+    elements, sources = body(reply, app_id)
     content = card(elements)
     if size(content) <= limit and not reply.more:
         return content

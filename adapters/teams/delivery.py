@@ -64,7 +64,7 @@ class TeamsSender:
         if reference is None:
             raise Unreachable(WAITING if target.channel is None else "goalbot is in no conversation of this tenant yet")
         try:
-            message_id = await self.sender.send(reference, cards.render(reply), cards.summary(reply))
+            message_id = await self.sender.send(reference, cards.render(reply, app_id=self.sender.app_id), cards.summary(reply))
         except Exception as error:  # noqa: BLE001 - sorted by what Teams said
             raise failure(error) from None
         return Sent(reference.conversation.id, message_id)
@@ -74,6 +74,6 @@ class TeamsSender:
         if reference is None:
             raise Refused("the conversation of the message to update is gone")
         try:
-            await self.sender.update(reference, posted.message_id, cards.render(reply), cards.summary(reply))
+            await self.sender.update(reference, posted.message_id, cards.render(reply, app_id=self.sender.app_id), cards.summary(reply))
         except Exception as error:  # noqa: BLE001 - sorted by what Teams said
             raise failure(error) from None

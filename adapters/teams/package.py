@@ -16,6 +16,7 @@ import zlib
 from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import urlsplit
 
+from adapters.teams.cards import MAP_TAB
 from bot.commands import SUMMARY
 
 MANIFEST_VERSION = "1.22"
@@ -88,6 +89,16 @@ def manifest(app_id: str, host: str, *, name: str = "goalbot", developer: str = 
             "supportsFiles": False,
             "isNotificationOnly": False,
             "commandLists": [{"scopes": ["personal"], "commands": bot_commands()}],
+        }],
+        # The goal map as the app's own tab. The bot's map links open it (a deep link whose context carries the
+        # link's token, which Teams puts in the content URL: {page.subPageId}, {subEntityId} in older clients),
+        # so the tab needs no sign-in of its own; opened from the app bar it says how to get a link.
+        "staticTabs": [{
+            "entityId": MAP_TAB,
+            "name": "My goals",
+            "contentUrl": base + "/map/tab?t={page.subPageId}&t1={subEntityId}",
+            "websiteUrl": base + "/map",
+            "scopes": ["personal"],
         }],
         "validDomains": [parts.hostname],
     }

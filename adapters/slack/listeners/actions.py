@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from adapters.slack import modals
+from adapters.slack import modals, render
 from adapters.slack.app import SlackApp
 from bot.commands import CheckIn
 from bot.errors import UserError
@@ -40,6 +40,10 @@ def register(slack: SlackApp) -> None:
         # carry their position. The answer goes to the presser alone.
         slack.listen("action", re.compile(rf"^{re.escape(name)}(:[0-9]+)?$"), manifest_name=name.value)(
             _pressed(slack, name))
+
+    @slack.listen("action", render.OPEN_LINK)
+    async def open_link(ack):
+        await ack()  # Slack opened the map in the browser; the press itself asks nothing of goalbot
 
     @slack.listen("action", Do.RETURN)
     async def return_goal(ack, body, client):
