@@ -17,6 +17,8 @@
     var text = new Array(n);
     var data = new Array(n);
     var context = new Uint8Array(n);
+    var opened = new Uint8Array(n);
+    var toggles = new Array(n);
     var position = new Map();
     for (var i = 0; i < n; i++) {
       var li = items[i];
@@ -26,6 +28,9 @@
       text[i] = li.firstElementChild.querySelector(".t").textContent.toLowerCase();
       data[i] = { d: li.dataset.d, m: li.dataset.m, h: li.dataset.h, f: " " + li.dataset.f + " " };
       context[i] = li.classList.contains("ctx") ? 1 : 0;
+      var first = li.firstElementChild.firstElementChild;
+      toggles[i] = first.classList.contains("x") ? first : null;
+      opened[i] = toggles[i] && !li.classList.contains("c") ? 1 : 0;
     }
     var LETTER = { mine: "m", unaligned: "u", stale: "s" };
 
@@ -47,12 +52,12 @@
       return true;
     }
 
-    function setOpen(li, open) {
-      var button = li.firstElementChild.firstElementChild;
-      if (!button || !button.classList.contains("x")) return;
-      if (li.classList.contains("c") === open) li.classList.toggle("c", !open);
-      var expanded = open ? "true" : "false";
-      if (button.getAttribute("aria-expanded") !== expanded) button.setAttribute("aria-expanded", expanded);
+    function setOpen(i, open) {
+      // Only a goal with supporters opens, and only what changes is touched.
+      if (!toggles[i] || opened[i] === (open ? 1 : 0)) return;
+      opened[i] = open ? 1 : 0;
+      items[i].classList.toggle("c", !open);
+      toggles[i].setAttribute("aria-expanded", open ? "true" : "false");
     }
 
     function apply() {
@@ -74,7 +79,8 @@
         if (li.hidden !== hide) li.hidden = hide;
         var faint = active && shown[j] && !match[j] ? 1 : 0;
         if (context[j] !== faint) { li.classList.toggle("ctx", !!faint); context[j] = faint; }
-        if (open[j]) setOpen(li, true);
+        // Filtered, the way to each match opens; unfiltered, the map is the overview again (the top open).
+        if (active ? open[j] : true) setOpen(j, active || parent[j] < 0);
       }
       status.textContent = active ? count + " of " + n + " goals match." : n + " goals.";
       var query = new URLSearchParams(new FormData(form));
@@ -87,15 +93,13 @@
     form.addEventListener("submit", function (event) { event.preventDefault(); apply(); });
     form.querySelector(".expand").hidden = false;
     form.querySelector(".collapse").hidden = false;
-    form.querySelector(".expand").addEventListener("click", function () { items.forEach(function (li) { setOpen(li, true); }); });
-    form.querySelector(".collapse").addEventListener("click", function () {
-      items.forEach(function (li) { setOpen(li, false); });
-    });
+    form.querySelector(".expand").addEventListener("click", function () { for (var k = 0; k < n; k++) setOpen(k, true); });
+    form.querySelector(".collapse").addEventListener("click", function () { for (var k = 0; k < n; k++) setOpen(k, false); });
     tree.addEventListener("click", function (event) {
       var button = event.target.closest("button.x");
       if (button) {
-        var li = button.closest("li.g");
-        setOpen(li, li.classList.contains("c"));
+        var k = position.get(button.closest("li.g"));
+        setOpen(k, !opened[k]);
       }
     });
 
