@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import select
 
-from bot.access import can_change, get_goal, visible_clause
+from bot.access import can_change, can_see, get_goal, visible_clause
 from bot.errors import UserError
 from bot.people import Viewer, find_person
 from storage import repository
@@ -68,7 +68,7 @@ class GoalTree:
 class GoalDetail:
     goal: Goal
     owner: str
-    ancestors: list[Goal]
+    ancestors: list[Goal | None]  # nearest first; None for one the viewer may not see (private)
     children: list[GoalRow]
     key_results: list[KeyResult]
     milestones: list[Milestone]
@@ -209,7 +209,8 @@ async def goal_tree(session: AsyncSession, viewer: Viewer, number: int | None) -
 async def goal_detail(session: AsyncSession, viewer: Viewer, number: int) -> GoalDetail:
     """Everything `goals show` says about one goal the viewer may see: parent, children, key results, milestones, history."""
     goal = await get_goal(session, viewer, number)
-    ancestors = await repository.goal_ancestors(session, goal.id)
+    ancestors = [ancestor if await can_see(session, viewer, ancestor) else None
+                 for ancestor in await repository.goal_ancestors(session, goal.id)]
     owner = ""
     if goal.owner_person_id:
         owner = (await session.get(Person, goal.owner_person_id)).name

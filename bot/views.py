@@ -256,9 +256,10 @@ def _detail(info: browse.GoalDetail) -> ReplyBuilder:
         ("Category", goal.category),
     ]
     if info.ancestors:
-        fields.append(("Supports", " → ".join(f"{g.ref} {g.title}" + (" (archived)" if g.status == Status.ARCHIVED else "")
-                                              for g in info.ancestors)))
-        if info.ancestors[0].status == Status.ARCHIVED:
+        fields.append(("Supports", " → ".join(
+            "a private goal" if g is None else f"{g.ref} {g.title}" + (" (archived)" if g.status == Status.ARCHIVED else "")
+            for g in info.ancestors)))
+        if info.ancestors[0] is not None and info.ancestors[0].status == Status.ARCHIVED:
             fields.append(("Relink", f"{info.ancestors[0].ref} is archived: goals link {goal.ref} G-<n>"))
     elif goal.level != "company":  # a company goal is the top: it supports nothing by nature
         fields.append(("Supports", "nothing yet (not aligned)"))

@@ -309,3 +309,18 @@ def org_actor(email: str):
     from bot.messages import Actor
 
     return Actor("console", email, email=email)
+
+
+async def test_a_public_goal_under_a_private_one_never_shows_the_private_title(org, served):
+    await org.say("bo@example.com", "goals add Bo's quiet team plan level:team private")
+    await org.say("ana@example.com", "goals add Ana's public thing")
+    await org.say("bo@example.com", "goals approve G-2")
+    await org.say("bo@example.com", "goals link G-2 G-1")  # Bo may: he sees both
+    shown = await org.say("nina@example.com", "goals show G-2")
+    assert "Supports  a private goal" in shown and "quiet" not in shown
+    assert "G-1 Bo's quiet team plan" in await org.say("omar@example.com", "goals show G-2")  # Bo's manager sees it
+    token = token_of(await org.say("nina@example.com", "goals map"))
+    _, html, _ = await get(served, "/map", t=token)
+    assert 'data-n="2"' in html and "supports a goal you cannot see" in html and "quiet" not in html
+    _, panel, _ = await get(served, "/map/goal", t=token, g="2", part="panel")
+    assert "a private goal" in panel and "quiet" not in panel
