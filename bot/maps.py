@@ -32,6 +32,7 @@ from storage.vocabulary import Level, Status, UnitKind
 
 LINK_MINUTES = 60  # a link handed out in chat
 DIGEST_LINK = timedelta(hours=24)  # the weekly digest's link: it is read some hours after it comes
+TAB_KEPT = timedelta(days=7)  # how long the Teams tab remembers the person who opened a link in it
 SALT = "goalbot.map"
 MAP_LIMIT = 10_000  # goals one map shows; a bigger one says to open a unit's map
 CHECKINS_SHOWN = 5

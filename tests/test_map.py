@@ -275,10 +275,40 @@ async def test_my_goals_is_the_teams_tabs_landing_the_counterpart_of_the_slack_h
     assert 'value="mine" checked' in html  # her own goals, with the goals they support as context
     # Older Teams clients fill in {subEntityId} instead of {page.subPageId}.
     assert (await get(served, "/map/tab", t="{page.subPageId}", t1=token))[0] == 200
-    # Opened from the app bar, with no link: how to get one, not an error.
+    # Opened from the app bar, with no link and nothing kept: how to get one, not an error.
     status, html, headers = await get(served, "/map/tab", t="{page.subPageId}", t1="{subEntityId}")
-    assert status == 200 and "say goals map to goalbot" in html
+    assert status == 200 and "say goals map to goalbot" in html and "Set-Cookie" not in headers
     assert "frame-ancestors" in headers["Content-Security-Policy"]
+
+
+async def test_the_teams_tab_keeps_the_person_for_a_week_so_it_lands_on_their_goals(org, served):
+    await goals(org)
+    token = token_of(await org.say("ana@example.com", "goals map"))
+    async with served.http.get(served.server.make_url("/map/tab"), params={"t": token}) as response:
+        assert response.status == 200
+        [cookie] = response.headers.getall("Set-Cookie")
+    kept = cookie.split(";")[0].split("=", 1)[1]
+    assert kept != token
+    for part in ("Max-Age=604800", "Secure", "HttpOnly", "SameSite=None", "Partitioned"):
+        assert part in cookie, part
+
+    async def tab(cookie_value: str, *, hours: float = 0) -> tuple[int, str, str]:
+        served.clock.at = datetime.now(UTC) + timedelta(hours=hours)
+        async with served.http.get(served.server.make_url("/map/tab"), params={"t": "{page.subPageId}"},
+                                   headers={"Cookie": f"goalbot_tab={cookie_value}"}) as response:
+            return response.status, await response.text(), ";".join(response.headers.getall("Set-Cookie", []))
+
+    # Opened from the app bar a day later: her goals, with no link in sight.
+    status, html, cleared = await tab(kept, hours=24)
+    assert status == 200 and "<h1>My goals</h1>" in html and "Shown to Ana Silva" in html and not cleared
+    # A week on, or once she revoked her links, it is forgotten: how to get a new one, and the cookie goes.
+    status, html, cleared = await tab(kept, hours=7 * 24 + 1)
+    assert status == 200 and "say goals map to goalbot" in html and "Ana" not in html and "Max-Age=0" in cleared
+    await org.say("ana@example.com", "goals map revoke")
+    status, html, cleared = await tab(kept)
+    assert "say goals map to goalbot" in html and "Max-Age=0" in cleared
+    status, html, cleared = await tab("forged.value")
+    assert "say goals map to goalbot" in html and "Max-Age=0" in cleared
 
 
 async def test_assets_are_served_by_goalbot_itself(org, served):

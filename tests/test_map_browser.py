@@ -258,6 +258,13 @@ def test_the_teams_tab_opens_my_goals_from_the_bots_link(site, desktop):
     assert desktop.find_element("css selector", "input[name=only][value=mine]").is_selected()
     assert shown(desktop, 29) and not shown(desktop, 28)
     screenshot(desktop, "teams-tab-my-goals")
-    ready(desktop, f"{site.base}/map/tab?t=%7Bpage.subPageId%7D&t1=%7BsubEntityId%7D")
+    # Opened again from the app bar, with no link: the tab kept Felix, and lands on his goals.
+    from_app_bar = f"{site.base}/map/tab?t=%7Bpage.subPageId%7D&t1=%7BsubEntityId%7D"
+    ready(desktop, from_app_bar)
+    assert desktop.find_element("tag name", "h1").text == "My goals" and PRIVATE in desktop.page_source
+    # Nothing kept (another person's Teams, say): how to get a link, and nothing of Felix's.
+    desktop.execute_cdp_cmd("Network.clearBrowserCookies", {})  # partitioned ones too
+    ready(desktop, from_app_bar)
     assert "say goals map to goalbot" in desktop.find_element("tag name", "main").text
+    assert PRIVATE not in desktop.page_source
     assert problems(desktop) == []

@@ -38,7 +38,8 @@ PAGE_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 STATIC = {"map.css": "text/css", "map.js": "text/javascript", "icon.svg": "image/svg+xml"}
-TAB_PARAMETERS = ("t", "t1")  # the Teams tab's content URL carries the link in one of these (see package.py)
+TAB_PARAMETERS = ("t", "t1")
+TAB_COOKIE = "goalbot_tab"  # the Teams tab's content URL carries the link in one of these (see package.py)
 MAX_GOAL = 999_999_999
 COMPRESS_FROM = 16 * 1024
 
@@ -79,8 +80,9 @@ def routes(bot: Bot, *, now=None) -> list[web.RouteDef]:
         if token is None:
             return _page(render.notice(
                 "Open the goal map from chat",
-                "The goal map opens with a link goalbot gives you in chat: say goals map to goalbot (in Teams, "
-                "goals map opens it in this tab).", VERSION, base=_base(request)), status=200 if tab else 400)
+                "The goal map opens with a link goalbot gives you in chat: say goals map to goalbot. In Teams, "
+                "goals map mine opens your goals in this tab, and the tab keeps them for a week.", VERSION,
+                base=_base(request)), status=200 if tab else 400)
         try:
             page = await bot.open_map(token, clock())
         except LinkRefused as error:
@@ -92,7 +94,25 @@ def routes(bot: Bot, *, now=None) -> list[web.RouteDef]:
         return await show(request, _token(request))
 
     async def tab(request: web.Request) -> web.Response:
-        return await show(request, _token(request, TAB_PARAMETERS), tab=True)
+        # Teams opens the tab with the link's token when a bot's button opened it; the tab then keeps the
+        # person (a cookie of its own, partitioned to Teams) so that, opened from the app bar, it lands on their goals.
+        token = _token(request, TAB_PARAMETERS)
+        if token is not None:
+            response = await show(request, token, tab=True)
+            if response.status == 200:
+                kept, lasting = await bot.remember(token, clock())
+                response.headers.add("Set-Cookie", f"{TAB_COOKIE}={kept}; Max-Age={int(lasting.total_seconds())}; "
+                                                   "Secure; HttpOnly; SameSite=None; Partitioned")
+            return response
+        kept = request.cookies.get(TAB_COOKIE, "")
+        if kept and len(kept) <= MAX_TOKEN:
+            response = await show(request, kept, tab=True)
+            if response.status == 200:
+                return response
+        response = await show(request, None, tab=True)
+        if kept:
+            response.headers.add("Set-Cookie", f"{TAB_COOKIE}=; Max-Age=0; Secure; HttpOnly; SameSite=None; Partitioned")
+        return response
 
     async def goal(request: web.Request) -> web.Response:
         token = _token(request)
