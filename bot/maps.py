@@ -24,6 +24,7 @@ from sqlmodel import select
 from bot import alignment, browse
 from bot.access import get_goal, visible_clause
 from bot.errors import UserError
+from bot.messages import Reply
 from bot.people import Viewer, tenant_by_key
 from bot.privacy import ERASED_DOMAIN
 from storage import repository
@@ -48,7 +49,8 @@ class ScopeKind(StrEnum):
 
 @dataclass(frozen=True)
 class MapScope:
-    """What a link opens: the whole map, a goal (by number) with what supports it, a unit (by id), or mine."""
+    """What a link opens: the whole map, a goal (by number) with what supports it, a unit (by id), the goals
+    of the person's team, or their own."""
 
     kind: ScopeKind = ScopeKind.ALL
     id: int | None = None
@@ -153,7 +155,7 @@ def verify(token: str, key: str, now: datetime) -> Pass:
 
 def tenant_named(token: str) -> str:
     """The tenant a link says it is for, read before its signature is checked (with that tenant's key)."""
-    valid, payload = _serializer("").loads_unsafe(token or "")
+    _, payload = _serializer("").loads_unsafe(token or "")
     if not isinstance(payload, list) or len(payload) != 5 or not isinstance(payload[0], str):
         raise LinkRefused("invalid")
     return payload[0]
@@ -262,7 +264,7 @@ class MapPage:
 
     map: GoalMap
     link: Pass
-    mine: object | None = None  # a Reply: the dashboard, as the chat platform's home shows it
+    mine: Reply | None = None  # the person's dashboard, as the Slack Home tab shows it
 
 
 _owner_person = aliased(Person)
@@ -277,6 +279,7 @@ async def read(session: AsyncSession, viewer: Viewer, scope: MapScope, now: date
     conditions = [Goal.tenant_id == tenant_id, Goal.status.in_(browse.TREE_STATUSES), visible_clause(viewer)]
     title = f"The goal map of {viewer.tenant.name}"
     root_id = None
+    org = alignment.Reading(tenant_id, now, now, people, units, {}, {}, set(), [], [])  # the org chart alone
     if scope.kind == ScopeKind.GOAL:
         root = await get_goal(session, viewer, scope.id)
         subtree = repository.goal_subtree_cte(root.id)
@@ -284,14 +287,12 @@ async def read(session: AsyncSession, viewer: Viewer, scope: MapScope, now: date
         root_id, title = root.id, f"{root.ref} {root.title} and the goals that support it"
     elif scope.kind == ScopeKind.UNIT:
         unit = units[scope.id]
-        reading = alignment.Reading(tenant_id, now, now, people, units, {}, {}, set(), [], [])
-        unit_ids = sorted(reading.subtree(scope.id))
-        person_ids = sorted({p for u in unit_ids for p in reading.members.get(u, ())})
+        unit_ids = sorted(org.subtree(scope.id))
+        person_ids = sorted({p for u in unit_ids for p in org.members.get(u, ())})
         conditions.append(sa.or_(Goal.owner_unit_id.in_(unit_ids or [-1]), Goal.owner_person_id.in_(person_ids or [-1])))
         title = f"The goals of {unit.name}"
     elif scope.kind == ScopeKind.TEAM:
-        reading = alignment.Reading(tenant_id, now, now, people, units, {}, {}, set(), [], [])
-        person_ids = sorted({viewer.id, *reading.below(viewer.id)})
+        person_ids = sorted({viewer.id, *org.below(viewer.id)})
         led = sorted(unit.id for unit in units.values() if unit.lead_id in person_ids)
         conditions.append(sa.or_(Goal.owner_person_id.in_(person_ids), Goal.owner_unit_id.in_(led or [-1])))
         title = f"The goals of {viewer.person.name}'s team"
@@ -368,7 +369,7 @@ def _team_of(units: dict[int, alignment.UnitRow], unit_id: int | None) -> int | 
 
 
 async def _parents_outside(session: AsyncSession, viewer: Viewer, parent_ids: set[int]) -> dict[int, str]:
-    """For parents not on the map (outside its scope, archived or closed): `G-3 Title` for those the viewer
+    """For parents not on the map (outside its scope, or archived): `G-3 Title` for those the viewer
     may see; the others are left out, and their children say they support a goal the viewer cannot see."""
     if not parent_ids:
         return {}

@@ -354,3 +354,12 @@ async def test_a_public_goal_under_a_private_one_never_shows_the_private_title(o
     assert 'data-n="2"' in html and "supports a goal you cannot see" in html and "quiet" not in html
     _, panel, _ = await get(served, "/map/goal", t=token, g="2", part="panel")
     assert "a private goal" in panel and "quiet" not in panel
+
+
+async def test_my_goals_opens_on_mine_until_the_form_says_otherwise(org, served):
+    await goals(org)
+    token = token_of(await org.say("ana@example.com", "goals map mine"))
+    _, html, _ = await get(served, "/map", t=token)
+    assert 'value="mine" checked' in html and "2 of 5 goals match." in html
+    _, html, _ = await get(served, "/map", t=token, filtered="1")  # the box unticked, the form sent
+    assert 'value="mine" checked' not in html and "5 goals." in html

@@ -13,7 +13,7 @@ from datetime import datetime
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from bot.maps import MapNode, MapPage, ScopeKind
+from bot.maps import MapNode, MapPage
 from bot.messages import Reply
 from storage.vocabulary import Health
 
@@ -62,6 +62,7 @@ class Filters:
 
     @classmethod
     def from_query(cls, query, default_only: tuple[str, ...] = ()) -> Filters:
+        """The filters a page's address asks for; `default_only` until the form was sent (My goals: mine)."""
         only = tuple(word for word in ONLY if word in query.getall("only", []))
         chosen = "filtered" in query  # the form was sent: what is unticked is off, even a default
         return cls(
@@ -136,8 +137,6 @@ def flags(node: MapNode) -> str:
 
 def map_page(page: MapPage, token: str, filters: Filters, now: datetime, version: str, *, base: str) -> str:
     """The whole map page."""
-    if page.link.scope.kind == ScopeKind.MINE and not filters.active and not filters.only:
-        filters = Filters(only=("mine",))
     goal_map = page.map
     return environment.get_template("map.html").render(
         map=goal_map, token=token, filters=filters, marks=marks(goal_map.roots, filters), now=now,

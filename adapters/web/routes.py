@@ -17,7 +17,7 @@ from aiohttp import web
 
 from adapters.web import render
 from bot.dispatch import Bot
-from bot.maps import MAX_TOKEN, LinkRefused
+from bot.maps import MAX_TOKEN, LinkRefused, ScopeKind
 
 log = logging.getLogger("goalbot.map")
 
@@ -87,7 +87,8 @@ def routes(bot: Bot, *, now=None) -> list[web.RouteDef]:
             page = await bot.open_map(token, clock())
         except LinkRefused as error:
             return _refused(request, error)
-        filters = render.Filters.from_query(request.query)
+        mine = page.link.scope.kind == ScopeKind.MINE  # My goals opens on the person's own, in their context
+        filters = render.Filters.from_query(request.query, default_only=("mine",) if mine else ())
         return _page(render.map_page(page, token, filters, clock(), VERSION, base=_base(request)))
 
     async def map_page(request: web.Request) -> web.Response:
