@@ -11,6 +11,7 @@ password and no login page: the link is the key, so it lasts a short time.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -111,7 +112,7 @@ class Pass:
 
 
 def _serializer(key: str) -> URLSafeSerializer:
-    return URLSafeSerializer(key, salt=SALT)
+    return URLSafeSerializer(key, salt=SALT, signer_kwargs={"digest_method": hashlib.sha256})
 
 
 def _instant(milliseconds: int) -> datetime:
