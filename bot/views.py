@@ -779,6 +779,7 @@ def welcome(person: Person) -> Reply:
             ("add <title> parent:G-3 due:2027-03-31", "propose a goal (add alone opens a form)"),
             ("list", "your goals, with progress"),
             ("checkin", "answer this week's check-in"),
+            ("map mine", "your goals on the goal map, where they fit in the company's"),
             ("help", "every command"),
         )),
         Buttons((Button("Check in", Do.OPEN_CHECKIN, "", "checkin", "primary"),)),
