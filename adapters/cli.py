@@ -132,7 +132,8 @@ def _remove_embedded(database_url: str | None) -> None:
               help="Only deliver: leave the clock to `goalbot tick` run from cron every minute.")
 @database_option
 def serve(host: str, port: int, socket_mode: bool, no_scheduler: bool, database_url: str | None) -> None:
-    """Run the bot: Slack at /slack/events, Teams at /api/messages, health at /healthz, and the clock."""
+    """Run the bot: Slack at /slack/events, Teams at /api/messages, the goal map at /map, health at /healthz,
+    and the clock."""
     from adapters.server import serve as run_server
 
     settings = load_settings()

@@ -166,7 +166,8 @@ async def serve(settings: Settings, host: str, port: int, *, socket_mode: bool =
     app, slack = await build(settings, socket_mode=socket_mode, scheduler=scheduler, links=links)
     if slack is None and TEAMS_KEY not in app:
         log.warning("No platform credentials are set (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or SLACK_CLIENT_ID "
-                    "and SLACK_CLIENT_SECRET; MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD): serving only /healthz.")
+                    "and SLACK_CLIENT_SECRET; MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD): serving only the goal map "
+                    "(/map) and /healthz.")
     runner = GuardedRunner(app, guard(settings), access_log=None, shutdown_timeout=10)
     await runner.setup()
     # Everything loaded so far lives as long as the process: keep the collector from rescanning it,

@@ -13,7 +13,6 @@ from bot.maps import MapLinks
 from storage.database import default_url, describe_url
 
 SLACK_API_URL = "https://slack.com/api/"
-DEFAULT_ADDRESS = "http://127.0.0.1:3000"  # where `goalbot serve` listens unless told otherwise
 
 
 class Settings(BaseSettings):
@@ -59,6 +58,7 @@ class Settings(BaseSettings):
     # The address people's browsers reach goalbot at, for links to the goal map (https://goals.example.com,
     # or with a path when a proxy serves goalbot under one); unset, the address `goalbot serve` listens on.
     public_url: str | None = Field(default=None, alias="GOALBOT_PUBLIC_URL")
+    port: int = Field(default=3000, ge=1, le=65535, alias="PORT")  # where `goalbot serve` listens unless told
     # How long a map link handed out in chat works (the weekly digest's works for a day).
     map_link_minutes: int = Field(default=60, ge=1, le=24 * 60, alias="GOALBOT_MAP_LINK_MINUTES")
     # This process's name for the outbox claims it holds; keep it the same across restarts of one replica
@@ -76,9 +76,10 @@ class Settings(BaseSettings):
             raise ValueError("must be the http(s) address goalbot is reached at, like https://goals.example.com")
         return value.strip().rstrip("/")
 
-    def map_links(self, listening: str = DEFAULT_ADDRESS) -> MapLinks:
-        """Where links to the goal map point: GOALBOT_PUBLIC_URL, else the address goalbot listens on."""
-        return MapLinks(self.public_url or listening, self.map_link_minutes)
+    def map_links(self, listening: str | None = None) -> MapLinks:
+        """Where links to the goal map point: GOALBOT_PUBLIC_URL, else the address `goalbot serve` listens on
+        (`listening`, else 127.0.0.1 at PORT, else at 3000)."""
+        return MapLinks(self.public_url or listening or f"http://127.0.0.1:{self.port}", self.map_link_minutes)
 
     @field_validator("teams_insecure_local", mode="before")
     @classmethod

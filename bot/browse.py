@@ -129,9 +129,7 @@ async def list_goals(
         where = await _of_units(session, viewer, unit.id)
         title, empty = f"The goals of {unit.name}", f"{unit.name} has no goals you can see."
     else:
-        # My unit and everything under it, plus everyone who reports to me.
-        reports = repository.reports_cte(me, name="team_reports")
-        where = await _of_units(session, viewer, viewer.person.org_unit_id or -1, select(reports.c.id))
+        where = await team_condition(session, viewer)
         title, empty = "Your team's goals", "Your team has no goals yet."
     conditions = [Goal.tenant_id == viewer.tenant.id, where, visible_clause(viewer)]
     if not include_all:
@@ -147,6 +145,13 @@ async def list_goals(
         )
     ).all()
     return GoalPage(title=title, rows=[_to_row(r) for r in rows], total=total, page=page, pages=pages, empty_hint=empty)
+
+
+async def team_condition(session: AsyncSession, viewer: Viewer):
+    """The viewer's team's goals, as `goals list team` and `goals map team` mean it: their unit's and those of
+    the units below it (and of the people in them), and those of everyone who reports to them."""
+    reports = repository.reports_cte(viewer.id, name="team_reports")
+    return await _of_units(session, viewer, viewer.person.org_unit_id or -1, select(reports.c.id))
 
 
 async def _of_units(session: AsyncSession, viewer: Viewer, unit_id: int, reports=None):

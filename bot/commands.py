@@ -57,7 +57,8 @@ USAGE: dict[str, str] = {
     "away": "goals away until 2027-01-05   or   goals back",
     "digest": "goals digest   or   goals digest pending|blocked|at-risk|missing|stale|unaligned|overdue|duplicates",
     "nudge": "goals nudge @ana",
-    "map": "goals map [G-12|mine|team|<unit>]   (a link to the goal map, for you only; goals map revoke ends every link you were given)",
+    "map": "goals map [G-12|mine|team|<unit>]   (a link to the goal map, for you only)   or   goals map revoke   "
+           "(every map link you were given stops working)",
     "checkin": "checkin G-12 60% at-risk waiting on legal; G-14 done",
     "admin": "goals admin checkin default <weekday> <HH:MM> [weekly|biweekly] [unit:<name>]   or   goals admin checkin reminder 4h|off"
              "   or   goals admin holiday add|list|remove 2027-12-25 [name]   or   goals admin outbox [retry <id>]"
@@ -133,7 +134,7 @@ SHORT_USAGE = {
     "list": "goals list [mine|team|pending|...]",
     "show": "goals show G-12",
     "tree": "goals tree [G-1]",
-    "map": "goals map [G-12|mine|<unit>]",
+    "map": "goals map [G-12|mine|team|<unit>]",
     "digest": "goals digest",
     "kudos": "goals kudos @ana [G-12] <message>",
     "nudge": "goals nudge @ana",
@@ -920,8 +921,12 @@ def _parse_map(words: list[str]) -> MapOpen | MapRevoke:
         return MapOpen(part="mine")
     if len(words) == 1 and first == "team":
         return MapOpen(part="team")
+    if len(words) == 1 and first in ("help", "?"):
+        return Help("map")
     if len(words) == 1 and GOAL_REF.match(words[0]):
         return MapOpen(goal=goal_ref(words[0], "map"))
+    if KR_REF.match(words[0]):
+        raise fail("map", f"{words[0].upper()} is a key result; name its goal, {words[0].upper().split('.')[0]}")
     if GOAL_REF.match(words[0]):
         raise fail("map", "name one goal, or one unit")
     name = _unquote(" ".join(words))

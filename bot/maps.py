@@ -29,7 +29,7 @@ from bot.messages import Reply
 from bot.people import Viewer, tenant_by_key
 from bot.privacy import ERASED_DOMAIN
 from storage import repository
-from storage.models import Goal, GoalEvent, OrgUnit, Person, Tenant, as_utc
+from storage.models import Goal, GoalEvent, OrgUnit, Person, Tenant, as_utc, utcnow
 from storage.vocabulary import Level, Status, UnitKind
 
 LINK_MINUTES = 60  # a link handed out in chat
@@ -45,7 +45,7 @@ class ScopeKind(StrEnum):
     GOAL = "goal"
     UNIT = "unit"
     MINE = "mine"
-    TEAM = "team"  # the goals of everyone below the person in the org chart, and their own
+    TEAM = "team"  # the goals of the person's unit (and those below it) and of everyone reporting to them
 
 
 @dataclass(frozen=True)
@@ -129,17 +129,21 @@ class MapLinks:
     def make(self, tenant: Tenant, person_id: int, scope: MapScope, now: datetime,
              lifetime: timedelta | None = None) -> MapLink:
         """A link for the person to the scope, working from `now` for `lifetime` (else `minutes`)."""
-        expires = as_utc(now) + (lifetime or timedelta(minutes=self.minutes))
+        # A round run for a later instant (`goalbot tick --now`, the console's :tick) makes links that work from
+        # now, not from then: a link never outlives its lifetime in real time.
+        issued = min(as_utc(now), utcnow())
+        expires = issued + (lifetime or timedelta(minutes=self.minutes))
         token = _serializer(tenant.link_key).dumps(
-            [tenant.key, person_id, scope.encode(), int(as_utc(now).timestamp() * 1000), int(expires.timestamp() * 1000)])
+            [tenant.key, person_id, scope.encode(), int(issued.timestamp() * 1000), int(expires.timestamp() * 1000)])
         return MapLink(f"{self.base_url.rstrip('/')}/map?t={token}", token, expires)
 
     @property
     def minutes_words(self) -> str:
+        """How long a link works, as said in chat: `1 hour`, `90 minutes`."""
         if self.minutes % 60 == 0:
             hours = self.minutes // 60
             return f"{hours} hour{'s' if hours > 1 else ''}"
-        return f"{self.minutes} minutes"
+        return f"{self.minutes} minute{'s' if self.minutes > 1 else ''}"
 
 
 def verify(token: str, key: str, now: datetime) -> Pass:
@@ -254,8 +258,8 @@ class GoalMap:
     scope: MapScope
     roots: list[MapNode]
     count: int
-    departments: list[tuple[int, str]]
-    teams: list[tuple[int, str]]
+    departments: list[tuple[int, str]]  # (id, name)
+    teams: list[tuple[int, str, int | None]]  # (id, name, the department it is in)
     left_out: int = 0  # goals past MAP_LIMIT
 
 
@@ -293,10 +297,8 @@ async def read(session: AsyncSession, viewer: Viewer, scope: MapScope, now: date
         conditions.append(sa.or_(Goal.owner_unit_id.in_(unit_ids or [-1]), Goal.owner_person_id.in_(person_ids or [-1])))
         title = f"The goals of {unit.name}"
     elif scope.kind == ScopeKind.TEAM:
-        person_ids = sorted({viewer.id, *org.below(viewer.id)})
-        led = sorted(unit.id for unit in units.values() if unit.lead_id in person_ids)
-        conditions.append(sa.or_(Goal.owner_person_id.in_(person_ids), Goal.owner_unit_id.in_(led or [-1])))
-        title = f"The goals of {viewer.person.name}'s team"
+        conditions.append(await browse.team_condition(session, viewer))
+        title = "Your team's goals"
     elif scope.kind == ScopeKind.MINE:
         title = "My goals"
     level_order = sa.case({"company": 0, "department": 1, "team": 2, "individual": 3}, value=Goal.level, else_=4)
@@ -323,7 +325,7 @@ async def read(session: AsyncSession, viewer: Viewer, scope: MapScope, now: date
                                                         if g.parent_id is not None and g.parent_id not in goals})
     nodes: dict[int, MapNode] = {}
     departments: dict[int, str] = {}
-    teams: dict[int, str] = {}
+    teams: dict[int, tuple[str, int | None]] = {}
     for goal in goals.values():
         unit_id = reading.unit_of(goal)
         department = reading.department_of(unit_id)
@@ -331,7 +333,7 @@ async def read(session: AsyncSession, viewer: Viewer, scope: MapScope, now: date
         if department is not None:
             departments[department] = units[department].name
         if team is not None:
-            teams[team] = units[team].name
+            teams[team] = (units[team].name, department)
         open_goal = goal.status in (Status.PROPOSED, Status.ACTIVE)
         stale, overdue = reading.flags(goal)
         nodes[goal.id] = MapNode(
@@ -339,7 +341,7 @@ async def read(session: AsyncSession, viewer: Viewer, scope: MapScope, now: date
             progress=goal.progress, owner=owners[goal.id], private=goal.private, due=goal.due_date,
             updated=goal.last_update, stale=stale and goal.status == Status.ACTIVE, overdue=overdue and open_goal,
             unaligned=goal.alignable and goal.parent_id is None and open_goal,
-            mine=reading.responsible(goal) == viewer.id,
+            mine=goal.owner_person_id == viewer.id,  # as `goals list mine` and the dashboard mean it
             department=department, team=team,
         )
     roots: list[MapNode] = []
@@ -358,7 +360,8 @@ async def read(session: AsyncSession, viewer: Viewer, scope: MapScope, now: date
     return GoalMap(
         title=title, viewer=viewer.person.name, scope=scope, roots=roots, count=len(nodes),
         departments=sorted(departments.items(), key=lambda pair: pair[1].lower()),
-        teams=sorted(teams.items(), key=lambda pair: pair[1].lower()),
+        teams=sorted(((team, name, department) for team, (name, department) in teams.items()),
+                     key=lambda found: found[1].lower()),
         left_out=max(0, total - len(nodes)),
     )
 

@@ -14,6 +14,7 @@ from bot.messages import (
 )
 from storage.models import Goal, KeyResult, Kudos, Milestone, Person, as_utc
 from storage.vocabulary import Awaiting, Health, Status
+from bot.alignment import STANDALONE
 
 def health_word(health: str | None) -> str:
     """A goal's health as people say it ("at risk"), or that none is set."""
@@ -200,13 +201,20 @@ def detail(info: browse.GoalDetail, link: Link | None = None) -> Reply:
 
 def map_panel(info: browse.GoalDetail, checkins: list) -> Reply:
     """A goal in full as the goal map's panel shows it: what `goals show` says, and its latest check-ins."""
-    builder = _detail(info)
+    builder = _detail(info, history_apart=True)
     if checkins:
         builder.add(Divider(), Header("Latest check-ins"))
         builder.add(Paragraph("\n".join(checkin_line(line) for line in checkins)))
-    if info.may_change and info.goal.status in (Status.PROPOSED, Status.ACTIVE, Status.RETURNED):
-        builder.add(Context(f"Change it in chat: goals progress {info.goal.ref} <percent> [health] [note], "
-                            f"goals edit {info.goal.ref}"))
+    goal = info.goal
+    if info.may_change and goal.status in (Status.PROPOSED, Status.ACTIVE, Status.RETURNED):
+        # Progress comes from key results, else from the supporting goals, else by hand: say what works.
+        if info.key_results:
+            update = f"goals kr {goal.ref}.1 <value>, goals progress {goal.ref} <health> [note]"
+        elif info.children:
+            update = f"goals progress {goal.ref} <health> [note]"
+        else:
+            update = f"goals progress {goal.ref} <percent> [health] [note]"
+        builder.add(Context(f"Change it in chat: {update}, goals edit {goal.ref}"))
     return builder.build()
 
 
@@ -245,7 +253,7 @@ def map_link(link: Link, words: str, lifetime: str) -> Reply:
     ))
 
 
-def _detail(info: browse.GoalDetail) -> ReplyBuilder:
+def _detail(info: browse.GoalDetail, *, history_apart: bool = False) -> ReplyBuilder:
     goal = info.goal
     fields = [
         ("Status", goal.status + (f" (waiting for the {goal.awaiting})" if goal.awaiting else "")),
@@ -261,6 +269,8 @@ def _detail(info: browse.GoalDetail) -> ReplyBuilder:
             for g in info.ancestors)))
         if info.ancestors[0] is not None and info.ancestors[0].status == Status.ARCHIVED:
             fields.append(("Relink", f"{info.ancestors[0].ref} is archived: goals link {goal.ref} G-<n>"))
+    elif goal.category in STANDALONE:  # development and personal goals may well stand alone
+        fields.append(("Supports", f"nothing (a {goal.category} goal may stand alone)"))
     elif goal.level != "company":  # a company goal is the top: it supports nothing by nature
         fields.append(("Supports", "nothing yet (not aligned)"))
     if goal.private:
@@ -286,11 +296,16 @@ def _detail(info: browse.GoalDetail) -> ReplyBuilder:
         builder.add(Divider(), Header("Supported by"))
         builder.add(*(goal_line(row) for row in info.children))
     if info.history:
-        lines = [f"{event.at:%Y-%m-%d %H:%M} {name}: {event.action}" + (
+        lines = [f"{event.at:%Y-%m-%d %H:%M} {name}: {EVENT_WORDS.get(event.action, event.action)}" + (
             " " + ", ".join(dict.fromkeys(field_name(field) for field in event.after)) if event.action == "edited" else "")
             for event, name in info.history]
-        builder.add(Divider(), Context("History: " + "; ".join(lines)))
+        # In chat one line of small print; on the map's panel, a line each.
+        builder.add(Divider(), *((Header("History"), Paragraph("\n".join(lines))) if history_apart
+                                 else (Context("History: " + "; ".join(lines)),)))
     return builder
+
+
+EVENT_WORDS = {"rollup": "progress updated from the goals that support it"}
 
 
 def decision_buttons(goal: Goal | browse.GoalRow, *, assigned: bool) -> Buttons:

@@ -132,7 +132,7 @@ async def test_the_panel_has_key_results_milestones_latest_checkins_and_history(
     assert status == 200
     for part in ("Key results", "invoices", "40, from 0 to 100", "Milestones", "1. First invoice (open, due 2027-02-01)",
                  "Latest check-ins", "Ana Silva: at risk, note: waiting on legal", "Ana Silva: key result 1 now 40",
-                 "History:"):
+                 "<h3>History</h3>", "Ana Silva: key result updated<br>"):
         assert part in panel, part
     # Opened without the script, the same panel is a page of its own with a way back.
     status, page, _ = await get(served, "/map/goal", t=token, g="3")
@@ -238,7 +238,7 @@ async def test_a_map_of_one_goal_a_unit_or_a_team_shows_that_part_with_what_it_s
     assert "The goals of Platform" in html and 'data-n="3"' in html and 'data-n="6"' in html
     assert 'data-n="6"' in html and "supports G-2 Make the platform reliable" in html and 'data-n="5"' not in html
     status, html = await map_of(served, org, "bo@example.com", "team")
-    assert "The goals of Bo Larsen&#39;s team" in html
+    assert "<h1>Your team&#39;s goals</h1>" in html
     assert 'data-n="3"' in html and 'data-n="4"' in html and 'data-n="6"' in html and 'data-n="1"' not in html
     assert "No goal G-4." in await org.say("ravi@example.com", "goals map G-4")
     assert "There is no unit called" in await org.say("ana@example.com", "goals map Plattform")
@@ -252,15 +252,17 @@ async def test_filters_work_on_the_server_too(org, served):
     hidden = set(re.findall(r'data-n="(\d+)"[^>]*\bhidden>', html))
     shown = set(re.findall(r'data-n="(\d+)"', html)) - hidden
     assert shown == {"1", "2", "3"}  # G-3 and the goals on the way to it
-    assert re.search(r'class="g h-none ctx" data-n="1"', html) and "1 of 5 goals match." in html
+    assert re.search(r'class="g h-none ctx" data-n="1"', html) and "1 of 5 goals match: at risk." in html
     _, html, _ = await get(served, "/map", t=token, q="warsaw")
-    assert "1 of 5 goals match." in html
+    assert "1 of 5 goals match: “warsaw”." in html
+    _, html, _ = await get(served, "/map", t=token, q="g5")  # G-5, written as people shorten it
+    assert "1 of 5 goals match" in html and not re.search(r'data-n="5"[^>]*hidden', html)
     _, html, _ = await get(served, "/map", t=token, only="unaligned", filtered="1")
-    assert "2 of 5 goals match." in html  # Ana's private plan and Nina's office support nothing yet
+    assert "2 of 5 goals match: not aligned." in html  # Ana's private plan and Nina's office support nothing yet
     # Filters that make no sense are dropped; a long search is cut short.
     status, html, _ = await get(served, "/map", t=token, health="<script>", dept="1 or 1", q="x" * 500)
     assert status == 200 and html.count("<script") == 1  # the page's own script, in its head
-    assert 'value="' + "x" * 200 + '"' in html and "0 of 5 goals match." in html
+    assert 'value="' + "x" * 200 + '"' in html and "0 of 5 goals match: “xxx" in html
 
 
 async def test_my_goals_is_the_teams_tabs_landing_the_counterpart_of_the_slack_home_tab(org, served):
@@ -360,6 +362,31 @@ async def test_my_goals_opens_on_mine_until_the_form_says_otherwise(org, served)
     await goals(org)
     token = token_of(await org.say("ana@example.com", "goals map mine"))
     _, html, _ = await get(served, "/map", t=token)
-    assert 'value="mine" checked' in html and "2 of 5 goals match." in html
+    assert 'value="mine" checked' in html and "2 of 5 goals match: mine." in html
     _, html, _ = await get(served, "/map", t=token, filtered="1")  # the box unticked, the form sent
     assert 'value="mine" checked' not in html and "5 goals." in html
+
+
+async def test_what_goals_map_takes_and_refuses(org):
+    await goals(org)
+    assert "goals map [G-12|mine|team|<unit>]" in await org.say("ana@example.com", "goals map help")
+    refused = await org.say("ana@example.com", "goals map G-3.1")
+    assert "G-3.1 is a key result; name its goal, G-3" in refused
+    assert "Name one goal, or one unit." in await org.say("ana@example.com", "goals map G-1 G-2")
+    assert "No goal G-999." in await org.say("ana@example.com", "goals map G-999")
+    assert "works for 1 minute;" in views_map_link(MapLinks(minutes=1))
+    assert "works for 90 minutes;" in views_map_link(MapLinks(minutes=90))
+    # Links point where `goalbot serve` listens: GOALBOT_PUBLIC_URL, else the PORT it is given, else 3000.
+    assert Settings(_env_file=None, PORT="3005").map_links().base_url == "http://127.0.0.1:3005"
+    assert Settings(_env_file=None, PORT="3005", GOALBOT_PUBLIC_URL="https://goals.example.com/").map_links().base_url \
+        == "https://goals.example.com"
+    # A development goal may stand alone: neither the map nor `goals show` calls it not aligned.
+    await org.say("ana@example.com", "goals add Learn Rust category:development")
+    assert "Supports  nothing (a development goal may stand alone)" in await org.say("ana@example.com", "goals show G-6")
+
+
+def views_map_link(links: MapLinks) -> str:
+    from adapters.console.render import render
+    from bot import views
+
+    return render(views.map_link(Link("Open the goal map", "http://x/map?t=a.b"), "Company", links.minutes_words))

@@ -89,7 +89,8 @@ def ready(driver, url: str) -> None:
 
 
 def status(driver) -> str:
-    return driver.find_element("id", "status").text
+    """How many goals match, without the words saying what they were filtered by."""
+    return driver.find_element("id", "status").text.split(":")[0].rstrip(".") + "."
 
 
 def row(driver, number: int):
@@ -140,12 +141,21 @@ def test_the_map_opens_filters_searches_expands_and_shows_a_goals_panel(site, de
     assert shown(desktop, 23) and not shown(desktop, 24)
     Select(desktop.find_element("name", "dept")).select_by_visible_text("Sales")
     assert status(desktop) == f"3 of {total} goals match."  # new business, EMEA logos, DACH deals
+    assert desktop.find_element("id", "status").text == f"3 of {total} goals match: Sales, at risk."
+    # The department narrows the teams to its own.
+    teams = desktop.execute_script("return [...document.querySelector('select[name=team]').options]"
+                                   ".filter(o => !o.hidden).map(o => o.text)")
+    assert teams == ["All", "Americas", "EMEA"]
     Select(desktop.find_element("name", "health")).select_by_value("")
     Select(desktop.find_element("name", "dept")).select_by_value("")
     desktop.find_element("css selector", "input[name=only][value=unaligned]").click()
     assert status(desktop) == f"1 of {total} goals match." and shown(desktop, 30)
     desktop.find_element("css selector", "input[name=only][value=unaligned]").click()
     assert status(desktop) == f"{total} goals."
+    search.send_keys("g16")  # G-16, as people shorten it
+    assert status(desktop) == f"1 of {total} goals match." and shown(desktop, 16)
+    desktop.find_element("css selector", "a.clear").click()
+    assert status(desktop) == f"{total} goals." and search.get_attribute("value") == ""
 
     # Collapse everything, then open one goal's supporters with a click, and another's with the keyboard.
     desktop.find_element("css selector", "button.collapse").click()
@@ -191,8 +201,8 @@ def test_the_keyboard_reaches_everything_in_order_with_a_visible_focus(site, des
             "const e = document.activeElement; return (e.name || e.className || e.tagName) + '|' + "
             "getComputedStyle(e).outlineStyle + '|' + (e.labels && e.labels.length ? e.labels[0].textContent.trim() : '')"))
     names = [entry.split("|")[0] for entry in order]
-    assert names[:9] == ["skip", "q", "dept", "team", "health", "only", "only", "only", "expand"]
-    assert names[9] == "collapse" and names[10] == "x" and names[11] == "t"  # then the map: a toggle, a goal
+    assert names[:10] == ["skip", "q", "dept", "team", "health", "only", "only", "only", "clear button", "expand"]
+    assert names[10] == "collapse" and names[11] == "x"  # then the map: a goal's toggle
     assert all(entry.split("|")[1] not in ("none", "") for entry in order), order  # the focus shows
     labels = [entry.split("|")[2] for entry in order[1:8]]
     assert labels[0].startswith("Find a goal") and labels[1].startswith("Department") and labels[5] == "Not aligned"
@@ -234,13 +244,19 @@ def test_at_phone_width_nothing_runs_off_the_screen(site, phone):
     screenshot(phone, "map-phone-panel")
 
 
-def test_it_prints_every_goal_shown_without_the_controls(site, desktop):
+def test_it_prints_the_goals_shown_with_what_they_are_filtered_by_and_no_controls(site, desktop):
+    from selenium.webdriver.support.ui import Select
+
     ready(desktop, site.link("maya@example.com"))
-    desktop.find_element("css selector", "button.collapse").click()
+    Select(desktop.find_element("name", "health")).select_by_value("at_risk")
     desktop.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
     try:
         assert not desktop.find_element("css selector", "form.filters").is_displayed()
-        assert shown(desktop, 23)  # closed on screen, printed all the same
+        said = desktop.find_element("id", "status")
+        assert said.is_displayed() and said.text == "7 of 32 goals match: at risk."
+        assert shown(desktop, 23) and not shown(desktop, 24)  # printed as shown
+        bars = desktop.execute_script("return getComputedStyle(document.querySelector('progress')).printColorAdjust")
+        assert bars == "exact"  # progress bars print even without background graphics
     finally:
         desktop.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
     pdf = base64.b64decode(desktop.print_page())

@@ -89,7 +89,7 @@ async def test_serve_answers_signed_slack_requests_and_keeps_secrets_out_of_its_
     assert BOT_TOKEN not in output and SIGNING_SECRET not in output
 
 
-async def test_serve_without_credentials_serves_only_health(tmp_path):
+async def test_serve_without_credentials_serves_only_health_and_the_map(tmp_path):
     process, base = await start_serve(tmp_path, {"SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": "", "SLACK_APP_TOKEN": ""})
     try:
         async with aiohttp.ClientSession() as http:
@@ -97,9 +97,11 @@ async def test_serve_without_credentials_serves_only_health(tmp_path):
                 assert (await response.json())["platforms"] == []
             async with http.post(base + "/slack/events", data=b"{}") as response:
                 assert response.status == 404
+            async with http.get(base + "/map") as response:  # no link: how to get one
+                assert response.status == 400 and "say goals map to goalbot" in await response.text()
     finally:
         output = await stop(process)
-    assert "serving only /healthz" in output
+    assert "serving only the goal map (/map) and /healthz" in output
 
 
 async def test_serve_in_socket_mode_takes_commands_from_the_websocket(tmp_path):

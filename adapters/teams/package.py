@@ -24,7 +24,7 @@ SCHEMA = f"https://developer.microsoft.com/json-schemas/teams/v{MANIFEST_VERSION
 ACCENT = "#3F51B5"
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 # The commands Teams suggests as someone types (at most ten, titles of at most 32 characters).
-SUGGESTED = ("help", "add", "list", "checkin", "progress", "show", "tree", "approve", "kudos", "settings")
+SUGGESTED = ("help", "add", "list", "checkin", "progress", "show", "map", "approve", "kudos", "settings")
 
 
 class PackageError(ValueError):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from bot.maps import MapNode, MapPage
 from bot.messages import Reply
@@ -29,6 +29,29 @@ environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def lines(text: str) -> Markup:
+    """Text whose lines stay lines in HTML, every one escaped."""
+    return Markup("<br>\n").join(escape(line) for line in text.split("\n"))
+
+
+environment.filters["lines"] = lines
+
+
+def percent(value: float) -> str:
+    """A goal's progress as chat shows it: `36.7`, `60`."""
+    return f"{round(max(0.0, min(100.0, value)), 1):g}"
+
+
+def filters_said(filters: Filters, goal_map) -> str:
+    """What the map is filtered by, in words (the status line says it, and so does a printout)."""
+    names = {str(id): name for id, name in goal_map.departments} | {str(id): name for id, name, _ in goal_map.teams}
+    said = [f"“{filters.q}”"] if filters.q else []
+    said += [names.get(value, "") for value in (filters.dept, filters.team) if value]
+    said += [health_words(filters.health)] if filters.health else []
+    said += [ONLY[word].lower() for word in filters.only]
+    return ": " + ", ".join(part for part in said if part) if said else ""
 
 
 def health_words(health: str) -> str:
@@ -88,7 +111,7 @@ class Filters:
         if any(not flags[word] for word in self.only):
             return False
         if self.q:
-            text = f"{node.ref} {node.title}".lower()
+            text = f"{node.ref} g{node.number} {node.title}".lower()  # G-18 is found as g18 too
             return all(word in text for word in self.q.lower().split())
         return True
 
@@ -141,7 +164,7 @@ def map_page(page: MapPage, token: str, filters: Filters, now: datetime, version
     return environment.get_template("map.html").render(
         map=goal_map, token=token, filters=filters, marks=marks(goal_map.roots, filters), now=now,
         version=version, base=base, healths=HEALTHS, only=ONLY, health_words=health_words, freshness=freshness,
-        flags=flags, expires=page.link.expires, mine=blocks(page.mine) if page.mine is not None else None,
+        flags=flags, percent=percent, filters_said=filters_said, expires=page.link.expires, mine=blocks(page.mine) if page.mine is not None else None,
     )
 
 

@@ -78,11 +78,12 @@ def routes(bot: Bot, *, now=None) -> list[web.RouteDef]:
 
     async def show(request: web.Request, token: str | None, *, tab: bool = False) -> web.Response:
         if token is None:
-            return _page(render.notice(
-                "Open the goal map from chat",
-                "The goal map opens with a link goalbot gives you in chat: say goals map to goalbot. In Teams, "
-                "goals map mine opens your goals in this tab, and the tab keeps them for a week.", VERSION,
-                base=_base(request)), status=200 if tab else 400)
+            how = "The goal map opens with a link goalbot gives you in chat: say goals map to goalbot."
+            if tab:
+                how += (" Its button opens the map in this tab (goals map mine: your goals), and the tab then keeps "
+                        "you for a week.")
+            return _page(render.notice("Open the goal map from chat", how, VERSION, base=_base(request)),
+                         status=200 if tab else 400)
         try:
             page = await bot.open_map(token, clock())
         except LinkRefused as error:

@@ -25,7 +25,8 @@
       position.set(li, i);
       var up = li.parentElement.closest("li.g");
       parent[i] = up ? position.get(up) : -1;
-      text[i] = li.firstElementChild.querySelector(".t").textContent.toLowerCase();
+      // G-18 is found as g18 too.
+      text[i] = "g" + li.dataset.n + " " + li.firstElementChild.querySelector(".t").textContent.toLowerCase();
       data[i] = { d: li.dataset.d, m: li.dataset.m, h: li.dataset.h, f: " " + li.dataset.f + " " };
       context[i] = li.classList.contains("ctx") ? 1 : 0;
       var first = li.firstElementChild.firstElementChild;
@@ -40,6 +41,31 @@
       var words = form.elements.q.value.toLowerCase().split(/\s+/).filter(Boolean);
       return { words: words, dept: form.elements.dept.value, team: form.elements.team.value,
                health: form.elements.health.value, only: only };
+    }
+
+    // What the map is filtered by, in words: the status line says it to a screen reader and on paper.
+    function said() {
+      var parts = [];
+      var q = form.elements.q.value.trim();
+      if (q) parts.push("\u201c" + q + "\u201d");
+      ["dept", "team", "health"].forEach(function (name) {
+        var list = form.elements[name];
+        if (list.value) parts.push(list.options[list.selectedIndex].text);
+      });
+      form.querySelectorAll("input[name=only]:checked").forEach(function (box) {
+        parts.push(box.parentElement.textContent.trim().toLowerCase());
+      });
+      return parts.length ? ": " + parts.join(", ") : "";
+    }
+
+    // A department narrows the list of teams to its own.
+    function narrowTeams() {
+      var department = form.elements.dept.value;
+      var teams = form.elements.team;
+      Array.prototype.forEach.call(teams.options, function (option) {
+        if (option.value) option.hidden = !!department && option.dataset.d !== department;
+      });
+      if (teams.selectedIndex > 0 && teams.options[teams.selectedIndex].hidden) teams.value = "";
     }
 
     function matches(i, f) {
@@ -82,14 +108,26 @@
         // Filtered, the way to each match opens; unfiltered, the map is the overview again (the top open).
         if (active ? open[j] : true) setOpen(j, active || parent[j] < 0);
       }
-      status.textContent = active ? count + " of " + n + " goals match." : n + " goals.";
+      status.textContent = active ? count + " of " + n + " goals match" + said() + "." : n + (n === 1 ? " goal." : " goals.");
       var query = new URLSearchParams(new FormData(form));
       history.replaceState(null, "", "?" + query.toString() + location.hash);
     }
 
     // Typing filters at each key; a list or a box, once chosen.
     form.addEventListener("input", function (event) { if (event.target.name === "q") apply(); });
-    form.addEventListener("change", function (event) { if (event.target.name !== "q") apply(); });
+    form.addEventListener("change", function (event) {
+      if (event.target.name === "dept") narrowTeams();
+      if (event.target.name !== "q") apply();
+    });
+    narrowTeams();
+    form.querySelector(".clear").addEventListener("click", function (event) {
+      event.preventDefault();
+      form.elements.q.value = "";
+      ["dept", "team", "health"].forEach(function (name) { form.elements[name].value = ""; });
+      form.querySelectorAll("input[name=only]").forEach(function (box) { box.checked = false; });
+      narrowTeams();
+      apply();
+    });
     form.addEventListener("submit", function (event) { event.preventDefault(); apply(); });
     form.querySelector(".expand").hidden = false;
     form.querySelector(".collapse").hidden = false;
