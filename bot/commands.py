@@ -254,7 +254,7 @@ class Link:
 
 @dataclass(frozen=True)
 class MapOpen:
-    """`goals map [G-n|mine|<unit>]`: a link to the goal map, the whole of it or one part."""
+    """`goals map [G-n|mine|team|<unit>]`: a link to the goal map, the whole of it or one part."""
 
     goal: int | None = None
     unit: str | None = None

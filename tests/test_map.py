@@ -12,7 +12,7 @@ import pytest
 
 from adapters.settings import Settings
 from bot import privacy
-from bot.maps import MapLinks, MapScope, ScopeKind
+from bot.maps import MapLinks, MapScope
 from bot.messages import Link
 from bot.org import import_people, read_csv
 from bot.people import tenant_by_key

@@ -9,7 +9,6 @@ never cached; the link's token is never logged.
 from __future__ import annotations
 
 import hashlib
-import logging
 from datetime import UTC, datetime
 from importlib.resources import files
 
@@ -18,8 +17,6 @@ from aiohttp import web
 from adapters.web import render
 from bot.dispatch import Bot
 from bot.maps import MAX_TOKEN, LinkRefused, ScopeKind
-
-log = logging.getLogger("goalbot.map")
 
 # Where Microsoft Teams (and the Microsoft 365 apps that host Teams tabs) frame a tab from.
 TEAMS_FRAMERS = (
