@@ -126,7 +126,8 @@ def _remove_embedded(database_url: str | None) -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all).")
-@click.option("--port", default=3000, show_default=True, type=int, envvar="PORT", help="Port to listen on.")
+@click.option("--port", default=3000, show_default=True, type=int, envvar="PORT", show_envvar=True,
+              help="Port to listen on.")
 @click.option("--socket-mode", is_flag=True, help="Talk to Slack over Socket Mode (needs SLACK_APP_TOKEN).")
 @click.option("--no-scheduler", is_flag=True,
               help="Only deliver: leave the clock to `goalbot tick` run from cron every minute.")

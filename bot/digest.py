@@ -259,9 +259,13 @@ async def redraw_changed(session: AsyncSession, now: datetime, tenant_id: int | 
 
 
 def _team_map(tenant: Tenant, links: MapLinks, now: datetime):
-    """Each manager's link to the map of their team, made at `now` to last as long as a digest is read."""
+    """Each manager's link to the map of their team, to last as long as a digest is read. A round run for a
+    later instant than this one (`goalbot tick --now`, the console's :tick) makes links that work from now,
+    not from then: no link outlives its day in real time."""
+    issued = min(now, utcnow())
+
     def made(person_id: int) -> Link:
-        link = links.make(tenant, person_id, MapScope(MapScopeKind.TEAM), now, DIGEST_LINK)
+        link = links.make(tenant, person_id, MapScope(MapScopeKind.TEAM), issued, DIGEST_LINK)
         return Link("Open your team's map", link.url, link.token)
 
     return made

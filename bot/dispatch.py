@@ -301,13 +301,16 @@ class Bot:
             mine = await home.dashboard(session, viewer) if found.scope.kind == maps.ScopeKind.MINE else None
             return maps.MapPage(goal_map, found, mine)
 
-    async def remember(self, token: str, now: datetime) -> tuple[str, timedelta]:
-        """For a link opened in the Teams tab: a link to the same person's own goals that the tab keeps (in a
-        cookie) for `maps.TAB_KEPT`, so the tab opens on their goals until then. Raises maps.LinkRefused."""
+    async def relink(self, token: str, now: datetime,
+                     lifetime: timedelta | None = None) -> tuple[maps.MapLink, maps.Pass]:
+        """A new link to the same person's own goals, working for `lifetime` (else as long as a chat link). The
+        Teams tab keeps one for `maps.TAB_KEPT` once a link opened in it, and opens each page with a short one
+        made from it, so the page never holds the one it keeps. Returns the new link and what the given one says.
+        Raises maps.LinkRefused."""
         async with self.db.transaction(write=False) as session:
-            viewer, _ = await maps.open_link(session, token, now)
-            made = self.links.make(viewer.tenant, viewer.id, maps.MapScope(maps.ScopeKind.MINE), now, maps.TAB_KEPT)
-            return made.token, maps.TAB_KEPT
+            viewer, found = await maps.open_link(session, token, now)
+            made = self.links.make(viewer.tenant, viewer.id, maps.MapScope(maps.ScopeKind.MINE), now, lifetime)
+            return made, found
 
     async def map_goal(self, token: str, number: int, now: datetime) -> Reply:
         """One goal in full for the map's panel, as the link's person may see it; a refusal when they may not.

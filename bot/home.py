@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from bot import checkins, views
+from bot.alignment import STANDALONE
 from bot.access import can_see
 from bot.messages import (
     Button, Buttons, Context, Divider, Do, Fields, Header, Link, Paragraph, ProgressLine, Reply, ReplyBuilder,
@@ -57,11 +58,16 @@ async def pending_approvals(session: AsyncSession, viewer: Viewer, limit: int) -
     return [(goal, name) for goal, name in rows], int(total)
 
 
-async def _supports(session: AsyncSession, viewer: Viewer, ancestors: list[Goal]) -> str:
+async def _supports(session: AsyncSession, viewer: Viewer, goal: Goal, ancestors: list[Goal]) -> str:
+    """What a goal supports, up to the top, as `goals show` says it (→: supports)."""
     chain = []
     for ancestor in ancestors:
         chain.append(f"{ancestor.ref} {ancestor.title}" if await can_see(session, viewer, ancestor) else "a private goal")
-    return "supports " + " ← ".join(chain) if chain else "supports nothing yet: link it with goals link"
+    if chain:
+        return "supports " + " → ".join(chain)
+    if goal.category in STANDALONE:
+        return f"stands alone (a {goal.category} goal)"
+    return "supports nothing yet: link it with goals link"
 
 
 async def dashboard(session: AsyncSession, viewer: Viewer, link: Link | None = None) -> Reply:
@@ -84,7 +90,7 @@ async def dashboard(session: AsyncSession, viewer: Viewer, link: Link | None = N
     for goal in mine:
         status = "" if goal.status == Status.ACTIVE else f"{goal.status} · "
         builder.add(ProgressLine(ref=goal.ref, label=goal.title, percent=goal.progress, health=goal.health,
-                                 detail=status + await _supports(session, viewer, chains[goal.id])))
+                                 detail=status + await _supports(session, viewer, goal, chains[goal.id])))
     if count > len(mine):
         builder.add(Context(f"and {count - len(mine)} more: goals list mine all"))
 
@@ -92,6 +98,8 @@ async def dashboard(session: AsyncSession, viewer: Viewer, link: Link | None = N
     builder.add(Divider(), Header("Check-in"))
     if current.away:
         builder.add(Paragraph(f"You are away until {viewer.person.away_until}."))
+    elif not current.goals:
+        builder.add(Paragraph("Nothing to check in on: you have no active goals."))
     elif current.answer is not None:
         following = f" Next: {views.next_prompt_words(viewer.person, current.period.next_at)}." if current.period.next_at else ""
         builder.add(Paragraph(f"Done for the week of {current.period.start}.{following}"))
@@ -104,7 +112,8 @@ async def dashboard(session: AsyncSession, viewer: Viewer, link: Link | None = N
     aligned = await alignment(session, viewer)
     if aligned is not None:
         linked, total = aligned
-        rate = f"{round(100 * linked / total)}% ({linked} of {total} goals support a parent)" if total else "no open goals yet"
+        rate = (f"{round(100 * linked / total)}% ({linked} of {total} open goals, proposals too, support a parent)"
+                if total else "no open goals yet")
         approvals, waiting = await pending_approvals(session, viewer, APPROVALS_SHOWN)
         builder.add(Divider(), Header("Your team"), Fields((("Alignment", rate), ("Waiting for you", str(waiting)))))
         for goal, owner in approvals:

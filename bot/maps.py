@@ -29,7 +29,7 @@ from bot.messages import Reply
 from bot.people import Viewer, tenant_by_key
 from bot.privacy import ERASED_DOMAIN
 from storage import repository
-from storage.models import Goal, GoalEvent, OrgUnit, Person, Tenant, as_utc, utcnow
+from storage.models import Goal, GoalEvent, OrgUnit, Person, Tenant, as_utc
 from storage.vocabulary import Level, Status, UnitKind
 
 LINK_MINUTES = 60  # a link handed out in chat
@@ -37,6 +37,8 @@ DIGEST_LINK = timedelta(hours=24)  # the weekly digest's link: it is read some h
 TAB_KEPT = timedelta(days=7)  # how long the Teams tab remembers the person who opened a link in it
 SALT = "goalbot.map"
 MAP_LIMIT = 10_000  # goals one map shows; a bigger one says to open a unit's map
+# What `goals list` shows (open, and returned to be changed) and what `goals tree` adds (achieved, missed).
+MAP_STATUSES = (Status.PROPOSED, Status.ACTIVE, Status.RETURNED, Status.ACHIEVED, Status.MISSED)
 CHECKINS_SHOWN = 5
 
 
@@ -129,9 +131,7 @@ class MapLinks:
     def make(self, tenant: Tenant, person_id: int, scope: MapScope, now: datetime,
              lifetime: timedelta | None = None) -> MapLink:
         """A link for the person to the scope, working from `now` for `lifetime` (else `minutes`)."""
-        # A round run for a later instant (`goalbot tick --now`, the console's :tick) makes links that work from
-        # now, not from then: a link never outlives its lifetime in real time.
-        issued = min(as_utc(now), utcnow())
+        issued = as_utc(now)
         expires = issued + (lifetime or timedelta(minutes=self.minutes))
         token = _serializer(tenant.link_key).dumps(
             [tenant.key, person_id, scope.encode(), int(issued.timestamp() * 1000), int(expires.timestamp() * 1000)])
@@ -281,7 +281,7 @@ async def read(session: AsyncSession, viewer: Viewer, scope: MapScope, now: date
     fixed number of queries. Goals they may not see are never read."""
     tenant_id = viewer.tenant.id
     people, units = await alignment.people_and_units(session, tenant_id)
-    conditions = [Goal.tenant_id == tenant_id, Goal.status.in_(browse.TREE_STATUSES), visible_clause(viewer)]
+    conditions = [Goal.tenant_id == tenant_id, Goal.status.in_(MAP_STATUSES), visible_clause(viewer)]
     title = f"The goal map of {viewer.tenant.name}"
     root_id = None
     org = alignment.Reading(tenant_id, now, now, people, units, {}, {}, set(), [], [])  # the org chart alone
@@ -334,7 +334,7 @@ async def read(session: AsyncSession, viewer: Viewer, scope: MapScope, now: date
             departments[department] = units[department].name
         if team is not None:
             teams[team] = (units[team].name, department)
-        open_goal = goal.status in (Status.PROPOSED, Status.ACTIVE)
+        open_goal = goal.status in (Status.PROPOSED, Status.ACTIVE, Status.RETURNED)
         stale, overdue = reading.flags(goal)
         nodes[goal.id] = MapNode(
             number=goal.number, title=goal.title, level=goal.level, status=goal.status, health=goal.health,

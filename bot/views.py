@@ -204,7 +204,7 @@ def map_panel(info: browse.GoalDetail, checkins: list) -> Reply:
     builder = _detail(info, history_apart=True)
     if checkins:
         builder.add(Divider(), Header("Latest check-ins"))
-        builder.add(Paragraph("\n".join(checkin_line(line) for line in checkins)))
+        builder.add(Paragraph("\n".join(checkin_line(info.goal, line) for line in checkins)))
     goal = info.goal
     if info.may_change and goal.status in (Status.PROPOSED, Status.ACTIVE, Status.RETURNED):
         # Progress comes from key results, else from the supporting goals, else by hand: say what works.
@@ -218,13 +218,13 @@ def map_panel(info: browse.GoalDetail, checkins: list) -> Reply:
     return builder.build()
 
 
-def checkin_line(line) -> str:
+def checkin_line(goal: Goal, line) -> str:
     """One update from a check-in or a progress report: `2026-12-01 Ana Ruiz: 60%, at risk, "waiting on legal"`."""
     after = line.after
     if line.action == "achieved":
         said = ["achieved"]
     elif line.action == "key result updated":
-        said = [f"key result {after.get('key_result')} now {number(after['current'])}" if "current" in after
+        said = [f"{goal.ref}.{after.get('key_result')} now {number(after['current'])}" if "current" in after
                 else "key result updated"]
     else:
         said = []
@@ -305,7 +305,7 @@ def _detail(info: browse.GoalDetail, *, history_apart: bool = False) -> ReplyBui
     return builder
 
 
-EVENT_WORDS = {"rollup": "progress updated from the goals that support it"}
+EVENT_WORDS = {"rollup": "progress worked out again"}  # from its key results or the goals that support it
 
 
 def decision_buttons(goal: Goal | browse.GoalRow, *, assigned: bool) -> Buttons:

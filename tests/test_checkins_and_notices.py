@@ -108,7 +108,7 @@ async def test_the_dashboard_shows_a_managers_team(org):
     await org.say("ravi@example.com", "goals add Learn Rust")
     home = await org.bot.home(Actor("console", "bo@example.com", email="bo@example.com"))
     text = " ".join(str(b) for b in home.blocks)
-    assert "50% (1 of 2 goals support a parent)" in text and "Waiting for you', '2'" in text
+    assert "50% (1 of 2 open goals, proposals too, support a parent)" in text and "Waiting for you', '2'" in text
     home = await org.bot.home(Actor("console", "ana@example.com", email="ana@example.com"))
     text = " ".join(str(b) for b in home.blocks)
     assert "supports G-1 Grow revenue" in text and "Your team" not in text

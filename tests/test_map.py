@@ -39,6 +39,13 @@ async def served(org):
     await server.close()
 
 
+async def unit_id(org, name: str) -> int:
+    from storage.models import OrgUnit
+
+    async with org.db.transaction(write=False) as session:
+        return (await session.execute(OrgUnit.__table__.select().where(OrgUnit.name == name))).one().id
+
+
 def token_of(reply: str) -> str:
     """The token of the map link in a console reply."""
     url = re.search(r"(http://\S+/map\?t=\S+)", reply).group(1)
@@ -131,7 +138,7 @@ async def test_the_panel_has_key_results_milestones_latest_checkins_and_history(
     status, panel, _ = await get(served, "/map/goal", t=token, g="3", part="panel")
     assert status == 200
     for part in ("Key results", "invoices", "40, from 0 to 100", "Milestones", "1. First invoice (open, due 2027-02-01)",
-                 "Latest check-ins", "Ana Silva: at risk, note: waiting on legal", "Ana Silva: key result 1 now 40",
+                 "Latest check-ins", "Ana Silva: at risk, note: waiting on legal", "Ana Silva: G-3.1 now 40",
                  "<h3>History</h3>", "Ana Silva: key result updated<br>"):
         assert part in panel, part
     # Opened without the script, the same panel is a page of its own with a way back.
@@ -228,6 +235,15 @@ async def test_a_link_opens_nothing_after_its_person_lost_access(org, served):
     assert status == 403 and "Warsaw" not in html
 
 
+async def test_a_returned_goal_stays_on_the_map_as_it_stays_in_goals_list(org, served):
+    await goals(org)
+    await org.say("ravi@example.com", "goals add Write the runbooks parent:G-2")
+    assert "Returned G-6" in await org.say("bo@example.com", "goals return G-6 needs a measure")
+    assert "G-6 " in await org.say("ravi@example.com", "goals list team")
+    status, html = await map_of(served, org, "ravi@example.com", "team")
+    assert re.search(r'data-n="6".*?<span class="tag">returned</span>', html, re.S)
+
+
 async def test_a_map_of_one_goal_a_unit_or_a_team_shows_that_part_with_what_it_supports(org, served):
     await goals(org)
     await org.say("bo@example.com", "goals add Platform on call rota level:team parent:G-2")
@@ -246,6 +262,11 @@ async def test_a_map_of_one_goal_a_unit_or_a_team_shows_that_part_with_what_it_s
 
 async def test_filters_work_on_the_server_too(org, served):
     await goals(org)
+    # A team of another department than the one asked for (an address made by hand) is dropped.
+    token = token_of(await org.say("maya@example.com", "goals map"))
+    _, html, _ = await get(served, "/map", t=token, dept=str(await unit_id(org, "Sales")),
+                           team=str(await unit_id(org, "Platform")))
+    assert "goals match: Sales." in html
     await org.say("ana@example.com", "goals progress G-3 40 at-risk")
     token = token_of(await org.say("maya@example.com", "goals map"))
     _, html, _ = await get(served, "/map", t=token, health="at_risk", filtered="1")
@@ -300,9 +321,16 @@ async def test_the_teams_tab_keeps_the_person_for_a_week_so_it_lands_on_their_go
                                    headers={"Cookie": f"goalbot_tab={cookie_value}"}) as response:
             return response.status, await response.text(), ";".join(response.headers.getall("Set-Cookie", []))
 
-    # Opened from the app bar a day later: her goals, with no link in sight.
+    # Opened from the app bar a day later: her goals, with no link in sight. The page holds a link of its own
+    # that works an hour, never the one the tab keeps.
     status, html, cleared = await tab(kept, hours=24)
     assert status == 200 and "<h1>My goals</h1>" in html and "Shown to Ana Silva" in html and not cleared
+    assert kept not in html and "This tab keeps you until" in html
+    short = re.search(r'data-token="([^"]+)"', html).group(1)
+    served.clock.at = datetime.now(UTC) + timedelta(hours=24, minutes=30)
+    assert (await get(served, "/map", t=short))[0] == 200
+    served.clock.at = datetime.now(UTC) + timedelta(hours=25, minutes=1)
+    assert (await get(served, "/map", t=short))[0] == 403
     # A week on, or once she revoked her links, it is forgotten: how to get a new one, and the cookie goes.
     status, html, cleared = await tab(kept, hours=7 * 24 + 1)
     assert status == 200 and "say goals map to goalbot" in html and "Ana" not in html and "Max-Age=0" in cleared
@@ -390,3 +418,14 @@ def views_map_link(links: MapLinks) -> str:
     from bot import views
 
     return render(views.map_link(Link("Open the goal map", "http://x/map?t=a.b"), "Company", links.minutes_words))
+
+
+async def test_the_my_goals_box_says_what_chat_would(org, served):
+    await org.say("ana@example.com", "goals add Learn Rust category:development")
+    await org.say("bo@example.com", "goals approve G-1")
+    _, html = await map_of(served, org, "ana@example.com", "mine")
+    box = html[html.index('<section class="mine"'):html.index("</section>")]
+    assert "stands alone (a development goal)" in box and "link it with goals link" not in box
+    assert '<a class="ref" href="#G-1">G-1</a>' in box  # opens the goal's panel on the map
+    _, html = await map_of(served, org, "lena@example.com", "mine")
+    assert "Nothing to check in on: you have no active goals." in html

@@ -306,9 +306,11 @@ async def test_the_home_tab_shows_my_goals_my_check_in_and_my_teams_alignment(wo
     view = json.loads(view) if isinstance(view, str) else view
     assert view["type"] == "home" and len(view["blocks"]) <= 100
     home = text_of(view)
-    assert "Your team" in home and "50% (1 of 2 goals support a parent)" in home
+    assert "Your team" in home and "50% (1 of 2 open goals, proposals too, support a parent)" in home
     assert "Ana Silva proposed G-2 Cut churn" in home and "Ravi Patel proposed G-3 Learn Rust" in home
-    assert "Check-in" in home and "checkin.open" in home
+    # Bo has no active goal of his own yet: nothing to check in on, and no button that would say so.
+    assert "Check-in" in home and "Nothing to check in on: you have no active goals." in home
+    assert "checkin.open" not in home
 
     await workspace.event({"type": "app_home_opened", "user": "UANA", "channel": "DANA", "tab": "home"}, "EvHome2")
     published = await fake.wait_for(lambda: [c for c in fake.called("views.publish") if c.args["user_id"] == "UANA"])

@@ -7,7 +7,7 @@ filtered, and with JavaScript off the filter form still works (the script only m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -158,13 +158,18 @@ def flags(node: MapNode) -> str:
     return " ".join(letter for word, letter in FLAG_OF.items() if getattr(node, word))
 
 
-def map_page(page: MapPage, token: str, filters: Filters, now: datetime, version: str, *, base: str) -> str:
-    """The whole map page."""
+def map_page(page: MapPage, token: str, filters: Filters, now: datetime, version: str, *, base: str,
+             kept: datetime | None = None) -> str:
+    """The whole map page; `kept` is until when the Teams tab keeps its person, when it is the tab's."""
     goal_map = page.map
+    if filters.team and filters.dept:  # a team of another department than the one chosen: the team goes
+        department = next((found for id, _, found in goal_map.teams if str(id) == filters.team), None)
+        if str(department or "") != filters.dept:
+            filters = replace(filters, team="")
     return environment.get_template("map.html").render(
         map=goal_map, token=token, filters=filters, marks=marks(goal_map.roots, filters), now=now,
         version=version, base=base, healths=HEALTHS, only=ONLY, health_words=health_words, freshness=freshness,
-        flags=flags, percent=percent, filters_said=filters_said, expires=page.link.expires, mine=blocks(page.mine) if page.mine is not None else None,
+        flags=flags, percent=percent, filters_said=filters_said, kept=kept, expires=page.link.expires, mine=blocks(page.mine) if page.mine is not None else None,
     )
 
 

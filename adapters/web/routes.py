@@ -16,7 +16,7 @@ from aiohttp import web
 
 from adapters.web import render
 from bot.dispatch import Bot
-from bot.maps import MAX_TOKEN, LinkRefused, ScopeKind
+from bot.maps import MAX_TOKEN, TAB_KEPT, LinkRefused, ScopeKind
 
 # Where Microsoft Teams (and the Microsoft 365 apps that host Teams tabs) frame a tab from.
 TEAMS_FRAMERS = (
@@ -73,7 +73,7 @@ def routes(bot: Bot, *, now=None) -> list[web.RouteDef]:
     """The map's routes. `now` gives the instant a link is checked at (tests move it; else the clock's)."""
     clock = now or (lambda: datetime.now(UTC))
 
-    async def show(request: web.Request, token: str | None, *, tab: bool = False) -> web.Response:
+    async def show(request: web.Request, token: str | None, *, tab: bool = False, kept=None) -> web.Response:
         if token is None:
             how = "The goal map opens with a link goalbot gives you in chat: say goals map to goalbot."
             if tab:
@@ -87,29 +87,36 @@ def routes(bot: Bot, *, now=None) -> list[web.RouteDef]:
             return _refused(request, error)
         mine = page.link.scope.kind == ScopeKind.MINE  # My goals opens on the person's own, in their context
         filters = render.Filters.from_query(request.query, default_only=("mine",) if mine else ())
-        return _page(render.map_page(page, token, filters, clock(), VERSION, base=_base(request)))
+        return _page(render.map_page(page, token, filters, clock(), VERSION, base=_base(request), kept=kept))
 
     async def map_page(request: web.Request) -> web.Response:
         return await show(request, _token(request))
 
     async def tab(request: web.Request) -> web.Response:
-        # Teams opens the tab with the link's token when a bot's button opened it; the tab then keeps the
-        # person (a cookie of its own, partitioned to Teams) so that, opened from the app bar, it lands on their goals.
+        # Teams opens the tab with the link's token when a bot's button opened it. The tab then keeps the person
+        # (a cookie of its own, partitioned to Teams) so that, opened from the app bar, it lands on their goals;
+        # each page it shows is opened with a short link made from the kept one, never with the kept one itself.
         token = _token(request, TAB_PARAMETERS)
         if token is not None:
-            response = await show(request, token, tab=True)
+            try:
+                kept, _ = await bot.relink(token, clock(), TAB_KEPT)
+            except LinkRefused as error:
+                return _refused(request, error)
+            response = await show(request, token, tab=True, kept=kept.expires)
             if response.status == 200:
-                kept, lasting = await bot.remember(token, clock())
-                response.headers.add("Set-Cookie", f"{TAB_COOKIE}={kept}; Max-Age={int(lasting.total_seconds())}; "
+                response.headers.add("Set-Cookie", f"{TAB_COOKIE}={kept.token}; Max-Age={int(TAB_KEPT.total_seconds())}; "
                                                    "Secure; HttpOnly; SameSite=None; Partitioned")
             return response
-        kept = request.cookies.get(TAB_COOKIE, "")
-        if kept and len(kept) <= MAX_TOKEN:
-            response = await show(request, kept, tab=True)
-            if response.status == 200:
-                return response
+        cookie = request.cookies.get(TAB_COOKIE, "")
+        if cookie and len(cookie) <= MAX_TOKEN:
+            try:
+                short, kept = await bot.relink(cookie, clock())
+            except LinkRefused:
+                pass
+            else:
+                return await show(request, short.token, tab=True, kept=kept.expires)
         response = await show(request, None, tab=True)
-        if kept:
+        if cookie:
             response.headers.add("Set-Cookie", f"{TAB_COOKIE}=; Max-Age=0; Secure; HttpOnly; SameSite=None; Partitioned")
         return response
 
