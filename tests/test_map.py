@@ -429,3 +429,13 @@ async def test_the_my_goals_box_says_what_chat_would(org, served):
     assert '<a class="ref" href="#G-1">G-1</a>' in box  # opens the goal's panel on the map
     _, html = await map_of(served, org, "lena@example.com", "mine")
     assert "Nothing to check in on: you have no active goals." in html
+
+
+def test_a_link_whose_content_compresses_reads_the_same():
+    # A link's content is compressed when that makes it shorter (its text then starts with a dot).
+    from bot.maps import tenant_named, verify
+
+    tenant = Tenant(key="slack:" + "T" * 60, name="Long", link_key="k" * 43)
+    made = MapLinks().make(tenant, 5, MapScope(), datetime.now(UTC))
+    assert made.token.startswith(".")
+    assert tenant_named(made.token) == tenant.key and verify(made.token, tenant.link_key, datetime.now(UTC)).person_id == 5
