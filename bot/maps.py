@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -27,7 +27,7 @@ from bot.access import get_goal, visible_clause
 from bot.errors import UserError
 from bot.messages import Reply
 from bot.people import Viewer, tenant_by_key
-from bot.privacy import ERASED_DOMAIN
+from bot.privacy import is_erased
 from storage import repository
 from storage.models import Goal, GoalEvent, OrgUnit, Person, Tenant, as_utc
 from storage.vocabulary import Level, Status, UnitKind
@@ -179,7 +179,7 @@ async def open_link(session: AsyncSession, token: str, now: datetime) -> tuple[V
     found = verify(token, tenant.link_key, now)
     person = (await session.execute(
         select(Person).where(Person.id == found.person_id, Person.tenant_id == tenant.id))).scalar_one_or_none()
-    if person is None or person.email.endswith("@" + ERASED_DOMAIN):
+    if person is None or is_erased(person):
         raise LinkRefused("gone")
     if person.map_links_after is not None and found.issued < as_utc(person.map_links_after):
         raise LinkRefused("revoked")
@@ -225,18 +225,10 @@ def revoke(viewer: Viewer, now: datetime) -> None:
 
 @dataclass
 class MapNode:
-    """A goal on the map, with what its row shows and what the filters read."""
+    """A goal on the map (as the alignment figures read it), with what its row shows and the filters read."""
 
-    number: int
-    title: str
-    level: str
-    status: str
-    health: str | None
-    progress: float
+    goal: alignment.GoalRow
     owner: str
-    private: bool
-    due: date | None
-    updated: datetime  # its last update: progress, approval or creation
     stale: bool
     overdue: bool
     unaligned: bool
@@ -247,8 +239,12 @@ class MapNode:
     children: list[MapNode] = field(default_factory=list)
 
     @property
+    def number(self) -> int:
+        return self.goal.number
+
+    @property
     def ref(self) -> str:
-        return f"G-{self.number}"
+        return self.goal.ref
 
 
 @dataclass
@@ -337,9 +333,7 @@ async def read(session: AsyncSession, viewer: Viewer, scope: MapScope, now: date
         open_goal = goal.status in (Status.PROPOSED, Status.ACTIVE, Status.RETURNED)
         stale, overdue = reading.flags(goal)
         nodes[goal.id] = MapNode(
-            number=goal.number, title=goal.title, level=goal.level, status=goal.status, health=goal.health,
-            progress=goal.progress, owner=owners[goal.id], private=goal.private, due=goal.due_date,
-            updated=goal.last_update, stale=stale and goal.status == Status.ACTIVE, overdue=overdue and open_goal,
+            goal=goal, owner=owners[goal.id], stale=stale and goal.status == Status.ACTIVE, overdue=overdue and open_goal,
             unaligned=goal.alignable and goal.parent_id is None and open_goal,
             mine=goal.owner_person_id == viewer.id,  # as `goals list mine` and the dashboard mean it
             department=department, team=team,
@@ -354,7 +348,7 @@ async def read(session: AsyncSession, viewer: Viewer, scope: MapScope, now: date
                 node.supports = outside.get(parent, "a goal you cannot see")
             roots.append(node)
     rank = {level.value: level.rank for level in Level}
-    roots.sort(key=lambda n: (rank.get(n.level, 9), n.number))
+    roots.sort(key=lambda n: (rank.get(n.goal.level, 9), n.number))
     for node in nodes.values():
         node.children.sort(key=lambda n: n.number)
     return GoalMap(

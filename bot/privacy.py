@@ -24,6 +24,11 @@ PLACEHOLDER = "Erased person"
 ERASED_DOMAIN = "erased.invalid"
 
 
+def is_erased(person: Person) -> bool:
+    """Whether the person was erased (their row stays, as a placeholder, under an address nobody has)."""
+    return person.email.endswith("@" + ERASED_DOMAIN)
+
+
 async def find(session: AsyncSession, tenant_key: str, email: str) -> tuple[Tenant, Person]:
     tenant = await tenant_by_key(session, tenant_key)
     if tenant is None:

@@ -105,13 +105,13 @@ class Filters:
             return False
         if self.team and str(node.team or "") != self.team:
             return False
-        if self.health and (node.health or "none") != self.health:
+        if self.health and (node.goal.health or "none") != self.health:
             return False
         flags = {"mine": node.mine, "unaligned": node.unaligned, "stale": node.stale}
         if any(not flags[word] for word in self.only):
             return False
         if self.q:
-            text = f"{node.ref} g{node.number} {node.title}".lower()  # G-18 is found as g18 too
+            text = f"{node.ref} g{node.number} {node.goal.title}".lower()  # G-18 is found as g18 too
             return all(word in text for word in self.q.lower().split())
         return True
 
